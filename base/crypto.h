@@ -1,0 +1,46 @@
+// Symmetric primitives on OpenSSL 3: AES-256-GCM, HKDF-SHA256, base64.
+//
+// Byte strings are std::string. All functions are thread-safe and keep no
+// key material beyond the call.
+#ifndef BASE_CRYPTO_H_
+#define BASE_CRYPTO_H_
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace base {
+
+inline constexpr size_t kAes256KeySize = 32;
+inline constexpr size_t kGcmNonceSize = 12;
+inline constexpr size_t kGcmTagSize = 16;
+
+// Encrypts `plaintext` with AES-256-GCM and returns ciphertext || tag.
+// REQUIRES: key.size() == 32, nonce.size() == 12.
+StatusOr<std::string> AesGcmSeal(std::string_view key, std::string_view nonce,
+                                 std::string_view plaintext,
+                                 std::string_view aad);
+
+// Verifies and decrypts ciphertext || tag. Fails with kInvalidArgument when
+// the tag does not verify: a wrong key, a wrong AAD or any flipped bit.
+StatusOr<std::string> AesGcmOpen(std::string_view key, std::string_view nonce,
+                                 std::string_view sealed,
+                                 std::string_view aad);
+
+// RFC 5869 HKDF with SHA-256; `salt` may be empty. REQUIRES: length <= 8160.
+StatusOr<std::string> HkdfSha256(std::string_view secret,
+                                 std::string_view salt, std::string_view info,
+                                 size_t length);
+
+// Standard base64 with padding (RFC 4648 section 4).
+std::string Base64Encode(std::string_view bytes);
+// Strict standard base64; fails with kInvalidArgument on any other input.
+StatusOr<std::string> Base64Decode(std::string_view text);
+
+// Lower-case hex of a SHA-256 digest.
+std::string Sha256Hex(std::string_view bytes);
+
+}  // namespace base
+
+#endif  // BASE_CRYPTO_H_

@@ -1,0 +1,193 @@
+// Store: etcd's v3 key-value model (MVCC) behind one interface.
+//
+// Every mutation increments a global revision. Each key has a
+// create_revision, a mod_revision and a version (the number of puts since it
+// was created; a delete resets it). Ranges follow etcd's conventions:
+// range_end empty means the single key; range_end "\0" means every key from
+// `key` on; key "\0" with range_end "\0" means all keys; otherwise
+// [key, range_end). A transaction evaluates its compares atomically against
+// one revision and applies one branch as a single revision.
+//
+// Errors use etcd's messages ("etcdserver: mvcc: required revision has been
+// compacted", "etcdserver: duplicate key given in txn request", ...) with the
+// gRPC code etcd returns, so that the JSON gateway maps them one to one.
+//
+// Implementations are thread-safe. A write returns only after it is durable
+// (synced to disk for RocksDB, committed by the cluster for etcd).
+#ifndef ETCD_STORE_STORE_H_
+#define ETCD_STORE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+
+namespace etcd {
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+  int64_t create_revision = 0;
+  int64_t mod_revision = 0;
+  int64_t version = 0;
+  int64_t lease = 0;
+
+  friend bool operator==(const KeyValue&, const KeyValue&) = default;
+};
+
+struct ResponseHeader {
+  int64_t revision = 0;
+};
+
+enum class SortOrder { kNone, kAscend, kDescend };
+enum class SortTarget { kKey, kVersion, kCreate, kMod, kValue };
+
+struct RangeRequest {
+  std::string key;
+  std::string range_end;
+  int64_t limit = 0;     // 0: no limit
+  int64_t revision = 0;  // 0: the current revision
+  SortOrder sort_order = SortOrder::kNone;
+  SortTarget sort_target = SortTarget::kKey;
+  bool serializable = false;
+  bool keys_only = false;
+  bool count_only = false;
+  int64_t min_mod_revision = 0;
+  int64_t max_mod_revision = 0;
+  int64_t min_create_revision = 0;
+  int64_t max_create_revision = 0;
+};
+
+struct RangeResponse {
+  ResponseHeader header;
+  std::vector<KeyValue> kvs;
+  bool more = false;
+  int64_t count = 0;
+};
+
+struct PutRequest {
+  std::string key;
+  std::string value;
+  int64_t lease = 0;
+  bool prev_kv = false;
+  bool ignore_value = false;
+  bool ignore_lease = false;
+};
+
+struct PutResponse {
+  ResponseHeader header;
+  std::optional<KeyValue> prev_kv;
+};
+
+struct DeleteRangeRequest {
+  std::string key;
+  std::string range_end;
+  bool prev_kv = false;
+};
+
+struct DeleteRangeResponse {
+  ResponseHeader header;
+  int64_t deleted = 0;
+  std::vector<KeyValue> prev_kvs;
+};
+
+struct Compare {
+  enum class Result { kEqual, kGreater, kLess, kNotEqual };
+  enum class Target { kVersion, kCreate, kMod, kValue, kLease };
+
+  Result result = Result::kEqual;
+  Target target = Target::kVersion;
+  std::string key;
+  std::string range_end;  // empty: the single key
+  // The operand; which member counts depends on `target`.
+  int64_t version = 0;
+  int64_t create_revision = 0;
+  int64_t mod_revision = 0;
+  int64_t lease = 0;
+  std::string value;
+};
+
+struct TxnRequest;
+struct TxnResponse;
+
+struct RequestOp {
+  std::variant<RangeRequest, PutRequest, DeleteRangeRequest,
+               std::shared_ptr<const TxnRequest>>
+      request;
+};
+
+struct ResponseOp {
+  std::variant<RangeResponse, PutResponse, DeleteRangeResponse,
+               std::shared_ptr<const TxnResponse>>
+      response;
+};
+
+struct TxnRequest {
+  std::vector<Compare> compare;
+  std::vector<RequestOp> success;
+  std::vector<RequestOp> failure;
+};
+
+struct TxnResponse {
+  ResponseHeader header;
+  bool succeeded = false;
+  std::vector<ResponseOp> responses;
+};
+
+struct CompactionResponse {
+  ResponseHeader header;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual base::StatusOr<RangeResponse> Range(const RangeRequest& request) = 0;
+  virtual base::StatusOr<PutResponse> Put(const PutRequest& request) = 0;
+  virtual base::StatusOr<DeleteRangeResponse> DeleteRange(
+      const DeleteRangeRequest& request) = 0;
+  virtual base::StatusOr<TxnResponse> Txn(const TxnRequest& request) = 0;
+  // Discards history below `revision`. Reads below it then fail with
+  // kOutOfRange "etcdserver: mvcc: required revision has been compacted".
+  virtual base::StatusOr<CompactionResponse> Compact(int64_t revision) = 0;
+
+  // The revision of the last committed write (1 for an empty store, as etcd).
+  virtual int64_t CurrentRevision() = 0;
+};
+
+struct RocksDbOptions {
+  // Sync the write-ahead log before acknowledging each write.
+  bool sync = true;
+};
+
+// Opens (creating if needed) a store in the RocksDB directory `path`.
+base::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
+    const std::string& path, base::Clock& clock,
+    const RocksDbOptions& options = {});
+
+// Convenience reads and writes on top of the interface.
+
+// Returns the key's current value, or nullopt when it does not exist.
+base::StatusOr<std::optional<KeyValue>> Get(Store& store,
+                                            const std::string& key);
+// Puts `value` only if the key's mod_revision equals `expected_mod_revision`
+// (0: the key must not exist). Returns the new mod_revision, or kAborted
+// when the compare failed.
+base::StatusOr<int64_t> CompareAndPut(Store& store, const std::string& key,
+                                      const std::string& value,
+                                      int64_t expected_mod_revision);
+// Deletes the key only if its mod_revision matches (0: any). Returns kAborted
+// when the compare failed and kNotFound when the key does not exist.
+base::Status CompareAndDelete(Store& store, const std::string& key,
+                              int64_t expected_mod_revision);
+// Returns the range_end that selects every key starting with `prefix`.
+std::string PrefixEnd(const std::string& prefix);
+
+}  // namespace etcd
+
+#endif  // ETCD_STORE_STORE_H_

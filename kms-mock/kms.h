@@ -1,0 +1,272 @@
+// KeyService: an in-process mock of a key management service, the model
+// behind the Key Protect-compatible HTTP server.
+//
+// A KeyService holds KMS instances, each of type Key Protect or Hyper Protect
+// Crypto Services, and their keys. Root keys (non-extractable) wrap and
+// unwrap data encryption keys with AES-256-GCM under the material of a key
+// version; rotation adds a version, and older versions still unwrap. Keys
+// move between the states of Key Protect:
+//
+//   Active (1) --disable--> Suspended (2) --enable (30 s after)--> Active
+//   Active --expirationDate passes--> Deactivated (3), within an hour after it
+//   Active/Suspended/Deactivated --delete--> Destroyed (5)
+//   Destroyed --restore (within 30 days)--> previous state
+//   Destroyed --4 hours later--> purgeable
+//
+// Errors carry Key Protect reason codes in Status::reason() (for example
+// KEY_ACTION_INVALID_STATE_ERR, KEY_DELETED_ERR, PROTECTED_RESOURCE_ERR,
+// REQ_TOO_EARLY_ERR, UNPROCESSABLE_CIPHERTEXT_ERR), so that the HTTP server
+// maps them one to one. Time comes only from the injected Clock and key
+// material only from the injected Random.
+//
+// Thread-safe. Subscribers are called after the state change is committed,
+// without the service's lock held, on the thread that caused the change (for
+// expiry: the thread advancing the clock); they may call back into the
+// service.
+#ifndef KMS_MOCK_KMS_H_
+#define KMS_MOCK_KMS_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/random.h"
+#include "base/status.h"
+
+namespace kms {
+
+enum class InstanceType { kKeyProtect, kHyperProtect };
+
+// "key-protect" or "hpcs".
+std::string_view InstanceTypeName(InstanceType type);
+std::optional<InstanceType> ParseInstanceType(std::string_view name);
+
+enum class KeyState {
+  kPreActivation = 0,
+  kActive = 1,
+  kSuspended = 2,
+  kDeactivated = 3,
+  kDestroyed = 5,
+};
+
+// "Pre-activation", "Active", "Suspended", "Deactivated" or "Destroyed".
+std::string_view KeyStateName(KeyState state);
+std::optional<KeyState> ParseKeyState(std::string_view name);
+
+struct Instance {
+  std::string id;  // a UUID
+  std::string name;
+  InstanceType type = InstanceType::kKeyProtect;
+  std::string region = "us-south";
+};
+
+struct CreateKeyRequest {
+  std::string name;
+  std::string description;
+  // false makes a root key (wraps, never leaves the service); true makes a
+  // standard key, whose material is returned on creation and on get.
+  bool extractable = false;
+  std::optional<base::Time> expiration;
+  // Imported material; 16, 24 or 32 bytes. Generated (32 bytes) when absent.
+  std::optional<std::string> material;
+  // A fixed key id for seed files; a random UUID when absent.
+  std::optional<std::string> id;
+  // Deletion needs a second authorization (SetKeyForDeletion) first.
+  bool dual_auth_delete = false;
+};
+
+struct KeyVersion {
+  std::string id;  // a UUID
+  base::Time creation_date;
+};
+
+// A snapshot of a key's metadata; never carries root key material.
+struct Key {
+  std::string id;
+  std::string instance_id;
+  std::string name;
+  std::string description;
+  bool extractable = false;
+  bool imported = false;
+  KeyState state = KeyState::kActive;
+  base::Time creation_date;
+  base::Time last_update_date;
+  std::optional<base::Time> expiration;
+  std::optional<base::Time> last_rotate_date;
+  std::optional<base::Time> deletion_date;
+  std::optional<base::Time> restore_expiration_date;  // deletion + 30 days
+  std::optional<base::Time> purge_allowed_from;       // deletion + 4 hours
+  bool dual_auth_delete = false;
+  // Set by SetKeyForDeletion; valid for 7 days.
+  std::optional<base::Time> dual_auth_authorized_until;
+  std::vector<KeyVersion> versions;  // oldest first; never empty
+  // Only for standard (extractable) keys: the current material.
+  std::optional<std::string> payload;
+};
+
+struct WrapResult {
+  std::string ciphertext;  // opaque bytes; the HTTP API base64-encodes them
+  std::string plaintext;   // the DEK; generated when none was supplied
+  std::string key_version_id;
+};
+
+struct UnwrapResult {
+  std::string plaintext;
+  std::string key_version_id;  // the version that wrapped the ciphertext
+  // Set when that version is not the newest: the same DEK wrapped under the
+  // newest version, which callers should store instead.
+  std::optional<std::string> rewrapped_ciphertext;
+  std::string rewrapped_key_version_id;
+};
+
+enum class KeyEventType {
+  kCreated,
+  kDisabled,
+  kEnabled,
+  kDeleted,
+  kRestored,
+  kRotated,
+  kExpired,
+  kSetForDeletion,
+  kUnsetForDeletion,
+  kPurged,
+};
+
+// "created", "disabled", "enabled", ...
+std::string_view KeyEventTypeName(KeyEventType type);
+
+struct KeyEvent {
+  KeyEventType type;
+  std::string instance_id;
+  std::string key_id;
+  base::Time time;
+};
+
+// A cluster (or any resource, by CRN) that uses a root key. While a
+// registration with prevent_key_deletion exists, Delete without force fails
+// with PROTECTED_RESOURCE_ERR.
+struct Registration {
+  std::string instance_id;
+  std::string key_id;
+  std::string resource_crn;
+  std::string description;
+  bool prevent_key_deletion = true;
+  base::Time creation_date;
+};
+
+// Calls counted per operation name ("wrap", "unwrap", "rotate", ...) and
+// outcome, for expectations on how often a cluster reached the KMS.
+struct CallCount {
+  int64_t ok = 0;
+  int64_t failed = 0;
+};
+
+class KeyService {
+ public:
+  // The clock and random source must outlive the service.
+  KeyService(base::Clock& clock, base::Random& random);
+  ~KeyService();
+
+  KeyService(const KeyService&) = delete;
+  KeyService& operator=(const KeyService&) = delete;
+
+  // Creates an instance; `id` is a random UUID when empty. Fails with
+  // kAlreadyExists when the id is taken.
+  base::StatusOr<Instance> CreateInstance(const std::string& name,
+                                          InstanceType type,
+                                          const std::string& id = "");
+  std::vector<Instance> ListInstances() const;
+  base::StatusOr<Instance> GetInstance(const std::string& instance_id) const;
+
+  // Creates an Active key. Fails with kInvalidArgument for bad material or
+  // an expiration in the past, kAlreadyExists for a fixed id in use,
+  // kNotFound for an unknown instance.
+  base::StatusOr<Key> CreateKey(const std::string& instance_id,
+                                const CreateKeyRequest& request);
+  base::StatusOr<Key> GetKey(const std::string& instance_id,
+                             const std::string& key_id) const;
+  // Keys of an instance in creation order, Destroyed ones included.
+  base::StatusOr<std::vector<Key>> ListKeys(
+      const std::string& instance_id) const;
+
+  // Wraps `plaintext` (a 32-byte DEK is generated when nullopt) under the
+  // newest version. `aad` is bound into the ciphertext and must be given
+  // again to unwrap. Fails with KEY_ACTION_INVALID_STATE_ERR unless the key
+  // is an Active root key, KEY_DELETED_ERR (kNotFound, HTTP 410) when it is
+  // Destroyed.
+  base::StatusOr<WrapResult> Wrap(const std::string& instance_id,
+                                  const std::string& key_id,
+                                  std::optional<std::string> plaintext,
+                                  const std::vector<std::string>& aad = {});
+  // Unwraps a ciphertext made by Wrap under any version of the key. Fails
+  // with UNPROCESSABLE_CIPHERTEXT_ERR when the ciphertext or AAD do not
+  // verify, and with the state errors of Wrap.
+  base::StatusOr<UnwrapResult> Unwrap(const std::string& instance_id,
+                                      const std::string& key_id,
+                                      const std::string& ciphertext,
+                                      const std::vector<std::string>& aad = {});
+  // Unwraps and wraps again under the newest version.
+  base::StatusOr<WrapResult> Rewrap(const std::string& instance_id,
+                                    const std::string& key_id,
+                                    const std::string& ciphertext,
+                                    const std::vector<std::string>& aad = {});
+
+  // Adds a version with new (or imported) material. Active root keys only.
+  base::StatusOr<Key> Rotate(const std::string& instance_id,
+                             const std::string& key_id,
+                             std::optional<std::string> material = {});
+  // Active -> Suspended.
+  base::Status Disable(const std::string& instance_id,
+                       const std::string& key_id);
+  // Suspended -> Active; REQ_TOO_EARLY_ERR within 30 s of the disable.
+  base::Status Enable(const std::string& instance_id,
+                      const std::string& key_id);
+  // First authorization of a dual-authorization delete.
+  base::Status SetKeyForDeletion(const std::string& instance_id,
+                                 const std::string& key_id);
+  base::Status UnsetKeyForDeletion(const std::string& instance_id,
+                                   const std::string& key_id);
+  // Moves the key to Destroyed. Without `force`, fails with
+  // PROTECTED_RESOURCE_ERR while a registration prevents deletion.
+  base::StatusOr<Key> Delete(const std::string& instance_id,
+                             const std::string& key_id, bool force = false);
+  // Destroyed -> the state before deletion, within 30 days of it.
+  base::StatusOr<Key> Restore(const std::string& instance_id,
+                              const std::string& key_id);
+  // Removes a Destroyed key for good, from 4 hours after its deletion.
+  base::Status Purge(const std::string& instance_id,
+                     const std::string& key_id);
+
+  // Registers `resource_crn` as a user of the key; replaces an existing
+  // registration of the same CRN.
+  base::Status Register(const Registration& registration);
+  base::Status Unregister(const std::string& instance_id,
+                          const std::string& key_id,
+                          const std::string& resource_crn);
+  // Registrations of one key, or of every key of the instance when key_id is
+  // empty.
+  std::vector<Registration> ListRegistrations(const std::string& instance_id,
+                                              const std::string& key_id) const;
+
+  using SubscriptionId = uint64_t;
+  SubscriptionId Subscribe(std::function<void(const KeyEvent&)> listener);
+  void Unsubscribe(SubscriptionId id);
+
+  // Calls by operation name since construction.
+  std::map<std::string, CallCount> CallCounts() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace kms
+
+#endif  // KMS_MOCK_KMS_H_
