@@ -19,6 +19,10 @@
 // maps them one to one. Time comes only from the injected Clock and key
 // material only from the injected Random.
 //
+// The service must not be destroyed while another thread advances the clock:
+// the destructor cancels its expiry timers but cannot wait for one that is
+// already running.
+//
 // Thread-safe. Subscribers are called after the state change is committed,
 // without the service's lock held, on the thread that caused the change (for
 // expiry: the thread advancing the clock); they may call back into the
@@ -26,6 +30,7 @@
 #ifndef KMS_MOCK_KMS_H_
 #define KMS_MOCK_KMS_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -41,6 +46,44 @@
 #include "base/status.h"
 
 namespace kms {
+
+// Key Protect reason codes carried in Status::reason(). The code beside each
+// is the base::Code the service returns with it; the HTTP server maps the
+// reason to Key Protect's HTTP status.
+inline constexpr std::string_view kReasonKeyNotFound =
+    "KEY_NOT_FOUND_ERR";  // kNotFound, 404
+inline constexpr std::string_view kReasonKeyDeleted =
+    "KEY_DELETED_ERR";  // kNotFound, 410
+inline constexpr std::string_view kReasonInvalidState =
+    "KEY_ACTION_INVALID_STATE_ERR";  // kFailedPrecondition, 409
+inline constexpr std::string_view kReasonProtectedResource =
+    "PROTECTED_RESOURCE_ERR";  // kFailedPrecondition, 409
+inline constexpr std::string_view kReasonTooEarly =
+    "REQ_TOO_EARLY_ERR";  // kFailedPrecondition, 409
+inline constexpr std::string_view kReasonAuthorizationsNotMet =
+    "AUTHORIZATIONS_NOT_MET";  // kFailedPrecondition, 409
+inline constexpr std::string_view kReasonNotDualAuth =
+    "NOT_DUAL_AUTH_ERR";  // kFailedPrecondition, 409
+inline constexpr std::string_view kReasonRestoreExpired =
+    "KEY_RESTORE_EXPIRED";  // kFailedPrecondition, 400
+inline constexpr std::string_view kReasonUnprocessableCiphertext =
+    "UNPROCESSABLE_CIPHERTEXT_ERR";  // kInvalidArgument, 422
+inline constexpr std::string_view kReasonRootKeyRequired =
+    "KEY_ROOT_REQ_ERR";  // kInvalidArgument, 400
+inline constexpr std::string_view kReasonPayloadRequired =
+    "KEY_PAYLOAD_REQ_ERR";  // kInvalidArgument, 400
+inline constexpr std::string_view kReasonInvalidField =
+    "INVALID_FIELD_ERR";  // kInvalidArgument, 400
+inline constexpr std::string_view kReasonInstanceNotFound =
+    "INSTANCE_NOT_FOUND_ERR";  // kNotFound; not a Key Protect code
+
+// Time rules of the Key Protect key lifecycle.
+inline constexpr std::chrono::seconds kEnableGuard{30};   // after disable
+inline constexpr std::chrono::seconds kRestoreGuard{30};  // after delete
+inline constexpr std::chrono::hours kRestoreWindow{24 * 30};
+inline constexpr std::chrono::hours kPurgeDelay{4};
+inline constexpr std::chrono::hours kExpiryLag{1};  // max expiry detection
+inline constexpr std::chrono::hours kDualAuthValidity{24 * 7};
 
 enum class InstanceType { kKeyProtect, kHyperProtect };
 
@@ -168,6 +211,10 @@ struct CallCount {
   int64_t failed = 0;
 };
 
+namespace internal {
+struct ServiceState;  // defined in kms.cc
+}  // namespace internal
+
 class KeyService {
  public:
   // The clock and random source must outlive the service.
@@ -190,17 +237,22 @@ class KeyService {
   // kNotFound for an unknown instance.
   base::StatusOr<Key> CreateKey(const std::string& instance_id,
                                 const CreateKeyRequest& request);
+  // Returns Destroyed keys too (with their deletion dates); KEY_NOT_FOUND_ERR
+  // for unknown or purged keys and for keys of another instance.
   base::StatusOr<Key> GetKey(const std::string& instance_id,
                              const std::string& key_id) const;
   // Keys of an instance in creation order, Destroyed ones included.
   base::StatusOr<std::vector<Key>> ListKeys(
       const std::string& instance_id) const;
 
-  // Wraps `plaintext` (a 32-byte DEK is generated when nullopt) under the
-  // newest version. `aad` is bound into the ciphertext and must be given
-  // again to unwrap. Fails with KEY_ACTION_INVALID_STATE_ERR unless the key
-  // is an Active root key, KEY_DELETED_ERR (kNotFound, HTTP 410) when it is
-  // Destroyed.
+  // Wraps `plaintext` (16, 24 or 32 bytes; a 32-byte DEK is generated when
+  // nullopt) under the newest version. `aad` is bound into the ciphertext and
+  // must be given again to unwrap. Fails with KEY_ACTION_INVALID_STATE_ERR
+  // unless the key is Active, KEY_ROOT_REQ_ERR for a standard key,
+  // KEY_DELETED_ERR (kNotFound, HTTP 410) when it is Destroyed and
+  // INVALID_FIELD_ERR for a plaintext of another size.
+  // NOTE: the accepted plaintext sizes are this mock's choice (AES key
+  // sizes); Key Protect's own limit was not checked.
   base::StatusOr<WrapResult> Wrap(const std::string& instance_id,
                                   const std::string& key_id,
                                   std::optional<std::string> plaintext,
@@ -218,7 +270,9 @@ class KeyService {
                                     const std::string& ciphertext,
                                     const std::vector<std::string>& aad = {});
 
-  // Adds a version with new (or imported) material. Active root keys only.
+  // Adds a version with new (or imported) material. Active root keys only;
+  // a key created with imported material needs new material
+  // (KEY_PAYLOAD_REQ_ERR otherwise).
   base::StatusOr<Key> Rotate(const std::string& instance_id,
                              const std::string& key_id,
                              std::optional<std::string> material = {});
@@ -228,21 +282,25 @@ class KeyService {
   // Suspended -> Active; REQ_TOO_EARLY_ERR within 30 s of the disable.
   base::Status Enable(const std::string& instance_id,
                       const std::string& key_id);
-  // First authorization of a dual-authorization delete.
+  // First authorization of a dual-authorization delete, valid for 7 days.
+  // NOT_DUAL_AUTH_ERR for a key created without dual_auth_delete.
   base::Status SetKeyForDeletion(const std::string& instance_id,
                                  const std::string& key_id);
   base::Status UnsetKeyForDeletion(const std::string& instance_id,
                                    const std::string& key_id);
   // Moves the key to Destroyed. Without `force`, fails with
-  // PROTECTED_RESOURCE_ERR while a registration prevents deletion.
+  // PROTECTED_RESOURCE_ERR while a registration prevents deletion; a
+  // dual-authorization key fails with AUTHORIZATIONS_NOT_MET unless it was
+  // set for deletion within the last 7 days.
   base::StatusOr<Key> Delete(const std::string& instance_id,
                              const std::string& key_id, bool force = false);
-  // Destroyed -> the state before deletion, within 30 days of it.
+  // Destroyed -> the state before deletion, within 30 days of it
+  // (KEY_RESTORE_EXPIRED after); REQ_TOO_EARLY_ERR within 30 s of it.
   base::StatusOr<Key> Restore(const std::string& instance_id,
                               const std::string& key_id);
-  // Removes a Destroyed key for good, from 4 hours after its deletion.
-  base::Status Purge(const std::string& instance_id,
-                     const std::string& key_id);
+  // Removes a Destroyed key and its registrations for good, from 4 hours
+  // after its deletion (REQ_TOO_EARLY_ERR before).
+  base::Status Purge(const std::string& instance_id, const std::string& key_id);
 
   // Registers `resource_crn` as a user of the key; replaces an existing
   // registration of the same CRN.
@@ -259,12 +317,16 @@ class KeyService {
   SubscriptionId Subscribe(std::function<void(const KeyEvent&)> listener);
   void Unsubscribe(SubscriptionId id);
 
-  // Calls by operation name since construction.
+  // Calls by operation name since construction: "create_instance",
+  // "create_key", "get_key", "list_keys", "wrap", "unwrap", "rewrap",
+  // "rotate", "disable", "enable", "set_key_for_deletion",
+  // "unset_key_for_deletion", "delete", "restore", "purge", "register" and
+  // "unregister". Expiry, listing instances and registrations are not
+  // counted.
   std::map<std::string, CallCount> CallCounts() const;
 
  private:
-  struct State;
-  std::unique_ptr<State> state_;
+  std::unique_ptr<internal::ServiceState> state_;
 };
 
 }  // namespace kms
