@@ -152,9 +152,9 @@ std::optional<Duration> ParseDuration(const std::string& text) {
   size_t i = 0;
   while (i < text.size()) {
     size_t start = i;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(
-                                   text[i])) ||
-                               text[i] == '.')) {
+    while (
+        i < text.size() &&
+        (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
       ++i;
     }
     if (i == start) return std::nullopt;
@@ -165,7 +165,8 @@ std::optional<Duration> ParseDuration(const std::string& text) {
       return std::nullopt;
     }
     size_t unit_start = i;
-    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) {
+    while (i < text.size() &&
+           std::isalpha(static_cast<unsigned char>(text[i]))) {
       ++i;
     }
     std::string unit = text.substr(unit_start, i - unit_start);
@@ -231,7 +232,8 @@ std::optional<Time> ParseRfc3339(const std::string& text) {
   if (i < text.size() && text[i] == '.') {
     int64_t scale = 100000000;
     ++i;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    while (i < text.size() &&
+           std::isdigit(static_cast<unsigned char>(text[i]))) {
       frac_ns += (text[i] - '0') * scale;
       scale /= 10;
       ++i;

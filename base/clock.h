@@ -110,7 +110,7 @@ class SystemClock : public Clock {
 
   mutable std::mutex mu_;
   std::condition_variable changed_;
-  TimerQueue queue_;      // guarded by mu_
+  TimerQueue queue_;       // guarded by mu_
   bool stopping_ = false;  // guarded by mu_
   std::thread thread_;
 };

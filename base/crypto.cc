@@ -80,15 +80,13 @@ StatusOr<std::string> AesGcmOpen(std::string_view key, std::string_view nonce,
     return InternalError("AES-GCM decryption failed in OpenSSL");
   }
   if (EVP_DecryptFinal_ex(ctx.get(), dst + len, &len) != 1) {
-    return InvalidArgumentError(
-        "cipher: message authentication failed");
+    return InvalidArgumentError("cipher: message authentication failed");
   }
   return out;
 }
 
-StatusOr<std::string> HkdfSha256(std::string_view secret,
-                                 std::string_view salt, std::string_view info,
-                                 size_t length) {
+StatusOr<std::string> HkdfSha256(std::string_view secret, std::string_view salt,
+                                 std::string_view info, size_t length) {
   std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(
       EVP_KDF_fetch(nullptr, "HKDF", nullptr), EVP_KDF_free);
   std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(
@@ -98,8 +96,8 @@ StatusOr<std::string> HkdfSha256(std::string_view secret,
   char digest[] = "SHA256";
   OSSL_PARAM params[5];
   int n = 0;
-  params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest,
-                                                 0);
+  params[n++] =
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
   params[n++] = OSSL_PARAM_construct_octet_string(
       OSSL_KDF_PARAM_KEY, const_cast<char*>(secret.data()), secret.size());
   if (!salt.empty()) {
@@ -128,8 +126,7 @@ std::string Base64Encode(std::string_view bytes) {
 
 StatusOr<std::string> Base64Decode(std::string_view text) {
   auto is_b64 = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' ||
-           c == '/';
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
   };
   if (text.size() % 4 != 0) {
     return InvalidArgumentError("illegal base64 data: length " +
@@ -151,8 +148,8 @@ StatusOr<std::string> Base64Decode(std::string_view text) {
     }
   }
   std::string out(3 * text.size() / 4, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          U(text), static_cast<int>(text.size()));
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), U(text),
+                          static_cast<int>(text.size()));
   if (n < 0) return InvalidArgumentError("illegal base64 data");
   out.resize(static_cast<size_t>(n) - padding);
   return out;

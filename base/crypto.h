@@ -25,13 +25,11 @@ StatusOr<std::string> AesGcmSeal(std::string_view key, std::string_view nonce,
 // Verifies and decrypts ciphertext || tag. Fails with kInvalidArgument when
 // the tag does not verify: a wrong key, a wrong AAD or any flipped bit.
 StatusOr<std::string> AesGcmOpen(std::string_view key, std::string_view nonce,
-                                 std::string_view sealed,
-                                 std::string_view aad);
+                                 std::string_view sealed, std::string_view aad);
 
 // RFC 5869 HKDF with SHA-256; `salt` may be empty. REQUIRES: length <= 8160.
-StatusOr<std::string> HkdfSha256(std::string_view secret,
-                                 std::string_view salt, std::string_view info,
-                                 size_t length);
+StatusOr<std::string> HkdfSha256(std::string_view secret, std::string_view salt,
+                                 std::string_view info, size_t length);
 
 // Standard base64 with padding (RFC 4648 section 4).
 std::string Base64Encode(std::string_view bytes);

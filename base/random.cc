@@ -27,8 +27,7 @@ std::string Random::Uuid() {
   char hex[3];
   for (size_t i = 0; i < raw.size(); ++i) {
     if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    std::snprintf(hex, sizeof(hex), "%02x",
-                  static_cast<unsigned char>(raw[i]));
+    std::snprintf(hex, sizeof(hex), "%02x", static_cast<unsigned char>(raw[i]));
     out += hex;
   }
   return out;
@@ -36,9 +35,8 @@ std::string Random::Uuid() {
 
 std::string SecureRandom::Bytes(size_t n) {
   std::string out(n, '\0');
-  if (n > 0 &&
-      RAND_bytes(reinterpret_cast<unsigned char*>(out.data()),
-                 static_cast<int>(n)) != 1) {
+  if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()),
+                          static_cast<int>(n)) != 1) {
     throw std::runtime_error("RAND_bytes failed");
   }
   return out;

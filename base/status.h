@@ -118,9 +118,7 @@ class [[nodiscard]] StatusOr {
 
   bool ok() const { return std::holds_alternative<T>(rep_); }
   // Returns OK when a value is held.
-  Status status() const {
-    return ok() ? OkStatus() : std::get<Status>(rep_);
-  }
+  Status status() const { return ok() ? OkStatus() : std::get<Status>(rep_); }
 
   // REQUIRES: ok().
   T& value() & { return std::get<T>(rep_); }
@@ -142,9 +140,9 @@ class [[nodiscard]] StatusOr {
 #define BASE_CONCAT_(a, b) BASE_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` yields a non-OK Status.
-#define RETURN_IF_ERROR(expr)                 \
-  do {                                        \
-    ::base::Status status_macro_ = (expr);    \
+#define RETURN_IF_ERROR(expr)                      \
+  do {                                             \
+    ::base::Status status_macro_ = (expr);         \
     if (!status_macro_.ok()) return status_macro_; \
   } while (0)
 

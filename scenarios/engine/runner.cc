@@ -1,0 +1,531 @@
+#include "scenarios/engine/runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <regex>
+
+#include "apiserver/registry.h"
+#include "base/crypto.h"
+#include "base/random.h"
+#include "kms-mock/kms.h"
+#include "sim/cluster.h"
+
+namespace scenarios {
+namespace {
+
+using apiserver::Json;
+
+// Every replay starts at the same instant, so that timestamps repeat.
+constexpr char kEpoch[] = "2026-01-01T00:00:00Z";
+
+// The result of one evaluation of a step's expectation.
+struct Check {
+  bool ok = true;
+  std::string expected;
+  std::string actual;
+
+  static Check Pass() { return {}; }
+  static Check Fail(std::string expected, std::string actual) {
+    return {false, std::move(expected), std::move(actual)};
+  }
+};
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+
+std::string Offset(base::Duration d) {
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  char buf[48];
+  if (secs >= 86400) {
+    std::snprintf(buf, sizeof(buf), "T+%lldd%02lld:%02lld:%02lld",
+                  static_cast<long long>(secs / 86400),
+                  static_cast<long long>(secs / 3600 % 24),
+                  static_cast<long long>(secs / 60 % 60),
+                  static_cast<long long>(secs % 60));
+  } else {
+    std::snprintf(buf, sizeof(buf), "T+%02lld:%02lld:%02lld",
+                  static_cast<long long>(secs / 3600),
+                  static_cast<long long>(secs / 60 % 60),
+                  static_cast<long long>(secs % 60));
+  }
+  return buf;
+}
+
+Json SecretObject(const Fields& f) {
+  Json data = Json::object();
+  if (f.Has("data")) {
+    for (const auto& [key, value] : f.Map("data")) {
+      data[key] = base::Base64Encode(value);
+    }
+  }
+  return Json{{"apiVersion", "v1"},
+              {"kind", "Secret"},
+              {"metadata",
+               {{"name", f.String("name")},
+                {"namespace", f.StringOr("namespace", "default")}}},
+              {"type", f.StringOr("type", "Opaque")},
+              {"data", data}};
+}
+
+// What an API or KMS action returned, for the expectation to inspect.
+struct ActionResult {
+  base::Status status;
+  std::optional<Json> object;  // a Secret or a List
+  std::optional<int> written;  // for rewrite_secrets
+};
+
+class Run {
+ public:
+  Run(const Scenario& scenario, const RunOptions& options, uint64_t seed)
+      : scenario_(scenario),
+        clock_(*base::ParseRfc3339(kEpoch)),
+        random_(seed),
+        kms_(clock_, random_),
+        start_(clock_.Now()) {
+    work_dir_ = options.work_dir;
+  }
+
+  ScenarioResult Execute();
+
+ private:
+  base::Status SetUp();
+  // Runs one step; returns a failure text or "" on success.
+  std::string RunStep(const Step& step);
+  // Evaluates `attempt` until it passes or the step's deadline passes.
+  Check Await(const Step& step, const std::function<Check()>& attempt);
+  Check ExpectAction(const Step& step, const ActionResult& result);
+  ActionResult PerformAction(const Step& step);
+  ActionResult PerformKeyAction(const Step& step);
+  Check CheckCluster(const Step& step);
+  Check CheckKey(const Step& step);
+  Check CheckStored(const Step& step);
+
+  void Log(const std::string& line) {
+    events_.push_back(Offset(clock_.Now() - start_) + " " + line);
+  }
+
+  sim::Cluster& ClusterOf(const Fields& f) {
+    return *clusters_.at(f.String("cluster"));
+  }
+
+  const Scenario& scenario_;
+  base::SimulatedClock clock_;
+  base::SeededRandom random_;
+  kms::KeyService kms_;
+  const base::Time start_;
+  std::string work_dir_;
+  std::map<std::string, std::string> instance_ids_;  // by scenario name
+  struct KeyRef {
+    std::string instance_id;
+    std::string key_id;
+  };
+  std::map<std::string, KeyRef> keys_;            // by scenario name
+  std::map<std::string, std::string> key_names_;  // key id -> name
+  std::map<std::string, std::unique_ptr<sim::Cluster>> clusters_;
+  std::vector<std::string> events_;
+};
+
+base::Status Run::SetUp() {
+  kms_.Subscribe([this](const kms::KeyEvent& event) {
+    auto name = key_names_.find(event.key_id);
+    Log("kms: key " + (name == key_names_.end() ? event.key_id : name->second) +
+        " " + std::string(kms::KeyEventTypeName(event.type)));
+  });
+  for (const InstanceSpec& spec : scenario_.instances) {
+    ASSIGN_OR_RETURN(
+        kms::Instance instance,
+        kms_.CreateInstance(spec.name, *kms::ParseInstanceType(spec.type)));
+    instance_ids_[spec.name] = instance.id;
+  }
+  for (const KeySpec& spec : scenario_.keys) {
+    kms::CreateKeyRequest request;
+    request.name = spec.name;
+    request.extractable = !spec.root;
+    if (spec.expires_after) request.expiration = start_ + *spec.expires_after;
+    ASSIGN_OR_RETURN(kms::Key key,
+                     kms_.CreateKey(instance_ids_.at(spec.instance), request));
+    keys_[spec.name] = {key.instance_id, key.id};
+    key_names_[key.id] = spec.name;
+  }
+  for (const sim::ClusterSpec& spec : scenario_.clusters) {
+    sim::ClusterDeps deps;
+    deps.clock = &clock_;
+    deps.random = &random_;
+    deps.kms = &kms_;
+    deps.data_dir = work_dir_ + "/" + spec.name;
+    deps.on_event = [this](const sim::ClusterEvent& event) {
+      std::string message = event.message;
+      // Key ids are random; the log names keys as the scenario does.
+      for (const auto& [id, name] : key_names_) {
+        for (size_t at = message.find(id); at != std::string::npos;
+             at = message.find(id)) {
+          message.replace(at, id.size(), name);
+        }
+      }
+      Log("cluster " + event.cluster + ": " + message);
+    };
+    ASSIGN_OR_RETURN(clusters_[spec.name], sim::Cluster::Create(spec, deps));
+  }
+  return base::OkStatus();
+}
+
+Check Run::Await(const Step& step, const std::function<Check()>& attempt) {
+  base::Time deadline = clock_.Now() + step.within.value_or(base::Duration{});
+  while (true) {
+    Check check = attempt();
+    if (check.ok) return check;
+    base::Time now = clock_.Now();
+    if (now >= deadline) {
+      if (step.within) {
+        check.actual +=
+            " (still after " + base::FormatDuration(*step.within) + ")";
+      }
+      return check;
+    }
+    // Move to the next moment anything can change: the next timer.
+    std::optional<base::Time> next = clock_.NextTimerAt();
+    base::Time target =
+        next && *next < deadline ? std::max(*next, now) : deadline;
+    clock_.AdvanceTo(target);
+  }
+}
+
+ActionResult Run::PerformKeyAction(const Step& step) {
+  const Fields& f = step.fields;
+  ActionResult result;
+  if (step.kind == "create_key") {
+    kms::CreateKeyRequest request;
+    request.name = f.String("name");
+    request.extractable = !f.BoolOr("root", true);
+    if (f.Has("expires_after")) {
+      request.expiration = clock_.Now() + f.DurationOf("expires_after");
+    }
+    const std::string& instance = instance_ids_.at(f.String("instance"));
+    base::StatusOr<kms::Key> key = kms_.CreateKey(instance, request);
+    if (key.ok()) {
+      keys_[request.name] = {key->instance_id, key->id};
+      key_names_[key->id] = request.name;
+    }
+    result.status = key.status();
+    return result;
+  }
+  const KeyRef& ref = keys_.at(f.String("key"));
+  const std::string& i = ref.instance_id;
+  const std::string& k = ref.key_id;
+  if (step.kind == "disable_key") {
+    result.status = kms_.Disable(i, k);
+  } else if (step.kind == "enable_key") {
+    result.status = kms_.Enable(i, k);
+  } else if (step.kind == "rotate_key") {
+    result.status = kms_.Rotate(i, k).status();
+  } else if (step.kind == "delete_key") {
+    result.status = kms_.Delete(i, k, f.BoolOr("force", false)).status();
+  } else if (step.kind == "restore_key") {
+    result.status = kms_.Restore(i, k).status();
+  } else if (step.kind == "purge_key") {
+    result.status = kms_.Purge(i, k);
+  } else if (step.kind == "set_key_for_deletion") {
+    result.status = kms_.SetKeyForDeletion(i, k);
+  } else if (step.kind == "unset_key_for_deletion") {
+    result.status = kms_.UnsetKeyForDeletion(i, k);
+  }
+  return result;
+}
+
+ActionResult Run::PerformAction(const Step& step) {
+  const Fields& f = step.fields;
+  if (step.kind.ends_with("_key")) return PerformKeyAction(step);
+
+  sim::Cluster& cluster = ClusterOf(f);
+  const apiserver::Resource& secrets = apiserver::SecretsResource();
+  std::string ns = f.StringOr("namespace", "default");
+  ActionResult result;
+  auto take = [&result](base::StatusOr<Json> object) {
+    result.status = object.status();
+    if (object.ok()) result.object = std::move(*object);
+  };
+
+  if (step.kind == "kms_enable") {
+    const KeyRef& ref = keys_.at(f.String("key"));
+    result.status =
+        cluster.EnableKms(instance_ids_.at(f.String("instance")), ref.key_id,
+                          f.BoolOr("public_endpoint", false));
+  } else if (step.kind == "create_namespace") {
+    Json object = {{"apiVersion", "v1"},
+                   {"kind", "Namespace"},
+                   {"metadata", {{"name", f.String("name")}}}};
+    take(
+        cluster.Create(apiserver::NamespacesResource(), "", std::move(object)));
+  } else if (step.kind == "create_secret") {
+    take(cluster.Create(secrets, ns, SecretObject(f)));
+  } else if (step.kind == "get_secret") {
+    take(cluster.Get(secrets, ns, f.String("name")));
+  } else if (step.kind == "update_secret") {
+    base::StatusOr<Json> current = cluster.Get(secrets, ns, f.String("name"));
+    if (!current.ok()) {
+      result.status = current.status();
+      return result;
+    }
+    Json object = *current;
+    object["data"] = SecretObject(f)["data"];
+    base::StatusOr<apiserver::UpdateResult> updated =
+        cluster.Update(secrets, ns, std::move(object));
+    result.status = updated.status();
+    if (updated.ok()) result.object = updated->object;
+  } else if (step.kind == "delete_secret") {
+    take(cluster.Delete(secrets, ns, f.String("name")));
+  } else if (step.kind == "list_secrets") {
+    bool all = f.BoolOr("all_namespaces", !f.Has("namespace"));
+    take(cluster.List(secrets, all ? "" : ns));
+  } else if (step.kind == "rewrite_secrets") {
+    base::StatusOr<int> written = cluster.RewriteAllSecrets();
+    result.status = written.status();
+    if (written.ok()) result.written = *written;
+  }
+  return result;
+}
+
+Check Run::ExpectAction(const Step& step, const ActionResult& result) {
+  const base::Status& status = result.status;
+  std::string actual_outcome =
+      status.ok() ? "success" : "error " + Quote(status.message());
+  if (!step.expect) {
+    if (status.ok()) return Check::Pass();
+    return Check::Fail("success", actual_outcome);
+  }
+  const Fields& e = *step.expect;
+  if (e.Has("error")) {
+    if (!status.ok() &&
+        std::regex_search(status.message(), std::regex(e.String("error")))) {
+      return Check::Pass();
+    }
+    return Check::Fail("error matching /" + e.String("error") + "/",
+                       actual_outcome);
+  }
+  if (!e.BoolOr("ok", true)) {
+    if (!status.ok()) return Check::Pass();
+    return Check::Fail("an error", actual_outcome);
+  }
+  if (!status.ok()) return Check::Fail("success", actual_outcome);
+
+  if (e.Has("data")) {
+    std::map<std::string, std::string> actual;
+    if (result.object && result.object->contains("data")) {
+      for (const auto& [key, value] : (*result.object)["data"].items()) {
+        base::StatusOr<std::string> decoded =
+            base::Base64Decode(value.get<std::string>());
+        actual[key] = decoded.ok() ? *decoded : "<invalid base64>";
+      }
+    }
+    Fields described;
+    described.Set("data", actual);
+    if (actual != e.Map("data")) {
+      return Check::Fail("data " + e.Describe("data"),
+                         "data " + described.Describe("data"));
+    }
+  }
+  if (e.Has("count") || e.Has("names")) {
+    StringList names;
+    if (result.object && result.object->contains("items")) {
+      for (const Json& item : (*result.object)["items"]) {
+        const Json& meta = item["metadata"];
+        names.push_back(meta.value("namespace", "") + "/" +
+                        meta.value("name", ""));
+      }
+    }
+    if (e.Has("count") &&
+        static_cast<int64_t>(names.size()) != e.Int("count")) {
+      return Check::Fail("count " + e.Describe("count"),
+                         "count " + std::to_string(names.size()));
+    }
+    Fields described;
+    described.Set("names", names);
+    if (e.Has("names") && names != e.List("names")) {
+      return Check::Fail("names " + e.Describe("names"),
+                         "names " + described.Describe("names"));
+    }
+  }
+  if (e.Has("written") && result.written.value_or(-1) != e.Int("written")) {
+    return Check::Fail("written " + e.Describe("written"),
+                       "written " + std::to_string(result.written.value_or(0)));
+  }
+  return Check::Pass();
+}
+
+Check Run::CheckCluster(const Step& step) {
+  const Fields& f = step.fields;
+  sim::Cluster& cluster = ClusterOf(f);
+  if (f.Has("master_status")) {
+    std::string text = cluster.MasterStatusText();
+    if (!std::regex_search(text, std::regex(f.String("master_status")))) {
+      return Check::Fail(
+          "master_status matching /" + f.String("master_status") + "/",
+          "master_status " + Quote(text));
+    }
+  }
+  if (f.Has("health")) {
+    std::string health(sim::MasterHealthName(cluster.health()));
+    if (health != f.String("health")) {
+      return Check::Fail("health " + Quote(f.String("health")),
+                         "health " + Quote(health));
+    }
+  }
+  if (f.Has("kms")) {
+    std::string kms = cluster.kms_enabled() ? "enabled" : "disabled";
+    if (kms != f.String("kms")) {
+      return Check::Fail("kms " + Quote(f.String("kms")), "kms " + Quote(kms));
+    }
+  }
+  return Check::Pass();
+}
+
+Check Run::CheckKey(const Step& step) {
+  const KeyRef& ref = keys_.at(step.fields.String("key"));
+  base::StatusOr<kms::Key> key = kms_.GetKey(ref.instance_id, ref.key_id);
+  std::string actual = key.ok() ? std::string(kms::KeyStateName(key->state))
+                                : "error " + Quote(key.status().message());
+  std::string expected = step.fields.String("state");
+  if (key.ok() && kms::ParseKeyState(expected) == key->state) {
+    return Check::Pass();
+  }
+  return Check::Fail("state " + Quote(expected), "state " + Quote(actual));
+}
+
+Check Run::CheckStored(const Step& step) {
+  const Fields& f = step.fields;
+  base::StatusOr<std::string> raw = ClusterOf(f).RawValue(
+      apiserver::SecretsResource(), f.StringOr("namespace", "default"),
+      f.String("name"));
+  bool absent = f.BoolOr("absent", false);
+  if (!raw.ok()) {
+    if (absent && raw.status().code() == base::Code::kNotFound) {
+      return Check::Pass();
+    }
+    return Check::Fail(absent ? "no stored value" : "a stored value",
+                       "error " + Quote(raw.status().message()));
+  }
+  if (absent) return Check::Fail("no stored value", "a stored value");
+  if (f.Has("prefix") && !raw->starts_with(f.String("prefix"))) {
+    return Check::Fail(
+        "stored value starting with " + Quote(f.String("prefix")),
+        "stored value starting with " +
+            Quote(raw->substr(0, f.String("prefix").size() + 16)));
+  }
+  if (f.Has("contains")) {
+    for (const std::string& text : f.List("contains")) {
+      if (raw->find(text) == std::string::npos &&
+          raw->find(base::Base64Encode(text)) == std::string::npos) {
+        return Check::Fail("stored value containing " + Quote(text),
+                           "no such bytes, in plain or base64 form");
+      }
+    }
+  }
+  if (f.Has("not_contains")) {
+    for (const std::string& text : f.List("not_contains")) {
+      if (raw->find(text) != std::string::npos) {
+        return Check::Fail("stored value without " + Quote(text),
+                           "found in plain form");
+      }
+      if (raw->find(base::Base64Encode(text)) != std::string::npos) {
+        return Check::Fail("stored value without " + Quote(text),
+                           "found in base64 form");
+      }
+    }
+  }
+  return Check::Pass();
+}
+
+std::string Run::RunStep(const Step& step) {
+  Log("step " + std::to_string(step.index) + " " + step.kind);
+  Check check;
+  if (step.kind == "advance") {
+    clock_.Advance(step.fields.DurationOf("duration"));
+  } else if (step.kind == "expect_cluster") {
+    check = Await(step, [&] { return CheckCluster(step); });
+  } else if (step.kind == "expect_key") {
+    check = Await(step, [&] { return CheckKey(step); });
+  } else if (step.kind == "expect_stored") {
+    check = Await(step, [&] { return CheckStored(step); });
+  } else {
+    check =
+        Await(step, [&] { return ExpectAction(step, PerformAction(step)); });
+  }
+  if (check.ok) return "";
+  return "step " + std::to_string(step.index) + " " + step.kind + " (" +
+         scenario_.file + ":" + std::to_string(step.line) +
+         ")\n    expected: " + check.expected +
+         "\n    actual:   " + check.actual;
+}
+
+ScenarioResult Run::Execute() {
+  ScenarioResult result;
+  result.name = scenario_.name;
+  result.file = scenario_.file;
+  result.description = scenario_.description;
+  result.steps_total = static_cast<int>(scenario_.steps.size());
+
+  base::Status setup = SetUp();
+  if (!setup.ok()) {
+    result.failure = "set-up failed: " + setup.ToString();
+    result.events = events_;
+    return result;
+  }
+  for (const Step& step : scenario_.steps) {
+    std::string failure = RunStep(step);
+    ++result.steps_run;
+    if (!failure.empty()) {
+      result.failure = failure;
+      break;
+    }
+  }
+  result.passed = result.failure.empty();
+  result.virtual_elapsed = clock_.Now() - start_;
+  // Clusters hold timers on the clock; drop them before it goes.
+  clusters_.clear();
+  result.events = events_;
+  return result;
+}
+
+}  // namespace
+
+ScenarioResult RunScenario(const Scenario& scenario,
+                           const RunOptions& options) {
+  namespace fs = std::filesystem;
+  auto wall_start = std::chrono::steady_clock::now();
+  uint64_t seed = scenario.seed.value_or(options.seed);
+
+  std::string parent = options.work_dir.empty()
+                           ? fs::temp_directory_path().string()
+                           : options.work_dir;
+  std::string dir;
+  std::error_code ec;
+  base::SecureRandom dir_random;
+  // A unique directory per run so that parallel runs never share a store.
+  do {
+    dir = parent + "/sim-replay-" +
+          base::Sha256Hex(dir_random.Bytes(8)).substr(0, 12);
+  } while (fs::exists(dir, ec));
+
+  ScenarioResult result;
+  {
+    RunOptions run_options = options;
+    run_options.work_dir = dir;
+    Run run(scenario, run_options, seed);
+    result = run.Execute();
+  }
+  fs::remove_all(dir, ec);
+  if (ec)
+    spdlog::warn("could not remove replay directory {}: {}", dir, ec.message());
+  result.seed = seed;
+  result.wall_seconds = std::chrono::duration<double>(
+                            std::chrono::steady_clock::now() - wall_start)
+                            .count();
+  return result;
+}
+
+}  // namespace scenarios

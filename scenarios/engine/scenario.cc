@@ -1,0 +1,697 @@
+#include "scenarios/engine/scenario.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace scenarios {
+namespace {
+
+enum class Type { kString, kDuration, kBool, kInt, kStringMap, kStringList };
+
+struct FieldSpec {
+  std::string name;
+  Type type;
+  bool required = false;
+};
+
+struct StepSpec {
+  std::string kind;
+  // The field that a scalar step value fills: `disable_key: crk1`.
+  std::string shorthand;
+  std::vector<FieldSpec> fields;
+  bool has_expect = false;  // takes an `expect:` block
+};
+
+const FieldSpec kClusterField{"cluster", Type::kString};
+const FieldSpec kNamespaceField{"namespace", Type::kString};
+const FieldSpec kKeyField{"key", Type::kString, true};
+const FieldSpec kWithinField{"within", Type::kDuration};
+
+StepSpec KeyAction(const std::string& kind) {
+  return {kind, "key", {kKeyField}, true};
+}
+
+const std::vector<StepSpec>& StepSpecs() {
+  static const std::vector<StepSpec> specs = {
+      {"advance", "duration", {{"duration", Type::kDuration, true}}},
+      {"create_key",
+       "",
+       {{"instance", Type::kString, true},
+        {"name", Type::kString, true},
+        {"root", Type::kBool},
+        {"expires_after", Type::kDuration}},
+       true},
+      KeyAction("disable_key"),
+      KeyAction("enable_key"),
+      KeyAction("rotate_key"),
+      KeyAction("restore_key"),
+      KeyAction("purge_key"),
+      KeyAction("set_key_for_deletion"),
+      KeyAction("unset_key_for_deletion"),
+      {"delete_key", "key", {kKeyField, {"force", Type::kBool}}, true},
+      {"kms_enable",
+       "",
+       {kClusterField,
+        {"instance", Type::kString, true},
+        {"key", Type::kString, true},
+        {"public_endpoint", Type::kBool}},
+       true},
+      {"create_namespace",
+       "name",
+       {kClusterField, {"name", Type::kString, true}},
+       true},
+      {"create_secret",
+       "",
+       {kClusterField,
+        kNamespaceField,
+        {"name", Type::kString, true},
+        {"type", Type::kString},
+        {"data", Type::kStringMap}},
+       true},
+      {"get_secret",
+       "",
+       {kClusterField, kNamespaceField, {"name", Type::kString, true}},
+       true},
+      {"update_secret",
+       "",
+       {kClusterField,
+        kNamespaceField,
+        {"name", Type::kString, true},
+        {"data", Type::kStringMap, true}},
+       true},
+      {"delete_secret",
+       "",
+       {kClusterField, kNamespaceField, {"name", Type::kString, true}},
+       true},
+      {"list_secrets",
+       "",
+       {kClusterField, kNamespaceField, {"all_namespaces", Type::kBool}},
+       true},
+      {"rewrite_secrets", "cluster", {kClusterField}, true},
+      {"expect_cluster",
+       "",
+       {kClusterField,
+        {"master_status", Type::kString},
+        {"health", Type::kString},
+        {"kms", Type::kString},
+        kWithinField}},
+      {"expect_key",
+       "",
+       {kKeyField, {"state", Type::kString, true}, kWithinField}},
+      {"expect_stored",
+       "",
+       {kClusterField,
+        kNamespaceField,
+        {"name", Type::kString, true},
+        {"prefix", Type::kString},
+        {"contains", Type::kStringList},
+        {"not_contains", Type::kStringList},
+        {"absent", Type::kBool}}},
+  };
+  return specs;
+}
+
+const std::vector<FieldSpec>& ExpectFields() {
+  static const std::vector<FieldSpec> fields = {
+      {"ok", Type::kBool},
+      {"error", Type::kString},
+      {"data", Type::kStringMap},
+      {"count", Type::kInt},
+      {"names", Type::kStringList},
+      {"written", Type::kInt},
+      kWithinField,
+  };
+  return fields;
+}
+
+const StepSpec* FindStepSpec(const std::string& kind) {
+  for (const StepSpec& spec : StepSpecs()) {
+    if (spec.kind == kind) return &spec;
+  }
+  return nullptr;
+}
+
+std::string TypeName(Type type) {
+  switch (type) {
+    case Type::kString:
+      return "a string";
+    case Type::kDuration:
+      return "a duration such as 90s, 5m or 1h30m";
+    case Type::kBool:
+      return "true or false";
+    case Type::kInt:
+      return "an integer";
+    case Type::kStringMap:
+      return "a map of strings";
+    case Type::kStringList:
+      return "a list of strings";
+  }
+  return "?";
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+// Builds errors of the form "FILE:LINE: message".
+class Errors {
+ public:
+  explicit Errors(std::string file) : file_(std::move(file)) {}
+
+  base::Status At(const YAML::Node& node, const std::string& message) const {
+    return base::InvalidArgumentError(file_ + ":" + std::to_string(Line(node)) +
+                                      ": " + message);
+  }
+  static int Line(const YAML::Node& node) { return node.Mark().line + 1; }
+
+ private:
+  std::string file_;
+};
+
+base::StatusOr<Value> ConvertField(const Errors& errors, const YAML::Node& node,
+                                   const FieldSpec& spec,
+                                   const std::string& where) {
+  auto wrong_type = [&] {
+    return errors.At(node, where + "field '" + spec.name + "' must be " +
+                               TypeName(spec.type));
+  };
+  switch (spec.type) {
+    case Type::kString:
+      if (!node.IsScalar()) return wrong_type();
+      return Value(node.as<std::string>());
+    case Type::kDuration: {
+      if (!node.IsScalar()) return wrong_type();
+      std::optional<base::Duration> d =
+          base::ParseDuration(node.as<std::string>());
+      if (!d) return wrong_type();
+      return Value(*d);
+    }
+    case Type::kBool: {
+      bool b;
+      if (!node.IsScalar() || !YAML::convert<bool>::decode(node, b)) {
+        return wrong_type();
+      }
+      return Value(b);
+    }
+    case Type::kInt: {
+      int64_t i;
+      if (!node.IsScalar() || !YAML::convert<int64_t>::decode(node, i)) {
+        return wrong_type();
+      }
+      return Value(i);
+    }
+    case Type::kStringMap: {
+      if (!node.IsMap()) return wrong_type();
+      StringMap map;
+      for (const auto& item : node) {
+        if (!item.second.IsScalar()) return wrong_type();
+        map[item.first.as<std::string>()] = item.second.as<std::string>();
+      }
+      return Value(map);
+    }
+    case Type::kStringList: {
+      if (!node.IsSequence()) return wrong_type();
+      StringList list;
+      for (const auto& item : node) {
+        if (!item.IsScalar()) return wrong_type();
+        list.push_back(item.as<std::string>());
+      }
+      return Value(list);
+    }
+  }
+  return wrong_type();
+}
+
+// Validates the fields of `node` against `specs` into `out`.
+base::Status ConvertFields(const Errors& errors, const YAML::Node& node,
+                           const std::vector<FieldSpec>& specs,
+                           const std::string& where, Fields& out) {
+  if (!node.IsMap()) {
+    return errors.At(node, where + "expected a map of fields");
+  }
+  std::vector<std::string> known;
+  for (const FieldSpec& spec : specs) known.push_back(spec.name);
+  for (const auto& item : node) {
+    std::string name = item.first.as<std::string>();
+    auto spec =
+        std::find_if(specs.begin(), specs.end(),
+                     [&](const FieldSpec& s) { return s.name == name; });
+    if (spec == specs.end()) {
+      return errors.At(item.first, where + "unknown field '" + name +
+                                       "'; known fields: " + Join(known));
+    }
+    ASSIGN_OR_RETURN(Value value,
+                     ConvertField(errors, item.second, *spec, where));
+    out.Set(name, std::move(value));
+  }
+  for (const FieldSpec& spec : specs) {
+    if (spec.required && !out.Has(spec.name)) {
+      return errors.At(node,
+                       where + "missing required field '" + spec.name + "'");
+    }
+  }
+  return base::OkStatus();
+}
+
+struct ParseContext {
+  Errors errors;
+  Scenario& scenario;
+  std::set<std::string> clusters;
+  std::set<std::string> instances;
+  std::set<std::string> keys;
+};
+
+base::Status CheckName(const ParseContext& ctx, const YAML::Node& at,
+                       const std::string& where, const std::string& what,
+                       const std::string& name,
+                       const std::set<std::string>& known) {
+  if (known.contains(name)) return base::OkStatus();
+  std::vector<std::string> names(known.begin(), known.end());
+  return ctx.errors.At(
+      at, where + "unknown " + what + " '" + name +
+              "'; declared: " + (names.empty() ? "none" : Join(names)));
+}
+
+base::Status ParseClusters(ParseContext& ctx, const YAML::Node& root) {
+  YAML::Node list = root["clusters"];
+  if (!list) {
+    return ctx.errors.At(root,
+                         "missing required field 'clusters' (a list of "
+                         "{name, version, infrastructure})");
+  }
+  if (!list.IsSequence()) {
+    return ctx.errors.At(list, "field 'clusters' must be a list");
+  }
+  static const std::vector<FieldSpec> specs = {
+      {"name", Type::kString, true},
+      {"version", Type::kString, true},
+      {"infrastructure", Type::kString},
+      {"region", Type::kString}};
+  for (const YAML::Node& node : list) {
+    Fields fields;
+    RETURN_IF_ERROR(
+        ConvertFields(ctx.errors, node, specs, "cluster: ", fields));
+    sim::ClusterSpec spec;
+    spec.name = fields.String("name");
+    base::StatusOr<sim::Version> version =
+        sim::Version::Parse(fields.String("version"));
+    if (!version.ok()) {
+      return ctx.errors.At(node["version"], "cluster: field 'version': " +
+                                                version.status().message());
+    }
+    spec.version = *version;
+    std::string infra = fields.StringOr("infrastructure", "classic");
+    if (infra != "classic" && infra != "vpc") {
+      return ctx.errors.At(node["infrastructure"],
+                           "cluster: field 'infrastructure' must be classic "
+                           "or vpc, got '" +
+                               infra + "'");
+    }
+    spec.infrastructure = infra == "vpc" ? sim::Infrastructure::kVpc
+                                         : sim::Infrastructure::kClassic;
+    spec.region = fields.StringOr("region", "us-south");
+    if (!ctx.clusters.insert(spec.name).second) {
+      return ctx.errors.At(
+          node, "cluster: duplicate cluster name '" + spec.name + "'");
+    }
+    ctx.scenario.clusters.push_back(std::move(spec));
+  }
+  if (ctx.scenario.clusters.empty()) {
+    return ctx.errors.At(list, "field 'clusters' needs at least one cluster");
+  }
+  return base::OkStatus();
+}
+
+base::Status ParseKms(ParseContext& ctx, const YAML::Node& root) {
+  YAML::Node list = root["kms"];
+  if (!list) return base::OkStatus();
+  if (!list.IsSequence()) {
+    return ctx.errors.At(list, "field 'kms' must be a list of instances");
+  }
+  for (const YAML::Node& node : list) {
+    if (!node.IsMap()) {
+      return ctx.errors.At(node,
+                           "kms: expected a map with 'instance', "
+                           "'type' and 'keys'");
+    }
+    Fields fields;
+    YAML::Node without_keys = YAML::Clone(node);
+    without_keys.remove("keys");
+    RETURN_IF_ERROR(ConvertFields(
+        ctx.errors, without_keys,
+        {{"instance", Type::kString, true}, {"type", Type::kString}},
+        "kms: ", fields));
+    InstanceSpec instance{fields.String("instance"),
+                          fields.StringOr("type", "key-protect")};
+    if (instance.type != "key-protect" && instance.type != "hpcs") {
+      return ctx.errors.At(node["type"],
+                           "kms: field 'type' must be "
+                           "key-protect or hpcs, got '" +
+                               instance.type + "'");
+    }
+    if (!ctx.instances.insert(instance.name).second) {
+      return ctx.errors.At(
+          node, "kms: duplicate instance name '" + instance.name + "'");
+    }
+    ctx.scenario.instances.push_back(instance);
+
+    YAML::Node keys = node["keys"];
+    if (!keys) continue;
+    if (!keys.IsSequence()) {
+      return ctx.errors.At(keys, "kms: field 'keys' must be a list");
+    }
+    for (const YAML::Node& key_node : keys) {
+      Fields key_fields;
+      RETURN_IF_ERROR(ConvertFields(ctx.errors, key_node,
+                                    {{"name", Type::kString, true},
+                                     {"root", Type::kBool},
+                                     {"expires_after", Type::kDuration}},
+                                    "kms key: ", key_fields));
+      KeySpec key{key_fields.String("name"), instance.name,
+                  key_fields.BoolOr("root", true), std::nullopt};
+      if (key_fields.Has("expires_after")) {
+        key.expires_after = key_fields.DurationOf("expires_after");
+      }
+      if (!ctx.keys.insert(key.name).second) {
+        return ctx.errors.At(key_node, "kms key: duplicate key name '" +
+                                           key.name +
+                                           "'; key names are unique across "
+                                           "instances");
+      }
+      ctx.scenario.keys.push_back(key);
+    }
+  }
+  return base::OkStatus();
+}
+
+// Checks the names a step refers to and records the keys it creates.
+base::Status CheckReferences(ParseContext& ctx, const YAML::Node& node,
+                             const std::string& where, Step& step) {
+  Fields& f = step.fields;
+  if (f.Has("cluster")) {
+    RETURN_IF_ERROR(CheckName(ctx, node, where, "cluster", f.String("cluster"),
+                              ctx.clusters));
+  } else if (step.kind != "advance" &&
+             step.kind.find("key") == std::string::npos) {
+    if (ctx.scenario.clusters.size() > 1) {
+      return ctx.errors.At(node, where +
+                                     "missing field 'cluster': the "
+                                     "scenario declares several clusters");
+    }
+    f.Set("cluster", ctx.scenario.clusters.front().name);
+  }
+  if (f.Has("instance")) {
+    RETURN_IF_ERROR(CheckName(ctx, node, where, "KMS instance",
+                              f.String("instance"), ctx.instances));
+  }
+  if (step.kind == "create_key") {
+    if (!ctx.keys.insert(f.String("name")).second) {
+      return ctx.errors.At(
+          node, where + "key '" + f.String("name") + "' already exists");
+    }
+  } else if (f.Has("key")) {
+    RETURN_IF_ERROR(
+        CheckName(ctx, node, where, "key", f.String("key"), ctx.keys));
+  }
+  return base::OkStatus();
+}
+
+base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
+                               int index) {
+  std::string where = "step " + std::to_string(index) + ": ";
+  if (!node.IsMap()) {
+    return ctx.errors.At(node, where +
+                                   "expected a map such as "
+                                   "'advance: 5m'");
+  }
+  Step step;
+  step.index = index;
+  step.line = Errors::Line(node);
+  const StepSpec* spec = nullptr;
+  YAML::Node body;
+  YAML::Node expect;
+  for (const auto& item : node) {
+    std::string name = item.first.as<std::string>();
+    if (name == "expect") {
+      expect = item.second;
+      continue;
+    }
+    if (spec != nullptr) {
+      return ctx.errors.At(item.first, where + "'" + name + "' after '" +
+                                           spec->kind +
+                                           "': a step has one step keyword");
+    }
+    spec = FindStepSpec(name);
+    if (spec == nullptr) {
+      return ctx.errors.At(item.first,
+                           where + "unknown step '" + name +
+                               "'; known steps: " + Join(StepKinds()));
+    }
+    body = item.second;
+  }
+  if (spec == nullptr) {
+    return ctx.errors.At(
+        node, where + "no step keyword; known steps: " + Join(StepKinds()));
+  }
+  step.kind = spec->kind;
+  where = "step " + std::to_string(index) + " (" + step.kind + "): ";
+
+  if (body.IsScalar() && !spec->shorthand.empty()) {
+    YAML::Node expanded;
+    expanded[spec->shorthand] = body;
+    expanded.SetStyle(YAML::EmitterStyle::Block);
+    RETURN_IF_ERROR(
+        ConvertFields(ctx.errors, expanded, spec->fields, where, step.fields));
+  } else if (body.IsNull() && spec->shorthand == "cluster") {
+    // `rewrite_secrets:` alone: the only cluster.
+  } else {
+    RETURN_IF_ERROR(
+        ConvertFields(ctx.errors, body, spec->fields, where, step.fields));
+  }
+  if (step.fields.Has("within")) {
+    step.within = step.fields.DurationOf("within");
+  }
+
+  if (expect) {
+    if (!spec->has_expect) {
+      return ctx.errors.At(expect, where +
+                                       "'expect' is not allowed here; "
+                                       "put the checks in the step's "
+                                       "fields");
+    }
+    Fields expect_fields;
+    RETURN_IF_ERROR(ConvertFields(ctx.errors, expect, ExpectFields(),
+                                  where + "expect: ", expect_fields));
+    if (expect_fields.Has("within")) {
+      step.within = expect_fields.DurationOf("within");
+    }
+    step.expect = std::move(expect_fields);
+  }
+  if (step.kind.starts_with("expect_") && step.fields.Has("master_status")) {
+    try {
+      std::regex check(step.fields.String("master_status"));
+    } catch (const std::regex_error& e) {
+      return ctx.errors.At(node, where +
+                                     "field 'master_status' is not a "
+                                     "valid regular expression: " +
+                                     e.what());
+    }
+  }
+  if (step.expect && step.expect->Has("error")) {
+    try {
+      std::regex check(step.expect->String("error"));
+    } catch (const std::regex_error& e) {
+      return ctx.errors.At(expect, where +
+                                       "expect: field 'error' is not a "
+                                       "valid regular expression: " +
+                                       e.what());
+    }
+  }
+  RETURN_IF_ERROR(CheckReferences(ctx, node, where, step));
+  return step;
+}
+
+}  // namespace
+
+const std::string& Fields::String(const std::string& name) const {
+  return std::get<std::string>(values_.at(name));
+}
+
+std::string Fields::StringOr(const std::string& name,
+                             const std::string& fallback) const {
+  return Has(name) ? String(name) : fallback;
+}
+
+base::Duration Fields::DurationOf(const std::string& name) const {
+  return std::get<base::Duration>(values_.at(name));
+}
+
+bool Fields::BoolOr(const std::string& name, bool fallback) const {
+  return Has(name) ? std::get<bool>(values_.at(name)) : fallback;
+}
+
+int64_t Fields::Int(const std::string& name) const {
+  return std::get<int64_t>(values_.at(name));
+}
+
+const StringMap& Fields::Map(const std::string& name) const {
+  return std::get<StringMap>(values_.at(name));
+}
+
+const StringList& Fields::List(const std::string& name) const {
+  return std::get<StringList>(values_.at(name));
+}
+
+std::string Fields::Describe(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return "";
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return v;
+        } else if constexpr (std::is_same_v<T, base::Duration>) {
+          return base::FormatDuration(v);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return v ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, int64_t>) {
+          return std::to_string(v);
+        } else if constexpr (std::is_same_v<T, StringMap>) {
+          std::string out = "{";
+          for (const auto& [k, val] : v) {
+            if (out.size() > 1) out += ", ";
+            out += k + ": " + val;
+          }
+          return out + "}";
+        } else {
+          std::string out = "[";
+          for (const auto& item : v) {
+            if (out.size() > 1) out += ", ";
+            out += item;
+          }
+          return out + "]";
+        }
+      },
+      it->second);
+}
+
+std::vector<std::string> StepKinds() {
+  std::vector<std::string> kinds;
+  for (const StepSpec& spec : StepSpecs()) kinds.push_back(spec.kind);
+  std::sort(kinds.begin(), kinds.end());
+  return kinds;
+}
+
+base::StatusOr<Scenario> ParseScenario(const std::string& text,
+                                       const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return base::InvalidArgumentError(path + ":" +
+                                      std::to_string(e.mark.line + 1) +
+                                      ": invalid YAML: " + e.msg);
+  }
+  Errors errors(path);
+  if (!root.IsMap()) {
+    return base::InvalidArgumentError(
+        path +
+        ":1: a scenario must be a YAML map with 'clusters' and "
+        "'steps'");
+  }
+
+  Scenario scenario;
+  scenario.file = path;
+  scenario.name = std::filesystem::path(path).stem().string();
+  ParseContext ctx{errors, scenario, {}, {}, {}};
+
+  static const std::set<std::string> kTopLevel = {
+      "name", "description", "seed", "clusters", "kms", "steps"};
+  for (const auto& item : root) {
+    std::string name = item.first.as<std::string>();
+    if (!kTopLevel.contains(name)) {
+      return errors.At(item.first,
+                       "unknown top-level field '" + name +
+                           "'; known fields: clusters, description, kms, "
+                           "name, seed, steps");
+    }
+  }
+  Fields top;
+  YAML::Node header;
+  for (const char* field : {"name", "description", "seed"}) {
+    if (root[field]) header[field] = root[field];
+  }
+  if (header.size() > 0) {
+    RETURN_IF_ERROR(ConvertFields(errors, header,
+                                  {{"name", Type::kString},
+                                   {"description", Type::kString},
+                                   {"seed", Type::kInt}},
+                                  "", top));
+  }
+  if (top.Has("name")) scenario.name = top.String("name");
+  scenario.description = top.StringOr("description", "");
+  if (top.Has("seed")) scenario.seed = static_cast<uint64_t>(top.Int("seed"));
+
+  RETURN_IF_ERROR(ParseClusters(ctx, root));
+  RETURN_IF_ERROR(ParseKms(ctx, root));
+
+  YAML::Node steps = root["steps"];
+  if (!steps) {
+    return errors.At(root, "missing required field 'steps'");
+  }
+  if (!steps.IsSequence() || steps.size() == 0) {
+    return errors.At(steps, "field 'steps' must be a non-empty list");
+  }
+  int index = 0;
+  for (const YAML::Node& node : steps) {
+    ASSIGN_OR_RETURN(Step step, ParseStep(ctx, node, ++index));
+    scenario.steps.push_back(std::move(step));
+  }
+  return scenario;
+}
+
+base::StatusOr<Scenario> ParseScenarioFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return base::NotFoundError(path + ": cannot open scenario file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseScenario(text.str(), path);
+}
+
+base::StatusOr<std::vector<std::string>> FindScenarioFiles(
+    const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+      std::vector<std::string> found;
+      for (const auto& entry : fs::recursive_directory_iterator(path, ec)) {
+        std::string ext = entry.path().extension().string();
+        if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) {
+          found.push_back(entry.path().string());
+        }
+      }
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::is_regular_file(path, ec)) {
+      files.push_back(path);
+    } else {
+      return base::NotFoundError(path + ": no such scenario file or folder");
+    }
+  }
+  return files;
+}
+
+}  // namespace scenarios

@@ -1,0 +1,109 @@
+// Scenario files: the YAML format that `sim replay` runs, and its parser.
+//
+// A scenario declares clusters and KMS instances with keys, then lists
+// steps. Each step is a map with one step keyword (`disable_key: crk1` or
+// `create_secret: {name: db, data: {...}}`) and, for steps that call an API,
+// an optional `expect:` block. Expectations may carry `within: <duration>`,
+// a deadline on the virtual clock: the engine advances the clock timer by
+// timer until the expectation holds or the deadline passes.
+//
+// Parsing validates everything before any step runs: YAML syntax, step
+// keywords, field names and types, and the names of clusters, instances and
+// keys that steps refer to. Errors name the file, line and field.
+#ifndef SCENARIOS_ENGINE_SCENARIO_H_
+#define SCENARIOS_ENGINE_SCENARIO_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "sim/cluster.h"
+
+namespace scenarios {
+
+using StringMap = std::map<std::string, std::string>;
+using StringList = std::vector<std::string>;
+using Value = std::variant<std::string, base::Duration, bool, int64_t,
+                           StringMap, StringList>;
+
+// A step's fields after validation, by name.
+class Fields {
+ public:
+  bool Has(const std::string& name) const { return values_.contains(name); }
+  // REQUIRES: the field was declared with the matching type.
+  const std::string& String(const std::string& name) const;
+  std::string StringOr(const std::string& name,
+                       const std::string& fallback) const;
+  base::Duration DurationOf(const std::string& name) const;
+  bool BoolOr(const std::string& name, bool fallback) const;
+  int64_t Int(const std::string& name) const;
+  const StringMap& Map(const std::string& name) const;
+  const StringList& List(const std::string& name) const;
+
+  void Set(const std::string& name, Value value) {
+    values_[name] = std::move(value);
+  }
+  // Returns the field as written, for failure messages and reports.
+  std::string Describe(const std::string& name) const;
+
+ private:
+  std::map<std::string, Value> values_;
+};
+
+struct Step {
+  int index = 0;  // 1-based position in the file
+  int line = 0;   // 1-based line of the step in the file
+  std::string kind;
+  Fields fields;
+  // The `expect:` block of an action step; empty for expect_* steps, whose
+  // checks are in `fields`.
+  std::optional<Fields> expect;
+  std::optional<base::Duration> within;
+};
+
+struct KeySpec {
+  std::string name;
+  std::string instance;
+  bool root = true;
+  std::optional<base::Duration> expires_after;  // from the scenario start
+};
+
+struct InstanceSpec {
+  std::string name;
+  std::string type = "key-protect";
+};
+
+struct Scenario {
+  std::string file;
+  std::string name;
+  std::string description;
+  std::optional<uint64_t> seed;
+  std::vector<sim::ClusterSpec> clusters;
+  std::vector<InstanceSpec> instances;
+  std::vector<KeySpec> keys;
+  std::vector<Step> steps;
+};
+
+// Parses and validates one scenario file. Errors are kInvalidArgument with
+// the message "FILE:LINE: ..." naming the field and how to fix it.
+base::StatusOr<Scenario> ParseScenarioFile(const std::string& path);
+// As ParseScenarioFile, from text; `path` is used in messages only.
+base::StatusOr<Scenario> ParseScenario(const std::string& text,
+                                       const std::string& path);
+
+// Expands files and folders (recursively, *.yaml and *.yml, sorted) into a
+// list of scenario files. Fails with kNotFound for a missing path.
+base::StatusOr<std::vector<std::string>> FindScenarioFiles(
+    const std::vector<std::string>& paths);
+
+// The step keywords the parser accepts, sorted.
+std::vector<std::string> StepKinds();
+
+}  // namespace scenarios
+
+#endif  // SCENARIOS_ENGINE_SCENARIO_H_
