@@ -660,6 +660,9 @@ base::Status KeyService::SetKeyForDeletion(const std::string& instance_id,
   Operation op(*state_, "set_key_for_deletion");
   auto run = [&]() -> Status {
     ASSIGN_OR_RETURN(KeyRecord * key, FindLiveKey(op, instance_id, key_id));
+    if (key->meta.state != KeyState::kActive) {
+      return InvalidState(key_id, key->meta.state, "setKeyForDeletion");
+    }
     if (!key->meta.dual_auth_delete) {
       return Error(base::Code::kFailedPrecondition, kReasonNotDualAuth,
                    "key " + key_id +
@@ -680,6 +683,9 @@ base::Status KeyService::UnsetKeyForDeletion(const std::string& instance_id,
   Operation op(*state_, "unset_key_for_deletion");
   auto run = [&]() -> Status {
     ASSIGN_OR_RETURN(KeyRecord * key, FindLiveKey(op, instance_id, key_id));
+    if (key->meta.state != KeyState::kActive) {
+      return InvalidState(key_id, key->meta.state, "unsetKeyForDeletion");
+    }
     if (!key->meta.dual_auth_delete) {
       return Error(base::Code::kFailedPrecondition, kReasonNotDualAuth,
                    "key " + key_id +

@@ -283,7 +283,8 @@ class KeyService {
   base::Status Enable(const std::string& instance_id,
                       const std::string& key_id);
   // First authorization of a dual-authorization delete, valid for 7 days.
-  // NOT_DUAL_AUTH_ERR for a key created without dual_auth_delete.
+  // Active keys only (KEY_ACTION_INVALID_STATE_ERR otherwise, as in Key
+  // Protect); NOT_DUAL_AUTH_ERR for a key created without dual_auth_delete.
   base::Status SetKeyForDeletion(const std::string& instance_id,
                                  const std::string& key_id);
   base::Status UnsetKeyForDeletion(const std::string& instance_id,

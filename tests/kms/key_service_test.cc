@@ -547,6 +547,18 @@ TEST_F(KeyServiceTest, DeletionAuthorizationLapsesAfterSevenDays) {
   EXPECT_EQ(Reason(refused), kReasonAuthorizationsNotMet);
 }
 
+TEST_F(KeyServiceTest, SetForDeletionNeedsActiveKey) {
+  std::string id = NewRootKey({.name = "k", .dual_auth_delete = true});
+  ASSERT_TRUE(service_.Disable(instance_, id).ok());
+
+  base::Status set = service_.SetKeyForDeletion(instance_, id);
+  base::Status unset = service_.UnsetKeyForDeletion(instance_, id);
+
+  EXPECT_EQ(set.code(), base::Code::kFailedPrecondition);
+  EXPECT_EQ(Reason(set), kReasonInvalidState);
+  EXPECT_EQ(Reason(unset), kReasonInvalidState);
+}
+
 TEST_F(KeyServiceTest, SetForDeletionNeedsDualAuthKey) {
   std::string id = NewRootKey();
 
