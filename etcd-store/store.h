@@ -18,6 +18,7 @@
 #define ETCD_STORE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -163,6 +164,10 @@ class Store {
 struct RocksDbOptions {
   // Sync the write-ahead log before acknowledging each write.
   bool sync = true;
+  // Fault injection for tests: called before each write batch is committed.
+  // A non-OK result fails that write as a failed sync would, and the store
+  // then rejects every later write until it is reopened.
+  std::function<base::Status()> write_fault;
 };
 
 // Opens (creating if needed) a store in the RocksDB directory `path`.
