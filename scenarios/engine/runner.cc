@@ -299,6 +299,12 @@ Check Run::ExpectAction(const Step& step, const ActionResult& result) {
     return Check::Fail("success", actual_outcome);
   }
   const Fields& e = *step.expect;
+  if (e.Has("reason") && (status.ok() || status.reason() != e.String("reason"))) {
+    return Check::Fail("error with reason " + e.String("reason"),
+                       status.ok() ? actual_outcome
+                                   : "reason " + Quote(status.reason()) +
+                                         ", " + actual_outcome);
+  }
   if (e.Has("error")) {
     if (!status.ok() &&
         std::regex_search(status.message(), std::regex(e.String("error")))) {
@@ -307,6 +313,7 @@ Check Run::ExpectAction(const Step& step, const ActionResult& result) {
     return Check::Fail("error matching /" + e.String("error") + "/",
                        actual_outcome);
   }
+  if (e.Has("reason")) return Check::Pass();
   if (!e.BoolOr("ok", true)) {
     if (!status.ok()) return Check::Pass();
     return Check::Fail("an error", actual_outcome);

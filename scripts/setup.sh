@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages this project needs (only those missing) and
+# builds it into build/. Sourced by scripts/replay and scripts/test.
+set -euo pipefail
+
+PACKAGES=(
+  g++ cmake ninja-build ccache pkg-config
+  libboost-dev libboost-system-dev libssl-dev librocksdb-dev
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
+  libprotobuf-dev protobuf-compiler libgtest-dev
+  etcd-server nodejs npm
+)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null |
+      grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if ((${#missing[@]} > 0)); then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}"
+fi
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  > "$root/build-configure.log" || { cat "$root/build-configure.log"; exit 1; }
+cmake --build "$root/build" -j"$(nproc)"

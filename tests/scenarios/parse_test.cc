@@ -1,0 +1,146 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "scenarios/engine/scenario.h"
+
+namespace scenarios {
+namespace {
+
+constexpr char kHeader[] = R"(name: t
+clusters:
+  - name: prod
+    version: 1.19.16_1540
+kms:
+  - instance: kp
+    keys:
+      - name: crk
+steps:
+)";
+
+// Parses a scenario made of kHeader and `steps`; returns the error message,
+// or "ok".
+std::string ParseError(const std::string& steps) {
+  base::StatusOr<Scenario> parsed =
+      ParseScenario(std::string(kHeader) + steps, "bad.yaml");
+  if (parsed.ok()) return "ok";
+  EXPECT_EQ(parsed.status().code(), base::Code::kInvalidArgument);
+  return parsed.status().message();
+}
+
+TEST(ScenarioParser, AcceptsValidSteps) {
+  EXPECT_EQ(ParseError("  - kms_enable: {instance: kp, key: crk}\n"
+                       "  - advance: 5m\n"
+                       "  - disable_key: crk\n"
+                       "  - get_secret: {name: db}\n"
+                       "    expect: {error: timeout, within: 10m}\n"),
+            "ok");
+}
+
+TEST(ScenarioParser, FillsShorthandAndDefaultCluster) {
+  base::StatusOr<Scenario> parsed = ParseScenario(
+      std::string(kHeader) + "  - disable_key: crk\n  - get_secret: {name: "
+                             "db}\n    expect: {within: 90s}\n",
+      "ok.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+
+  EXPECT_EQ(parsed->steps[0].fields.String("key"), "crk");
+  EXPECT_EQ(parsed->steps[1].fields.String("cluster"), "prod");
+  EXPECT_EQ(parsed->steps[1].within, std::chrono::seconds(90));
+  EXPECT_EQ(parsed->steps[1].line, 11);
+}
+
+TEST(ScenarioParser, RejectsBadYamlWithLine) {
+  base::StatusOr<Scenario> parsed =
+      ParseScenario("clusters: [\n  - {name: x\n", "broken.yaml");
+
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.status().message().find("broken.yaml:"), std::string::npos)
+      << parsed.status().message();
+  EXPECT_NE(parsed.status().message().find("invalid YAML"), std::string::npos);
+}
+
+TEST(ScenarioParser, RejectsUnknownStep) {
+  std::string error = ParseError("  - advance: 1m\n  - disable_keys: crk\n");
+
+  EXPECT_NE(error.find("bad.yaml:11:"), std::string::npos) << error;
+  EXPECT_NE(error.find("unknown step 'disable_keys'"), std::string::npos);
+  EXPECT_NE(error.find("disable_key,"), std::string::npos) << error;
+}
+
+TEST(ScenarioParser, RejectsMissingField) {
+  std::string error = ParseError("  - create_secret: {namespace: default}\n");
+
+  EXPECT_NE(error.find("bad.yaml:10:"), std::string::npos) << error;
+  EXPECT_NE(error.find("missing required field 'name'"), std::string::npos)
+      << error;
+}
+
+TEST(ScenarioParser, RejectsWrongType) {
+  std::string error = ParseError("  - advance: soon\n");
+
+  EXPECT_NE(error.find("bad.yaml:10:"), std::string::npos) << error;
+  EXPECT_NE(error.find("field 'duration' must be a duration"),
+            std::string::npos)
+      << error;
+}
+
+TEST(ScenarioParser, RejectsWithinWithoutDuration) {
+  std::string error =
+      ParseError("  - expect_cluster: {health: warning, within: later}\n");
+
+  EXPECT_NE(error.find("field 'within' must be a duration"), std::string::npos)
+      << error;
+}
+
+TEST(ScenarioParser, RejectsUnknownField) {
+  std::string error = ParseError("  - get_secret: {name: db, nmae: x}\n");
+
+  EXPECT_NE(error.find("unknown field 'nmae'"), std::string::npos) << error;
+}
+
+TEST(ScenarioParser, RejectsUnknownKey) {
+  std::string error = ParseError("  - disable_key: other\n");
+
+  EXPECT_NE(error.find("unknown key 'other'; declared: crk"), std::string::npos)
+      << error;
+}
+
+TEST(ScenarioParser, RejectsUnknownCluster) {
+  std::string error = ParseError("  - get_secret: {cluster: dev, name: x}\n");
+
+  EXPECT_NE(error.find("unknown cluster 'dev'; declared: prod"),
+            std::string::npos)
+      << error;
+}
+
+TEST(ScenarioParser, RejectsBadVersion) {
+  base::StatusOr<Scenario> parsed = ParseScenario(
+      "clusters:\n  - {name: a, version: latest}\nsteps:\n  - advance: 1m\n",
+      "v.yaml");
+
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.status().message().find("v.yaml:2:"), std::string::npos)
+      << parsed.status().message();
+  EXPECT_NE(parsed.status().message().find("invalid cluster version"),
+            std::string::npos);
+}
+
+TEST(ScenarioParser, RejectsBadRegex) {
+  std::string error = ParseError("  - expect_cluster: {master_status: \"(\"}\n");
+
+  EXPECT_NE(error.find("not a valid regular expression"), std::string::npos)
+      << error;
+}
+
+TEST(ScenarioParser, RejectsMissingSteps) {
+  base::StatusOr<Scenario> parsed =
+      ParseScenario("clusters:\n  - {name: a, version: '1.19'}\n", "s.yaml");
+
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.status().message().find("missing required field 'steps'"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace scenarios

@@ -1,0 +1,118 @@
+// Runs the real `sim` binary on scenario files, as CI and users do.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+CommandResult RunSim(const std::string& args) {
+  std::string command = std::string(SIM_BINARY) + " " + args + " 2>&1";
+  CommandResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+    result.output.append(buffer.data(), n);
+  }
+  int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string TestData(const std::string& name) {
+  return std::string(SIM_SOURCE_DIR) + "/tests/scenarios/testdata/" + name;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(Replay, WrongExpectationFailsWithDetails) {
+  CommandResult result = RunSim("replay " + TestData("wrong-expectation.yaml"));
+
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("FAIL wrong-expectation"), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("step 2 get_secret"), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("wrong-expectation.yaml:10"), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("expected: data {password: wrong}"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("actual:   data {password: right}"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("0 passed, 1 failed"), std::string::npos)
+      << result.output;
+}
+
+TEST(Replay, MalformedFileRejectedBeforeRunning) {
+  CommandResult result = RunSim("replay " + TestData("malformed.yaml") + " " +
+                                TestData("wrong-expectation.yaml"));
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("malformed.yaml:6:"), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("field 'data' must be a map of strings"),
+            std::string::npos)
+      << result.output;
+  // Nothing ran, not even the valid file.
+  EXPECT_EQ(result.output.find("FAIL"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("passed"), std::string::npos) << result.output;
+}
+
+TEST(Replay, MissingPathIsInvalidInput) {
+  CommandResult result = RunSim("replay /nonexistent/scenarios");
+
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.output.find("no such scenario file or folder"),
+            std::string::npos)
+      << result.output;
+}
+
+TEST(Replay, LibraryPassesAndWritesJUnit) {
+  std::string junit = testing::TempDir() + "/library.junit.xml";
+
+  CommandResult result = RunSim("replay " + std::string(SIM_SOURCE_DIR) +
+                                "/scenarios --junit " + junit);
+
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find(" passed, 0 failed"), std::string::npos)
+      << result.output;
+  std::string xml = ReadFile(junit);
+  EXPECT_NE(xml.find("<testsuite name=\"scenarios\""), std::string::npos);
+  EXPECT_NE(xml.find("failures=\"0\""), std::string::npos) << xml;
+}
+
+TEST(Replay, SameSeedSameJsonReport) {
+  std::string first = testing::TempDir() + "/first.json";
+  std::string second = testing::TempDir() + "/second.json";
+  std::string library = std::string(SIM_SOURCE_DIR) + "/scenarios";
+
+  CommandResult a = RunSim("replay " + library + " --seed 7 --json " + first);
+  CommandResult b = RunSim("replay " + library + " --seed 7 --json " + second);
+
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  std::string report = ReadFile(first);
+  EXPECT_NE(report.find("\"events\""), std::string::npos);
+  EXPECT_EQ(report, ReadFile(second));
+}
+
+}  // namespace
