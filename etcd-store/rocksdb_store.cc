@@ -1,10 +1,4 @@
-// The RocksDB implementation of Store, modelled on etcd 3.4's mvcc package.
-//
-// RocksDB holds one record per change, keyed by its revision (main, sub) as
-// etcd's backend does, plus two metadata records: the current revision and
-// the compacted revision. An in-memory index (key -> list of revisions, like
-// etcd's treeIndex) is rebuilt from the records on open; values are read
-// from RocksDB.
+// The RocksDB Store: keys, revisions, transactions and compaction.
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
@@ -24,20 +18,11 @@
 #include "base/log.h"
 #include "etcd-store/errors.h"
 #include "etcd-store/request_check.h"
+#include "etcd-store/rocksdb_store_impl.h"
 #include "etcd-store/store.h"
 
-namespace etcd {
+namespace etcd::rocksdb_internal {
 namespace {
-
-constexpr std::string_view kCurrentRevisionKey = "\x01meta/current_revision";
-constexpr std::string_view kCompactRevisionKey = "\x01meta/compact_revision";
-constexpr char kRevisionPrefix = 'r';
-
-struct Revision {
-  int64_t main = 0;
-  int64_t sub = 0;
-  friend auto operator<=>(const Revision&, const Revision&) = default;
-};
 
 void AppendBigEndian64(std::string& out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) {
@@ -51,6 +36,8 @@ uint64_t ReadBigEndian64(std::string_view in) {
   return v;
 }
 
+}  // namespace
+
 // 'r' followed by main and sub in big-endian order, so RocksDB's bytewise
 // order is revision order.
 std::string RevisionKey(Revision rev) {
@@ -60,11 +47,23 @@ std::string RevisionKey(Revision rev) {
   return key;
 }
 
+std::string LeaseKey(int64_t id) {
+  std::string key(1, kLeasePrefix);
+  AppendBigEndian64(key, static_cast<uint64_t>(id));
+  return key;
+}
+
 std::string EncodeInt64(int64_t v) {
   std::string out;
   AppendBigEndian64(out, static_cast<uint64_t>(v));
   return out;
 }
+
+int64_t DecodeInt64(std::string_view in) {
+  return static_cast<int64_t>(ReadBigEndian64(in));
+}
+
+namespace {
 
 void AppendString(std::string& out, std::string_view s) {
   AppendBigEndian64(out, s.size());
@@ -86,6 +85,17 @@ bool ReadInt64(std::string_view& in, int64_t& v) {
   v = static_cast<int64_t>(ReadBigEndian64(in));
   in.remove_prefix(8);
   return true;
+}
+
+}  // namespace
+
+base::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return base::OkStatus();
+  std::string message =
+      "etcd-store: " + std::string(what) + ": " + s.ToString();
+  if (s.IsCorruption()) return base::DataLossError(message);
+  if (s.IsIOError()) return base::UnavailableError(message);
+  return base::InternalError(message);
 }
 
 // Record layout: tombstone flag byte, key, value, create_revision,
@@ -110,14 +120,7 @@ bool DecodeRecord(std::string_view in, KeyValue& kv, bool& tombstone) {
          ReadInt64(in, kv.version) && ReadInt64(in, kv.lease) && in.empty();
 }
 
-base::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return base::OkStatus();
-  std::string message =
-      "etcd-store: " + std::string(what) + ": " + s.ToString();
-  if (s.IsCorruption()) return base::DataLossError(message);
-  if (s.IsIOError()) return base::UnavailableError(message);
-  return base::InternalError(message);
-}
+namespace {
 
 // Applies etcd's range_end conventions: "\0" selects every key from `key`
 // on, and an empty range_end selects `key` alone.
@@ -127,136 +130,65 @@ bool IsOpenEnded(const std::string& range_end) {
 
 int CompareInt64(int64_t a, int64_t b) { return a < b ? -1 : (a > b ? 1 : 0); }
 
-class RocksDbStore final : public Store {
- public:
-  RocksDbStore(std::unique_ptr<rocksdb::DB> db, base::Clock& clock,
-               RocksDbOptions options, std::string path)
-      : db_(std::move(db)),
-        clock_(clock),
-        options_(std::move(options)),
-        path_(std::move(path)) {}
-
-  ~RocksDbStore() override {
-    spdlog::info("etcd-store: closing RocksDB store at {}", path_);
+// Reads an int64 metadata record; leaves `value` alone when it is missing.
+base::Status ReadMeta(rocksdb::DB& db, std::string_view key, int64_t& value) {
+  std::string bytes;
+  rocksdb::Status s = db.Get(rocksdb::ReadOptions(),
+                             rocksdb::Slice(key.data(), key.size()), &bytes);
+  if (s.IsNotFound()) return base::OkStatus();
+  RETURN_IF_ERROR(FromRocks(s, "reading metadata failed"));
+  if (bytes.size() != 8) {
+    return base::DataLossError("etcd-store: malformed metadata record");
   }
+  value = DecodeInt64(bytes);
+  return base::OkStatus();
+}
 
-  base::Status Recover();
+}  // namespace
 
-  base::StatusOr<RangeResponse> Range(const RangeRequest& request) override;
-  base::StatusOr<PutResponse> Put(const PutRequest& request) override;
-  base::StatusOr<DeleteRangeResponse> DeleteRange(
-      const DeleteRangeRequest& request) override;
-  base::StatusOr<TxnResponse> Txn(const TxnRequest& request) override;
-  base::StatusOr<CompactionResponse> Compact(int64_t revision) override;
-  int64_t CurrentRevision() override;
+bool KeyInRange(const std::string& key, const std::string& begin,
+                const std::string& range_end) {
+  if (range_end.empty()) return key == begin;
+  if (key < begin) return false;
+  return IsOpenEnded(range_end) || key < range_end;
+}
 
- private:
-  struct IndexEntry {
-    Revision rev;
-    int64_t create_revision = 0;
-    int64_t version = 0;
-    int64_t lease = 0;
-    bool tombstone = false;
-  };
+RocksDbStore::RocksDbStore(std::unique_ptr<rocksdb::DB> db, base::Clock& clock,
+                           RocksDbOptions options, std::string path)
+    : db_(std::move(db)),
+      clock_(clock),
+      options_(std::move(options)),
+      path_(std::move(path)),
+      timer_guard_(std::make_shared<TimerGuard>()) {}
 
-  struct Change {
-    KeyValue kv;
-    bool tombstone = false;
-  };
-
-  // The state of one transaction: reads see the index as of begin_rev plus
-  // this transaction's own changes, which all get revision begin_rev + 1.
-  struct TxnContext {
-    int64_t begin_rev = 0;
-    std::vector<Change> changes;
-
-    int64_t ReadRevision() const {
-      return changes.empty() ? begin_rev : begin_rev + 1;
-    }
-  };
-
-  // The branch each (nested) transaction takes, decided before any write.
-  struct TxnPath {
-    bool succeeded = false;
-    std::vector<TxnPath> nested;
-  };
-
-  struct LiveKey {
-    const std::string* key;
-    const IndexEntry* entry;
-  };
-
-  static const IndexEntry* FindAt(const std::vector<IndexEntry>& history,
-                                  int64_t rev);
-  std::vector<LiveKey> LiveKeys(const std::string& key,
-                                const std::string& range_end,
-                                int64_t rev) const;
-  base::StatusOr<KeyValue> LoadKeyValue(const TxnContext& ctx,
-                                        Revision rev) const;
-
-  base::StatusOr<RangeResponse> RangeLocked(const TxnContext& ctx,
-                                            const RangeRequest& request) const;
-  base::StatusOr<PutResponse> PutLocked(TxnContext& ctx,
-                                        const PutRequest& request);
-  base::StatusOr<DeleteRangeResponse> DeleteLocked(
-      TxnContext& ctx, const DeleteRangeRequest& request);
-  void AppendChange(TxnContext& ctx, KeyValue kv, bool tombstone);
-
-  bool CompareHolds(const TxnContext& ctx, const Compare& compare) const;
-  TxnPath DecidePath(const TxnContext& ctx, const TxnRequest& request) const;
-  base::Status CheckTxnOps(const TxnContext& ctx, const TxnRequest& request,
-                           const TxnPath& path, bool check_puts) const;
-  base::StatusOr<TxnResponse> ApplyTxn(TxnContext& ctx,
-                                       const TxnRequest& request,
-                                       const TxnPath& path);
-
-  base::Status CheckWritable() const;
-  base::Status Commit(TxnContext& ctx);
-  void Rollback(const TxnContext& ctx);
-  base::Status WriteBatch(rocksdb::WriteBatch& batch);
-
-  // Constant after construction.
-  const std::unique_ptr<rocksdb::DB> db_;
-  [[maybe_unused]] base::Clock& clock_;
-  const RocksDbOptions options_;
-  const std::string path_;
-
-  mutable std::shared_mutex mu_;
-  int64_t current_revision_ = 1;  // guarded by mu_
-  // Reads below this revision fail; -1 before the first compaction, as in
-  // etcd, so that Compact(0) succeeds once.
-  int64_t compact_revision_ = -1;  // guarded by mu_
-  // Every key's revisions in ascending order.
-  std::map<std::string, std::vector<IndexEntry>> index_;  // guarded by mu_
-  // The first failed write; once set, every write fails.
-  base::Status write_error_;  // guarded by mu_
-};
+RocksDbStore::~RocksDbStore() {
+  {
+    std::lock_guard guard(timer_guard_->mu);
+    timer_guard_->alive = false;
+  }
+  std::unique_lock lock(mu_);
+  for (auto& [id, lease] : leases_) clock_.Cancel(lease.timer);
+  spdlog::info("etcd-store: closed RocksDB store at {}", path_);
+}
 
 base::Status RocksDbStore::Recover() {
   std::unique_lock lock(mu_);
-  std::string value;
-  rocksdb::Status s = db_->Get(
-      rocksdb::ReadOptions(),
-      rocksdb::Slice(kCurrentRevisionKey.data(), kCurrentRevisionKey.size()),
-      &value);
-  if (s.ok() && value.size() == 8) {
-    current_revision_ = static_cast<int64_t>(ReadBigEndian64(value));
-  } else if (!s.IsNotFound()) {
-    return FromRocks(s, "reading the current revision failed");
-  }
-  s = db_->Get(
-      rocksdb::ReadOptions(),
-      rocksdb::Slice(kCompactRevisionKey.data(), kCompactRevisionKey.size()),
-      &value);
-  if (s.ok() && value.size() == 8) {
-    compact_revision_ = static_cast<int64_t>(ReadBigEndian64(value));
-  } else if (!s.IsNotFound()) {
-    return FromRocks(s, "reading the compacted revision failed");
-  }
+  RETURN_IF_ERROR(ReadMeta(*db_, kCurrentRevisionKey, current_revision_));
+  RETURN_IF_ERROR(ReadMeta(*db_, kCompactRevisionKey, compact_revision_));
+  RETURN_IF_ERROR(ReadMeta(*db_, kNextLeaseIdKey, next_lease_id_));
+  RETURN_IF_ERROR(RecoverRevisions());
+  RETURN_IF_ERROR(RecoverLeases());
+  spdlog::info(
+      "etcd-store: opened RocksDB store at {}: revision {}, compacted {}, {} "
+      "keys, {} leases",
+      path_, current_revision_, compact_revision_, index_.size(),
+      leases_.size());
+  return base::OkStatus();
+}
 
+base::Status RocksDbStore::RecoverRevisions() {
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions()));
-  size_t records = 0;
   for (it->Seek(std::string(1, kRevisionPrefix));
        it->Valid() && it->key()[0] == kRevisionPrefix; it->Next()) {
     rocksdb::Slice key = it->key();
@@ -272,14 +204,8 @@ base::Status RocksDbStore::Recover() {
         static_cast<int64_t>(ReadBigEndian64(key.ToStringView().substr(9)))};
     index_[kv.key].push_back(
         {rev, kv.create_revision, kv.version, kv.lease, tombstone});
-    ++records;
   }
-  RETURN_IF_ERROR(FromRocks(it->status(), "scanning revisions failed"));
-  spdlog::info(
-      "etcd-store: opened RocksDB store at {}: revision {}, compacted {}, {} "
-      "records",
-      path_, current_revision_, compact_revision_, records);
-  return base::OkStatus();
+  return FromRocks(it->status(), "scanning revisions failed");
 }
 
 const RocksDbStore::IndexEntry* RocksDbStore::FindAt(
@@ -413,11 +339,12 @@ base::StatusOr<RangeResponse> RocksDbStore::RangeLocked(
   return response;
 }
 
-void RocksDbStore::AppendChange(TxnContext& ctx, KeyValue kv, bool tombstone) {
+void RocksDbStore::AppendChange(TxnContext& ctx, KeyValue kv, bool tombstone,
+                                int64_t previous_lease) {
   Revision rev{ctx.begin_rev + 1, static_cast<int64_t>(ctx.changes.size())};
   index_[kv.key].push_back(
       {rev, kv.create_revision, kv.version, kv.lease, tombstone});
-  ctx.changes.push_back({std::move(kv), tombstone});
+  ctx.changes.push_back({std::move(kv), tombstone, previous_lease});
 }
 
 base::StatusOr<PutResponse> RocksDbStore::PutLocked(TxnContext& ctx,
@@ -444,7 +371,8 @@ base::StatusOr<PutResponse> RocksDbStore::PutLocked(TxnContext& ctx,
   kv.create_revision = current != nullptr ? current->create_revision : rev;
   kv.mod_revision = rev;
   kv.version = current != nullptr ? current->version + 1 : 1;
-  AppendChange(ctx, std::move(kv), false);
+  int64_t previous_lease = current != nullptr ? current->lease : 0;
+  AppendChange(ctx, std::move(kv), false, previous_lease);
 
   PutResponse response;
   response.header.revision = rev;
@@ -465,13 +393,13 @@ base::StatusOr<DeleteRangeResponse> RocksDbStore::DeleteLocked(
   }
 
   // Copy the keys first: appending to the index may move the histories.
-  std::vector<std::string> keys;
-  for (const LiveKey& key : live) keys.push_back(*key.key);
-  for (std::string& key : keys) {
+  std::vector<std::pair<std::string, int64_t>> keys;
+  for (const LiveKey& key : live) keys.emplace_back(*key.key, key.entry->lease);
+  for (auto& [key, lease] : keys) {
     KeyValue tombstone;
     tombstone.key = std::move(key);
     tombstone.mod_revision = ctx.begin_rev + 1;
-    AppendChange(ctx, std::move(tombstone), true);
+    AppendChange(ctx, std::move(tombstone), true, lease);
   }
   response.deleted = static_cast<int64_t>(keys.size());
   response.header.revision = ctx.ReadRevision();
@@ -561,9 +489,9 @@ base::Status RocksDbStore::CheckTxnOps(const TxnContext& ctx,
           return ErrKeyNotFound();
         }
       }
-      // TODO: look the lease up once leases exist; until then every lease
-      // is unknown.
-      if (put->lease != 0) return ErrLeaseNotFound();
+      if (put->lease != 0 && !LeaseExists(put->lease)) {
+        return ErrLeaseNotFound();
+      }
     } else if (const auto* range = std::get_if<RangeRequest>(&op.request)) {
       if (range->revision == 0) continue;
       if (range->revision > ctx.begin_rev) return ErrFutureRev();
@@ -634,24 +562,29 @@ base::Status RocksDbStore::WriteBatch(rocksdb::WriteBatch& batch) {
   return status;
 }
 
-base::Status RocksDbStore::Commit(TxnContext& ctx) {
-  if (ctx.changes.empty()) return base::OkStatus();
-  rocksdb::WriteBatch batch;
+base::Status RocksDbStore::Commit(TxnContext& ctx, rocksdb::WriteBatch& batch) {
+  if (ctx.changes.empty() && batch.Count() == 0) return base::OkStatus();
   int64_t rev = ctx.begin_rev + 1;
   for (size_t i = 0; i < ctx.changes.size(); ++i) {
     const Change& change = ctx.changes[i];
     batch.Put(RevisionKey({rev, static_cast<int64_t>(i)}),
               EncodeRecord(change.kv, change.tombstone));
   }
-  batch.Put(
-      rocksdb::Slice(kCurrentRevisionKey.data(), kCurrentRevisionKey.size()),
-      EncodeInt64(rev));
+  if (!ctx.changes.empty()) {
+    batch.Put(
+        rocksdb::Slice(kCurrentRevisionKey.data(), kCurrentRevisionKey.size()),
+        EncodeInt64(rev));
+  }
   base::Status status = WriteBatch(batch);
   if (!status.ok()) {
     Rollback(ctx);
     return status;
   }
+  if (ctx.changes.empty()) return base::OkStatus();
+
   current_revision_ = rev;
+  AttachLeases(ctx);
+  NotifyWatchers(ctx);
   return base::OkStatus();
 }
 
@@ -672,29 +605,54 @@ base::StatusOr<RangeResponse> RocksDbStore::Range(const RangeRequest& request) {
 
 base::StatusOr<PutResponse> RocksDbStore::Put(const PutRequest& request) {
   RETURN_IF_ERROR(CheckPutRequest(request));
-  std::unique_lock lock(mu_);
-  RETURN_IF_ERROR(CheckWritable());
-  // TODO: look the lease up once leases exist.
-  if (request.lease != 0) return ErrLeaseNotFound();
-  TxnContext ctx{current_revision_, {}};
-  ASSIGN_OR_RETURN(PutResponse response, PutLocked(ctx, request));
-  RETURN_IF_ERROR(Commit(ctx));
+  base::StatusOr<PutResponse> response = base::InternalError("unset");
+  {
+    std::unique_lock lock(mu_);
+    RETURN_IF_ERROR(CheckWritable());
+    if (request.lease != 0 && !LeaseExists(request.lease)) {
+      return ErrLeaseNotFound();
+    }
+    TxnContext ctx{current_revision_, {}};
+    response = PutLocked(ctx, request);
+    if (!response.ok()) {
+      Rollback(ctx);
+      return response;
+    }
+    rocksdb::WriteBatch batch;
+    RETURN_IF_ERROR(Commit(ctx, batch));
+  }
+  DeliverQueued();
   return response;
 }
 
 base::StatusOr<DeleteRangeResponse> RocksDbStore::DeleteRange(
     const DeleteRangeRequest& request) {
   RETURN_IF_ERROR(CheckDeleteRangeRequest(request));
-  std::unique_lock lock(mu_);
-  RETURN_IF_ERROR(CheckWritable());
-  TxnContext ctx{current_revision_, {}};
-  ASSIGN_OR_RETURN(DeleteRangeResponse response, DeleteLocked(ctx, request));
-  RETURN_IF_ERROR(Commit(ctx));
+  base::StatusOr<DeleteRangeResponse> response = base::InternalError("unset");
+  {
+    std::unique_lock lock(mu_);
+    RETURN_IF_ERROR(CheckWritable());
+    TxnContext ctx{current_revision_, {}};
+    response = DeleteLocked(ctx, request);
+    if (!response.ok()) {
+      Rollback(ctx);
+      return response;
+    }
+    rocksdb::WriteBatch batch;
+    RETURN_IF_ERROR(Commit(ctx, batch));
+  }
+  DeliverQueued();
   return response;
 }
 
 base::StatusOr<TxnResponse> RocksDbStore::Txn(const TxnRequest& request) {
   RETURN_IF_ERROR(CheckTxnRequest(request));
+  base::StatusOr<TxnResponse> response = TxnLocked(request);
+  DeliverQueued();
+  return response;
+}
+
+base::StatusOr<TxnResponse> RocksDbStore::TxnLocked(const TxnRequest& request) {
   bool writes = !IsReadOnlyTxn(request);
   std::unique_lock lock(mu_);
   if (writes) RETURN_IF_ERROR(CheckWritable());
@@ -709,7 +667,8 @@ base::StatusOr<TxnResponse> RocksDbStore::Txn(const TxnRequest& request) {
     Rollback(ctx);
     return response.status();
   }
-  RETURN_IF_ERROR(Commit(ctx));
+  rocksdb::WriteBatch batch;
+  RETURN_IF_ERROR(Commit(ctx, batch));
   response->header.revision = ctx.ReadRevision();
   return response;
 }
@@ -754,7 +713,9 @@ int64_t RocksDbStore::CurrentRevision() {
   return current_revision_;
 }
 
-}  // namespace
+}  // namespace etcd::rocksdb_internal
+
+namespace etcd {
 
 base::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
     const std::string& path, base::Clock& clock,
@@ -764,10 +725,11 @@ base::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, &raw);
   if (!s.ok()) {
-    return FromRocks(s, "opening RocksDB at " + path + " failed");
+    return rocksdb_internal::FromRocks(
+        s, "opening RocksDB at " + path + " failed");
   }
-  auto store = std::make_unique<RocksDbStore>(std::unique_ptr<rocksdb::DB>(raw),
-                                              clock, options, path);
+  auto store = std::make_unique<rocksdb_internal::RocksDbStore>(
+      std::unique_ptr<rocksdb::DB>(raw), clock, options, path);
   RETURN_IF_ERROR(store->Recover());
   return std::unique_ptr<Store>(std::move(store));
 }

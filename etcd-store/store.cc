@@ -6,6 +6,47 @@
 
 namespace etcd {
 
+namespace {
+
+base::Status Unimplemented(const char* what) {
+  return base::Status(
+      base::Code::kUnimplemented,
+      std::string("etcd-store: this store does not support ") + what);
+}
+
+}  // namespace
+
+base::StatusOr<LeaseGrantResponse> Store::LeaseGrant(
+    const LeaseGrantRequest& request) {
+  return Unimplemented("leases");
+}
+
+base::StatusOr<LeaseRevokeResponse> Store::LeaseRevoke(int64_t id) {
+  return Unimplemented("leases");
+}
+
+base::StatusOr<LeaseKeepAliveResponse> Store::LeaseKeepAlive(int64_t id) {
+  return Unimplemented("leases");
+}
+
+base::StatusOr<LeaseTimeToLiveResponse> Store::LeaseTimeToLive(
+    const LeaseTimeToLiveRequest& request) {
+  return Unimplemented("leases");
+}
+
+base::StatusOr<LeaseLeasesResponse> Store::LeaseLeases() {
+  return Unimplemented("leases");
+}
+
+base::StatusOr<int64_t> Store::Watch(const WatchRequest& request,
+                                     WatchCallback callback) {
+  return Unimplemented("watches");
+}
+
+base::Status Store::CancelWatch(int64_t watch_id) {
+  return Unimplemented("watches");
+}
+
 base::StatusOr<std::optional<KeyValue>> Get(Store& store,
                                             const std::string& key) {
   RangeRequest request;

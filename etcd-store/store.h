@@ -144,6 +144,92 @@ struct CompactionResponse {
   ResponseHeader header;
 };
 
+// Leases, as etcd 3.4's lessor: a lease expires `ttl` seconds after its
+// grant or last keep-alive, and its expiry (or revoke) deletes every key
+// attached to it in one revision. Expiry runs on the store's injected clock.
+
+// etcd's maximum lease TTL in seconds.
+inline constexpr int64_t kMaxLeaseTtl = 9'000'000'000;
+// etcd 3.4's minimum TTL with its default election timeout: shorter TTLs are
+// raised to it.
+inline constexpr int64_t kMinLeaseTtl = 2;
+
+struct LeaseGrantRequest {
+  int64_t ttl = 0;  // seconds
+  int64_t id = 0;   // 0: the store picks an unused id
+};
+
+struct LeaseGrantResponse {
+  ResponseHeader header;
+  int64_t id = 0;
+  int64_t ttl = 0;
+};
+
+struct LeaseRevokeResponse {
+  ResponseHeader header;
+};
+
+struct LeaseKeepAliveResponse {
+  ResponseHeader header;
+  int64_t id = 0;
+  int64_t ttl = 0;  // 0 when the lease does not exist, as in etcd
+};
+
+struct LeaseTimeToLiveRequest {
+  int64_t id = 0;
+  bool keys = false;
+};
+
+struct LeaseTimeToLiveResponse {
+  ResponseHeader header;
+  int64_t id = 0;
+  int64_t ttl = 0;  // remaining whole seconds; -1 when the lease is unknown
+  int64_t granted_ttl = 0;
+  std::vector<std::string> keys;  // sorted; filled when requested
+};
+
+struct LeaseLeasesResponse {
+  ResponseHeader header;
+  std::vector<int64_t> ids;  // ascending
+};
+
+// Watches, as etcd 3.4's WatchCreateRequest and WatchResponse.
+struct WatchRequest {
+  std::string key;
+  std::string range_end;  // etcd's conventions, as for Range
+  // Deliver history from this revision on; 0: only changes after creation.
+  int64_t start_revision = 0;
+  bool prev_kv = false;
+  bool filter_put = false;     // etcd's NOPUT filter
+  bool filter_delete = false;  // etcd's NODELETE filter
+};
+
+struct Event {
+  enum class Type { kPut, kDelete };
+  Type type = Type::kPut;
+  // For a delete, only key and mod_revision are set.
+  KeyValue kv;
+  std::optional<KeyValue> prev_kv;
+};
+
+struct WatchResponse {
+  ResponseHeader header;
+  int64_t watch_id = 0;
+  bool created = false;
+  bool canceled = false;
+  // Set, with canceled, when start_revision was below the compacted
+  // revision; the header revision is then 0, as in etcd.
+  int64_t compact_revision = 0;
+  std::vector<Event> events;
+};
+
+// Receives a watch's responses in revision order: first the creation, then
+// history, then one response per write that has matching events. Called,
+// one response at a time, on a thread that is writing to the store or
+// creating a watch, after the store's lock is released; it may call the
+// store.
+using WatchCallback = std::function<void(const WatchResponse&)>;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -159,6 +245,29 @@ class Store {
 
   // The revision of the last committed write (1 for an empty store, as etcd).
   virtual int64_t CurrentRevision() = 0;
+
+  // Leases. The default implementations return kUnimplemented.
+
+  // Fails with kFailedPrecondition "etcdserver: lease already exists" or
+  // kOutOfRange "etcdserver: too large lease TTL".
+  virtual base::StatusOr<LeaseGrantResponse> LeaseGrant(
+      const LeaseGrantRequest& request);
+  // Deletes the lease and its keys; kNotFound "etcdserver: requested lease
+  // not found" when it does not exist.
+  virtual base::StatusOr<LeaseRevokeResponse> LeaseRevoke(int64_t id);
+  // Restarts the lease's TTL.
+  virtual base::StatusOr<LeaseKeepAliveResponse> LeaseKeepAlive(int64_t id);
+  virtual base::StatusOr<LeaseTimeToLiveResponse> LeaseTimeToLive(
+      const LeaseTimeToLiveRequest& request);
+  virtual base::StatusOr<LeaseLeasesResponse> LeaseLeases();
+
+  // Watches. Watch returns the new watch's id; the callback then gets its
+  // responses until CancelWatch returns, and never after. The default
+  // implementations return kUnimplemented.
+  virtual base::StatusOr<int64_t> Watch(const WatchRequest& request,
+                                        WatchCallback callback);
+  // Returns kNotFound when no such watch exists.
+  virtual base::Status CancelWatch(int64_t watch_id);
 };
 
 struct RocksDbOptions {

@@ -1,0 +1,239 @@
+// Internal: the RocksDB implementation of Store, modelled on etcd 3.4's mvcc
+// package and lessor. Split over rocksdb_store.cc (keys and revisions),
+// rocksdb_lease.cc and rocksdb_watch.cc.
+//
+// RocksDB holds one record per change, keyed by its revision (main, sub) as
+// etcd's backend does, one record per lease, and metadata records: the
+// current revision, the compacted revision and the next lease id. An
+// in-memory index (key -> revisions, like etcd's treeIndex) is rebuilt from
+// the records on open; values are read from RocksDB.
+#ifndef ETCD_STORE_ROCKSDB_STORE_IMPL_H_
+#define ETCD_STORE_ROCKSDB_STORE_IMPL_H_
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "etcd-store/store.h"
+
+namespace etcd::rocksdb_internal {
+
+inline constexpr std::string_view kCurrentRevisionKey =
+    "\x01meta/current_revision";
+inline constexpr std::string_view kCompactRevisionKey =
+    "\x01meta/compact_revision";
+inline constexpr std::string_view kNextLeaseIdKey = "\x01meta/next_lease_id";
+inline constexpr char kRevisionPrefix = 'r';
+inline constexpr char kLeasePrefix = 'l';
+
+struct Revision {
+  int64_t main = 0;
+  int64_t sub = 0;
+  friend auto operator<=>(const Revision&, const Revision&) = default;
+};
+
+std::string EncodeInt64(int64_t v);
+int64_t DecodeInt64(std::string_view in);  // REQUIRES: in.size() >= 8
+std::string RevisionKey(Revision rev);
+std::string LeaseKey(int64_t id);
+// Encodes a revision record: a tombstone flag, then every KeyValue field.
+std::string EncodeRecord(const KeyValue& kv, bool tombstone);
+bool DecodeRecord(std::string_view in, KeyValue& kv, bool& tombstone);
+base::Status FromRocks(const rocksdb::Status& s, std::string_view what);
+
+// Returns true when `key` falls in [begin, range_end) with etcd's range_end
+// conventions.
+bool KeyInRange(const std::string& key, const std::string& begin,
+                const std::string& range_end);
+
+// Keeps a timer callback from running into a destroyed store: callbacks
+// check `alive` under `mu`, and the destructor clears it under `mu`.
+struct TimerGuard {
+  std::mutex mu;
+  bool alive = true;  // guarded by mu
+};
+
+class RocksDbStore final : public Store {
+ public:
+  RocksDbStore(std::unique_ptr<rocksdb::DB> db, base::Clock& clock,
+               RocksDbOptions options, std::string path);
+  ~RocksDbStore() override;
+
+  base::Status Recover();
+
+  base::StatusOr<RangeResponse> Range(const RangeRequest& request) override;
+  base::StatusOr<PutResponse> Put(const PutRequest& request) override;
+  base::StatusOr<DeleteRangeResponse> DeleteRange(
+      const DeleteRangeRequest& request) override;
+  base::StatusOr<TxnResponse> Txn(const TxnRequest& request) override;
+  base::StatusOr<CompactionResponse> Compact(int64_t revision) override;
+  int64_t CurrentRevision() override;
+
+  base::StatusOr<LeaseGrantResponse> LeaseGrant(
+      const LeaseGrantRequest& request) override;
+  base::StatusOr<LeaseRevokeResponse> LeaseRevoke(int64_t id) override;
+  base::StatusOr<LeaseKeepAliveResponse> LeaseKeepAlive(int64_t id) override;
+  base::StatusOr<LeaseTimeToLiveResponse> LeaseTimeToLive(
+      const LeaseTimeToLiveRequest& request) override;
+  base::StatusOr<LeaseLeasesResponse> LeaseLeases() override;
+
+  base::StatusOr<int64_t> Watch(const WatchRequest& request,
+                                WatchCallback callback) override;
+  base::Status CancelWatch(int64_t watch_id) override;
+
+ private:
+  struct IndexEntry {
+    Revision rev;
+    int64_t create_revision = 0;
+    int64_t version = 0;
+    int64_t lease = 0;
+    bool tombstone = false;
+  };
+
+  struct Change {
+    KeyValue kv;
+    bool tombstone = false;
+    int64_t previous_lease = 0;  // the lease the key had before the change
+  };
+
+  // The state of one transaction: reads see the index as of begin_rev plus
+  // this transaction's own changes, which all get revision begin_rev + 1.
+  struct TxnContext {
+    int64_t begin_rev = 0;
+    std::vector<Change> changes;
+
+    int64_t ReadRevision() const {
+      return changes.empty() ? begin_rev : begin_rev + 1;
+    }
+  };
+
+  // The branch each (nested) transaction takes, decided before any write.
+  struct TxnPath {
+    bool succeeded = false;
+    std::vector<TxnPath> nested;
+  };
+
+  struct LiveKey {
+    const std::string* key;
+    const IndexEntry* entry;
+  };
+
+  struct Lease {
+    int64_t ttl = 0;  // seconds
+    base::Time expiry;
+    std::set<std::string> keys;
+    base::Clock::TimerId timer = 0;
+  };
+
+  struct Watcher {
+    int64_t id = 0;
+    WatchRequest request;
+    // Events below this revision were already sent as history.
+    int64_t min_revision = 0;
+    WatchCallback callback;
+    // Held while the callback runs, so CancelWatch waits for a running
+    // callback; recursive because a callback may cancel its own watch.
+    std::recursive_mutex deliver_mu;
+    bool active = true;  // guarded by deliver_mu
+  };
+
+  // rocksdb_store.cc: the key space.
+  static const IndexEntry* FindAt(const std::vector<IndexEntry>& history,
+                                  int64_t rev);
+  std::vector<LiveKey> LiveKeys(const std::string& key,
+                                const std::string& range_end,
+                                int64_t rev) const;
+  base::StatusOr<KeyValue> LoadKeyValue(const TxnContext& ctx,
+                                        Revision rev) const;
+  base::Status RecoverRevisions();
+
+  base::StatusOr<RangeResponse> RangeLocked(const TxnContext& ctx,
+                                            const RangeRequest& request) const;
+  base::StatusOr<PutResponse> PutLocked(TxnContext& ctx,
+                                        const PutRequest& request);
+  base::StatusOr<DeleteRangeResponse> DeleteLocked(
+      TxnContext& ctx, const DeleteRangeRequest& request);
+  void AppendChange(TxnContext& ctx, KeyValue kv, bool tombstone,
+                    int64_t previous_lease);
+
+  bool CompareHolds(const TxnContext& ctx, const Compare& compare) const;
+  TxnPath DecidePath(const TxnContext& ctx, const TxnRequest& request) const;
+  base::Status CheckTxnOps(const TxnContext& ctx, const TxnRequest& request,
+                           const TxnPath& path, bool check_puts) const;
+  base::StatusOr<TxnResponse> ApplyTxn(TxnContext& ctx,
+                                       const TxnRequest& request,
+                                       const TxnPath& path);
+  base::StatusOr<TxnResponse> TxnLocked(const TxnRequest& request);
+  base::StatusOr<CompactionResponse> CompactLocked(int64_t revision);
+
+  base::Status CheckWritable() const;
+  // Writes the transaction's changes plus whatever `batch` already holds,
+  // then updates leases and queues watch events. Rolls the index back when
+  // the write fails.
+  base::Status Commit(TxnContext& ctx, rocksdb::WriteBatch& batch);
+  void Rollback(const TxnContext& ctx);
+  base::Status WriteBatch(rocksdb::WriteBatch& batch);
+
+  // rocksdb_lease.cc.
+  base::Status RecoverLeases();
+  bool LeaseExists(int64_t id) const;
+  void AttachLeases(const TxnContext& ctx);
+  void ScheduleExpiry(int64_t id, Lease& lease);
+  base::Status RevokeLocked(int64_t id);
+  void ExpireLease(int64_t id);
+
+  // rocksdb_watch.cc.
+  void NotifyWatchers(const TxnContext& ctx);
+  base::StatusOr<std::vector<Event>> HistoryEvents(const WatchRequest& request,
+                                                   int64_t from_revision) const;
+  std::optional<KeyValue> PreviousKeyValue(const std::string& key,
+                                           int64_t revision) const;
+  static bool Matches(const WatchRequest& request, const Event& event);
+  void Enqueue(std::shared_ptr<Watcher> watcher, WatchResponse response);
+  // Delivers queued responses in order. Call without holding mu_.
+  void DeliverQueued();
+
+  // Constant after construction.
+  const std::unique_ptr<rocksdb::DB> db_;
+  base::Clock& clock_;
+  const RocksDbOptions options_;
+  const std::string path_;
+  const std::shared_ptr<TimerGuard> timer_guard_;
+
+  mutable std::shared_mutex mu_;
+  int64_t current_revision_ = 1;  // guarded by mu_
+  // Reads below this revision fail; -1 before the first compaction, as in
+  // etcd, so that Compact(0) succeeds once.
+  int64_t compact_revision_ = -1;  // guarded by mu_
+  // Every key's revisions in ascending order.
+  std::map<std::string, std::vector<IndexEntry>> index_;  // guarded by mu_
+  // The first failed write; once set, every write fails.
+  base::Status write_error_;                              // guarded by mu_
+  std::map<int64_t, Lease> leases_;                       // guarded by mu_
+  int64_t next_lease_id_ = 1;                             // guarded by mu_
+  std::map<int64_t, std::shared_ptr<Watcher>> watchers_;  // guarded by mu_
+  int64_t next_watch_id_ = 1;                             // guarded by mu_
+
+  // Responses wait here, in commit order, until delivered outside mu_.
+  std::mutex queue_mu_;
+  std::deque<std::pair<std::shared_ptr<Watcher>, WatchResponse>>
+      queue_;              // guarded by queue_mu_
+  bool draining_ = false;  // guarded by queue_mu_
+};
+
+}  // namespace etcd::rocksdb_internal
+
+#endif  // ETCD_STORE_ROCKSDB_STORE_IMPL_H_
