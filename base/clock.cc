@@ -8,7 +8,7 @@
 namespace base {
 
 Clock::TimerId TimerQueue::Add(Time when, std::function<void()> callback) {
-  TimerId id = next_id_++;
+  Clock::TimerId id = next_id_++;
   timers_.emplace(std::make_pair(when, id), std::move(callback));
   when_by_id_.emplace(id, when);
   return id;
