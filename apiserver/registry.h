@@ -21,9 +21,8 @@
 
 #include <memory>
 #include <mutex>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "apiserver/transformer.h"
 #include "base/clock.h"
@@ -37,8 +36,8 @@ using Json = nlohmann::json;
 
 // Describes one served resource.
 struct Resource {
-  std::string name;      // "secrets"
-  std::string kind;      // "Secret"
+  std::string name;  // "secrets"
+  std::string kind;  // "Secret"
   bool namespaced = true;
   bool encrypted = false;  // values pass through the Transformer
 };
@@ -64,7 +63,9 @@ class Registry {
   void SetTransformer(std::shared_ptr<Transformer> transformer);
 
   // Validates and stores a new object. Namespaced objects need an existing
-  // namespace ("default" is created by the constructor).
+  // namespace: the constructor creates "default", "kube-system",
+  // "kube-public" and "kube-node-lease" when missing. A Secret's stringData
+  // is merged into data; metadata.generateName is honoured.
   base::StatusOr<Json> Create(const Resource& resource, const std::string& ns,
                               Json object);
   base::StatusOr<Json> Get(const Resource& resource, const std::string& ns,
@@ -78,7 +79,9 @@ class Registry {
   // stale (read by a non-first provider or an old KMS key_id).
   base::StatusOr<UpdateResult> Update(const Resource& resource,
                                       const std::string& ns, Json object);
-  // Deletes and returns the last state of the object.
+  // Deletes and returns the last state of the object. Deleting a namespace
+  // also deletes its Secrets and ConfigMaps; "default", "kube-system" and
+  // "kube-public" cannot be deleted (reason Forbidden).
   base::StatusOr<Json> Delete(const Resource& resource, const std::string& ns,
                               const std::string& name);
 

@@ -5,6 +5,11 @@
 // writes; a read tries every provider whose prefix matches the stored value,
 // in order. Identity matches any value that has no known prefix.
 //
+// Every transformer takes and returns complete stored values: ToStorage
+// output starts with the transformer's own prefix ("k8s:enc:kms:v2:<name>:"),
+// and FromStorage expects it. Provider::prefix is only what a chain matches
+// on reads, so a transformer works the same inside a chain and alone.
+//
 // The KMS v2 provider follows upstream Kubernetes: one 32-byte DEK seed per
 // KMS key_id, wrapped once through the KmsClient; each write derives its own
 // AES-256-GCM key with HKDF-SHA256 over the seed and 32 random info bytes,
@@ -47,6 +52,8 @@ class Transformer {
 };
 
 // Counters of a KMS v2 provider, for metrics and scenario expectations.
+// encrypt_calls counts DEK seeds wrapped; decrypt_calls counts unwraps on
+// cache misses; both count failed calls too.
 struct KmsV2Stats {
   int64_t dek_cache_hits = 0;
   int64_t dek_cache_misses = 0;
@@ -54,9 +61,19 @@ struct KmsV2Stats {
   int64_t decrypt_calls = 0;
 };
 
+// The KMS v2 provider. It learns the current key_id from KmsClient::Status:
+// once in the constructor, then on a clock timer every minute, and every 10 s
+// while the KMS is unhealthy. A key_id change makes it wrap a new DEK seed.
+// Writes use the current seed until 3 minutes after the last healthy status
+// (or successful wrap) and then fail with `encryptedDEKSource with keyID hash
+// "sha256:..." expired at <time> (current time is <time>)`. Until the first
+// healthy status both reads and writes fail with `got unexpected nil
+// transformer`, as upstream. Reads that miss the seed cache call
+// KmsClient::Decrypt; the cache never expires.
 class KmsV2Transformer : public Transformer {
  public:
-  // `name` is the provider name in the stored prefix.
+  // `name` is the provider name in the stored prefix. The client must be
+  // thread-safe; the clock and random source must outlive the transformer.
   KmsV2Transformer(std::string name, std::shared_ptr<KmsClient> client,
                    base::Clock& clock, base::Random& random);
   ~KmsV2Transformer() override;
@@ -69,8 +86,20 @@ class KmsV2Transformer : public Transformer {
   const std::string& name() const;
   std::string prefix() const;  // "k8s:enc:kms:v2:<name>:"
   KmsV2Stats stats() const;
-  // Drops every cached DEK seed, as a restart of the API server does.
+  // Drops every cached DEK seed used for reads, as a restart of the API
+  // server does, so the next read of each seed calls KmsClient::Decrypt. The
+  // seed used for writes stays; a new transformer models a full restart.
   void ClearCache();
+
+  // Runs the status probe now (the timer keeps its schedule) and returns
+  // its result, as Health() does afterwards.
+  base::Status ProbeNow();
+  // The result of the last status probe: OK when the KMS was healthy and the
+  // DEK seed is current, else kUnavailable with upstream's healthz text
+  // `kmsv2 Provider <name> is not healthy, error: <cause>`.
+  base::Status Health() const;
+  // The key_id that writes use; empty before the first healthy status.
+  std::string current_key_id() const;
 
  private:
   struct State;
@@ -83,8 +112,11 @@ struct Provider {
   std::shared_ptr<Transformer> transformer;
 };
 
+// A read that no provider decrypts fails with the provider's error (several
+// as "[e1, e2]"), or with "no matching prefix found" when no prefix matched.
 class TransformerChain : public Transformer {
  public:
+  // REQUIRES: !providers.empty().
   explicit TransformerChain(std::vector<Provider> providers);
 
   base::StatusOr<std::string> ToStorage(const std::string& data,
@@ -96,7 +128,8 @@ class TransformerChain : public Transformer {
   const std::vector<Provider> providers_;
 };
 
-// The identity provider: stores the bytes as they are.
+// The identity provider: stores the bytes as they are, and rejects values
+// that start with "k8s:enc:" on reads.
 std::shared_ptr<Transformer> NewIdentityTransformer();
 
 }  // namespace apiserver

@@ -1,0 +1,586 @@
+#include "apiserver/transformer.h"
+
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "base/crypto.h"
+#include "encrypted_object.pb.h"
+
+namespace apiserver {
+namespace {
+
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+// Intervals of upstream's KMS v2 status poll (kmsv2PluginHealthzPositive-
+// and NegativeInterval) and how long writes may use a seed without a healthy
+// status (kmsv2PluginWriteDEKSourceMaxTTL).
+constexpr base::Duration kHealthyPollInterval = minutes(1);
+constexpr base::Duration kUnhealthyPollInterval = seconds(10);
+constexpr base::Duration kWriteSeedTtl = minutes(3);
+
+constexpr size_t kSeedSize = 32;
+constexpr size_t kInfoSize = 32;
+// Upstream's limits on what an EncryptedObject may carry.
+constexpr size_t kMaxKeyIdSize = 1024;
+constexpr size_t kMaxEncryptedDekSourceSize = 1024;
+constexpr size_t kMaxAnnotationsSize = 32 * 1024;
+
+constexpr std::string_view kEncryptedPrefix = "k8s:enc:";
+
+// HKDF-SHA256 expand only (RFC 5869 section 2.3) with the seed as the
+// pseudorandom key, as upstream's extended-nonce transformer derives each
+// write's key. NOTE: base::HkdfSha256 always runs the extract step first,
+// which yields other keys, so this calls OpenSSL's EXPAND_ONLY mode directly
+// to stay byte-compatible with kube-apiserver.
+base::StatusOr<std::string> HkdfSha256Expand(std::string_view seed,
+                                             std::string_view info) {
+  std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(
+      EVP_KDF_fetch(nullptr, "HKDF", nullptr), EVP_KDF_free);
+  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(
+      kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr, EVP_KDF_CTX_free);
+  if (!ctx) return base::InternalError("HKDF is not available in OpenSSL");
+
+  char digest[] = "SHA256";
+  int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+      OSSL_PARAM_construct_octet_string(
+          OSSL_KDF_PARAM_KEY, const_cast<char*>(seed.data()), seed.size()),
+      OSSL_PARAM_construct_octet_string(
+          OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()), info.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  std::string key(base::kAes256KeySize, '\0');
+  if (EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(key.data()),
+                     key.size(), params) != 1) {
+    return base::InternalError(
+        "failed to KDF expand seed with info: HKDF failed in OpenSSL");
+  }
+  return key;
+}
+
+// "sha256:<hex>", how upstream names a key_id in messages.
+std::string KeyIdHash(const std::string& key_id) {
+  return key_id.empty() ? "" : "sha256:" + base::Sha256Hex(key_id);
+}
+
+std::string Quote(std::string_view text) {
+  return "\"" + std::string(text) + "\"";
+}
+
+// Joins errors as upstream's utilerrors.NewAggregate prints them.
+std::string AggregateMessage(const std::vector<std::string>& messages) {
+  if (messages.size() == 1) return messages[0];
+  std::string joined = "[";
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (i > 0) joined += ", ";
+    joined += messages[i];
+  }
+  return joined + "]";
+}
+
+base::Status ValidateKeyId(const std::string& key_id) {
+  if (key_id.empty()) return base::InvalidArgumentError("keyID is empty");
+  if (key_id.size() > kMaxKeyIdSize) {
+    return base::InvalidArgumentError("keyID is " +
+                                      std::to_string(key_id.size()) +
+                                      " bytes, which exceeds the max size of " +
+                                      std::to_string(kMaxKeyIdSize));
+  }
+  return base::OkStatus();
+}
+
+// Checks a decoded EncryptedObject as upstream's ValidateEncryptedObject.
+base::Status ValidateEncryptedObject(const v2::EncryptedObject& object) {
+  if (!v2::EncryptedDEKSourceType_IsValid(object.encrypteddeksourcetype())) {
+    return base::InvalidArgumentError(
+        "unknown encryptedDEKSourceType: " +
+        std::to_string(object.encrypteddeksourcetype()));
+  }
+  if (object.encrypteddata().empty()) {
+    return base::InvalidArgumentError("encrypted data is empty");
+  }
+  const std::string& source = object.encrypteddeksource();
+  if (source.empty()) {
+    return base::InvalidArgumentError(
+        "failed to validate encrypted DEK source: encrypted DEK source is "
+        "empty");
+  }
+  if (source.size() > kMaxEncryptedDekSourceSize) {
+    return base::InvalidArgumentError(
+        "failed to validate encrypted DEK source: encrypted DEK source is " +
+        std::to_string(source.size()) +
+        " bytes, which exceeds the max size of " +
+        std::to_string(kMaxEncryptedDekSourceSize));
+  }
+  if (base::Status status = ValidateKeyId(object.keyid()); !status.ok()) {
+    return base::InvalidArgumentError("failed to validate key id: " +
+                                      status.message());
+  }
+  size_t annotations_size = 0;
+  for (const auto& [key, value] : object.annotations()) {
+    annotations_size += key.size() + value.size();
+  }
+  if (annotations_size > kMaxAnnotationsSize) {
+    return base::InvalidArgumentError(
+        "failed to validate annotations: annotations exceeds the max size "
+        "of " +
+        std::to_string(kMaxAnnotationsSize));
+  }
+  return base::OkStatus();
+}
+
+// Opens encryptedData of an HKDF_SHA256_XNONCE_AES_GCM_SEED object:
+// info(32) || nonce(12) || ciphertext || tag(16).
+base::StatusOr<std::string> OpenWithSeed(std::string_view seed,
+                                         std::string_view data,
+                                         std::string_view aad) {
+  if (data.size() < kInfoSize) {
+    return base::InvalidArgumentError(
+        "the stored data was shorter than the required size");
+  }
+  if (data.size() < kInfoSize + base::kGcmNonceSize + base::kGcmTagSize) {
+    return base::InvalidArgumentError("the stored data is too short");
+  }
+  base::StatusOr<std::string> key =
+      HkdfSha256Expand(seed, data.substr(0, kInfoSize));
+  if (!key.ok()) {
+    return base::InternalError("failed to derive read key from KDF: " +
+                               key.status().message());
+  }
+  return base::AesGcmOpen(*key, data.substr(kInfoSize, base::kGcmNonceSize),
+                          data.substr(kInfoSize + base::kGcmNonceSize), aad);
+}
+
+// Opens encryptedData of an AES_GCM_KEY object: nonce(12) || ciphertext ||
+// tag(16), with the DEK used directly. Only older values have this form.
+base::StatusOr<std::string> OpenWithDek(std::string_view dek,
+                                        std::string_view data,
+                                        std::string_view aad) {
+  if (data.size() < base::kGcmNonceSize) {
+    return base::InvalidArgumentError(
+        "the stored data was shorter than the required size");
+  }
+  return base::AesGcmOpen(dek, data.substr(0, base::kGcmNonceSize),
+                          data.substr(base::kGcmNonceSize), aad);
+}
+
+class IdentityTransformer : public Transformer {
+ public:
+  base::StatusOr<std::string> ToStorage(const std::string& data,
+                                        const std::string& etcd_key) override {
+    return data;
+  }
+
+  base::StatusOr<ReadResult> FromStorage(const std::string& stored,
+                                         const std::string& etcd_key) override {
+    if (stored.starts_with(kEncryptedPrefix)) {
+      return base::InvalidArgumentError(
+          "identity transformer tried to read encrypted data");
+    }
+    return ReadResult{stored, false};
+  }
+};
+
+}  // namespace
+
+// The seed that writes use, and what the KMS returned when wrapping it.
+struct WriteSeed {
+  std::string seed;
+  std::string key_id;
+  std::string encrypted_dek_source;
+  std::map<std::string, std::string> annotations;
+  base::Time expiration;
+};
+
+// Shared with the poll timer's callback, which holds it only weakly, so a
+// callback that runs while the transformer is destroyed finds it gone.
+struct KmsV2Core : std::enable_shared_from_this<KmsV2Core> {
+  KmsV2Core(std::string name, std::shared_ptr<KmsClient> client,
+            base::Clock& clock, base::Random& random)
+      : name(std::move(name)),
+        client(std::move(client)),
+        clock(clock),
+        random(random) {}
+
+  base::Status Probe();
+  base::Status CheckStatus(const KmsStatusResponse& response);
+  base::Status RotateOnKeyIdChange(const std::string& status_key_id);
+  void SchedulePoll(base::Duration delay);
+  void Poll();
+
+  base::StatusOr<std::string> ToStorage(const std::string& data,
+                                        const std::string& etcd_key);
+  base::StatusOr<ReadResult> FromStorage(const std::string& stored,
+                                         const std::string& etcd_key);
+  base::StatusOr<std::string> SeedFor(const v2::EncryptedObject& object);
+
+  // Constant after construction.
+  const std::string name;
+  const std::string prefix = "k8s:enc:kms:v2:" + name + ":";
+  const std::shared_ptr<KmsClient> client;
+  base::Clock& clock;
+  base::Random& random;
+
+  // Serializes probes, which call the KMS without holding mu.
+  std::mutex probe_mu;
+
+  mutable std::mutex mu;
+  std::optional<WriteSeed> write_seed;            // guarded by mu
+  std::map<std::string, std::string> read_seeds;  // guarded by mu
+  KmsV2Stats stats;                               // guarded by mu
+  base::Status health = base::UnavailableError(   // guarded by mu
+      "kms provider has not been probed yet");
+  std::optional<base::Clock::TimerId> poll_timer;  // guarded by mu
+  bool stopped = false;                            // guarded by mu
+};
+
+base::Status KmsV2Core::Probe() {
+  std::lock_guard<std::mutex> probe_lock(probe_mu);
+  KmsStatusResponse response = client->Status();
+  base::Status result = CheckStatus(response);
+
+  std::lock_guard<std::mutex> lock(mu);
+  if (result.ok() != health.ok()) {
+    if (result.ok()) {
+      spdlog::info("kms provider {} is healthy", name);
+    } else {
+      spdlog::warn("kms provider {} failed its status probe: {}", name,
+                   result.message());
+    }
+  }
+  health = result;
+  return result;
+}
+
+// Checks a status response as upstream's isKMSv2ProviderHealthyAndMaybeRotate-
+// DEK does. NOTE: upstream also extends the write seed when the plugin
+// reports itself unhealthy with an unchanged key_id; here only a healthy
+// status extends it, so a failing KMS stops writes after kWriteSeedTtl.
+base::Status KmsV2Core::CheckStatus(const KmsStatusResponse& response) {
+  std::vector<std::string> errors;
+  if (!response.healthy) {
+    errors.push_back("got unexpected healthz status: " + response.error);
+  }
+  if (response.version != "v2" && response.version != "v2beta1") {
+    errors.push_back("expected KMSv2 API version v2, got " + response.version);
+  }
+  if (base::Status valid = ValidateKeyId(response.key_id); !valid.ok()) {
+    errors.push_back("got invalid KMSv2 KeyID hash " +
+                     Quote(KeyIdHash(response.key_id)) + ": " +
+                     valid.message());
+  } else if (errors.empty()) {
+    base::Status rotated = RotateOnKeyIdChange(response.key_id);
+    if (!rotated.ok()) errors.push_back(rotated.message());
+  }
+  if (errors.empty()) return base::OkStatus();
+  return base::UnavailableError(
+      "kmsv2 Provider " + name +
+      " is not healthy, error: " + AggregateMessage(errors));
+}
+
+// Extends the write seed when the key_id is unchanged; wraps a new seed when
+// it changed or there is none yet.
+base::Status KmsV2Core::RotateOnKeyIdChange(const std::string& status_key_id) {
+  // The deadline counts from before the KMS call, as upstream's does.
+  const base::Time expiration = clock.Now() + kWriteSeedTtl;
+  std::string state_key_id;
+  base::Time state_expiration;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (write_seed.has_value()) {
+      if (write_seed->key_id == status_key_id) {
+        write_seed->expiration = expiration;
+        return base::OkStatus();
+      }
+      state_key_id = write_seed->key_id;
+      state_expiration = write_seed->expiration;
+    }
+  }
+  const std::string err_state =
+      state_key_id.empty() ? "got unexpected nil transformer" : "<nil>";
+
+  const std::string uid = random.Uuid();
+  WriteSeed fresh;
+  fresh.seed = random.Bytes(kSeedSize);
+  fresh.expiration = expiration;
+  base::StatusOr<KmsEncryptResponse> wrapped = client->Encrypt(uid, fresh.seed);
+  std::string err_gen = "<nil>";
+  if (!wrapped.ok()) {
+    err_gen = "failed to encrypt DEK, error: " + wrapped.status().message();
+  } else {
+    fresh.key_id = wrapped->key_id;
+    fresh.encrypted_dek_source = wrapped->ciphertext;
+    fresh.annotations = wrapped->annotations;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ++stats.encrypt_calls;
+    if (wrapped.ok() && fresh.key_id == status_key_id) {
+      spdlog::info("kms provider {} wrapped a new DEK seed, key_id hash {}",
+                   name, KeyIdHash(fresh.key_id));
+      read_seeds[fresh.encrypted_dek_source] = fresh.seed;
+      write_seed = std::move(fresh);
+      return base::OkStatus();
+    }
+  }
+  return base::UnavailableError(
+      "failed to rotate DEK uid=" + Quote(uid) +
+      ", useSeed=true, errState=" + err_state + ", errGen=" + err_gen +
+      ", statusKeyIDHash=" + Quote(KeyIdHash(status_key_id)) +
+      ", encryptKeyIDHash=" + Quote(KeyIdHash(fresh.key_id)) +
+      ", stateKeyIDHash=" + Quote(KeyIdHash(state_key_id)) +
+      ", expirationTimestamp=" + base::FormatRfc3339(state_expiration));
+}
+
+void KmsV2Core::SchedulePoll(base::Duration delay) {
+  std::weak_ptr<KmsV2Core> weak = weak_from_this();
+  std::lock_guard<std::mutex> lock(mu);
+  if (stopped) return;
+  poll_timer = clock.ScheduleAfter(delay, [weak] {
+    if (std::shared_ptr<KmsV2Core> core = weak.lock()) core->Poll();
+  });
+}
+
+void KmsV2Core::Poll() {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (stopped) return;
+    poll_timer.reset();
+  }
+  base::Status result = Probe();
+  SchedulePoll(result.ok() ? kHealthyPollInterval : kUnhealthyPollInterval);
+}
+
+base::StatusOr<std::string> KmsV2Core::ToStorage(const std::string& data,
+                                                 const std::string& etcd_key) {
+  WriteSeed current;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!write_seed.has_value()) {
+      return base::UnavailableError("got unexpected nil transformer");
+    }
+    const base::Time now = clock.Now();
+    if (now > write_seed->expiration) {
+      return base::UnavailableError(
+          "encryptedDEKSource with keyID hash " +
+          Quote(KeyIdHash(write_seed->key_id)) + " expired at " +
+          base::FormatRfc3339(write_seed->expiration) + " (current time is " +
+          base::FormatRfc3339(now) + ")");
+    }
+    current = *write_seed;
+    // Reads of what this write stores must not need the KMS, even after
+    // ClearCache.
+    read_seeds[current.encrypted_dek_source] = current.seed;
+  }
+
+  const std::string info = random.Bytes(kInfoSize);
+  const std::string nonce = random.Bytes(base::kGcmNonceSize);
+  base::StatusOr<std::string> key = HkdfSha256Expand(current.seed, info);
+  if (!key.ok()) {
+    return base::InternalError("failed to derive write key from KDF: " +
+                               key.status().message());
+  }
+  ASSIGN_OR_RETURN(std::string sealed,
+                   base::AesGcmSeal(*key, nonce, data, etcd_key));
+
+  v2::EncryptedObject object;
+  object.set_encrypteddata(info + nonce + sealed);
+  object.set_keyid(current.key_id);
+  object.set_encrypteddeksource(current.encrypted_dek_source);
+  for (const auto& [name, value] : current.annotations) {
+    (*object.mutable_annotations())[name] = value;
+  }
+  object.set_encrypteddeksourcetype(v2::HKDF_SHA256_XNONCE_AES_GCM_SEED);
+  std::string serialized;
+  if (!object.SerializeToString(&serialized)) {
+    return base::InternalError("failed to serialize the EncryptedObject");
+  }
+  return prefix + serialized;
+}
+
+// Returns the plaintext DEK seed (or DEK) of `object`, from the cache or
+// else from the KMS.
+base::StatusOr<std::string> KmsV2Core::SeedFor(
+    const v2::EncryptedObject& object) {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = read_seeds.find(object.encrypteddeksource());
+    if (it != read_seeds.end()) {
+      ++stats.dek_cache_hits;
+      return it->second;
+    }
+    ++stats.dek_cache_misses;
+    ++stats.decrypt_calls;
+  }
+  base::StatusOr<std::string> seed = client->Decrypt(
+      random.Uuid(), object.encrypteddeksource(), object.keyid());
+  if (!seed.ok()) {
+    return base::Status(seed.status().code(), "failed to decrypt DEK, error: " +
+                                                  seed.status().message());
+  }
+  const bool is_seed =
+      object.encrypteddeksourcetype() == v2::HKDF_SHA256_XNONCE_AES_GCM_SEED;
+  if (is_seed && seed->size() < kSeedSize) {
+    return base::InvalidArgumentError("invalid seed length " +
+                                      std::to_string(seed->size()) +
+                                      " used for key generation");
+  }
+  if (!is_seed && seed->size() != base::kAes256KeySize) {
+    return base::InvalidArgumentError("crypto/aes: invalid key size " +
+                                      std::to_string(seed->size()));
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  read_seeds[object.encrypteddeksource()] = *seed;
+  return seed;
+}
+
+base::StatusOr<ReadResult> KmsV2Core::FromStorage(const std::string& stored,
+                                                  const std::string& etcd_key) {
+  if (!stored.starts_with(prefix)) {
+    return base::InvalidArgumentError("no matching prefix found");
+  }
+  v2::EncryptedObject object;
+  if (!object.ParseFromArray(stored.data() + prefix.size(),
+                             static_cast<int>(stored.size() - prefix.size()))) {
+    return base::InvalidArgumentError(
+        "proto: cannot parse invalid wire-format data");
+  }
+  RETURN_IF_ERROR(ValidateEncryptedObject(object));
+
+  // Reads need a current state too, as upstream's stateFunc; its key_id
+  // decides staleness.
+  std::string current_key_id;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!write_seed.has_value()) {
+      return base::UnavailableError("got unexpected nil transformer");
+    }
+    current_key_id = write_seed->key_id;
+  }
+
+  ASSIGN_OR_RETURN(std::string seed, SeedFor(object));
+  const bool is_seed =
+      object.encrypteddeksourcetype() == v2::HKDF_SHA256_XNONCE_AES_GCM_SEED;
+  base::StatusOr<std::string> data =
+      is_seed ? OpenWithSeed(seed, object.encrypteddata(), etcd_key)
+              : OpenWithDek(seed, object.encrypteddata(), etcd_key);
+  if (!data.ok()) return data.status();
+  return ReadResult{std::move(*data), object.keyid() != current_key_id};
+}
+
+struct KmsV2Transformer::State {
+  std::shared_ptr<KmsV2Core> core;
+};
+
+KmsV2Transformer::KmsV2Transformer(std::string name,
+                                   std::shared_ptr<KmsClient> client,
+                                   base::Clock& clock, base::Random& random)
+    : state_(std::make_unique<State>()) {
+  state_->core = std::make_shared<KmsV2Core>(std::move(name), std::move(client),
+                                             clock, random);
+  // Like upstream, probe once inline so a healthy KMS is usable at once,
+  // then keep polling on the clock.
+  base::Status primed = state_->core->Probe();
+  state_->core->SchedulePoll(primed.ok() ? kHealthyPollInterval
+                                         : kUnhealthyPollInterval);
+}
+
+KmsV2Transformer::~KmsV2Transformer() {
+  KmsV2Core& core = *state_->core;
+  std::lock_guard<std::mutex> lock(core.mu);
+  core.stopped = true;
+  if (core.poll_timer.has_value()) core.clock.Cancel(*core.poll_timer);
+}
+
+base::StatusOr<std::string> KmsV2Transformer::ToStorage(
+    const std::string& data, const std::string& etcd_key) {
+  return state_->core->ToStorage(data, etcd_key);
+}
+
+base::StatusOr<ReadResult> KmsV2Transformer::FromStorage(
+    const std::string& stored, const std::string& etcd_key) {
+  return state_->core->FromStorage(stored, etcd_key);
+}
+
+const std::string& KmsV2Transformer::name() const { return state_->core->name; }
+
+std::string KmsV2Transformer::prefix() const { return state_->core->prefix; }
+
+KmsV2Stats KmsV2Transformer::stats() const {
+  std::lock_guard<std::mutex> lock(state_->core->mu);
+  return state_->core->stats;
+}
+
+void KmsV2Transformer::ClearCache() {
+  std::lock_guard<std::mutex> lock(state_->core->mu);
+  state_->core->read_seeds.clear();
+}
+
+base::Status KmsV2Transformer::ProbeNow() { return state_->core->Probe(); }
+
+base::Status KmsV2Transformer::Health() const {
+  std::lock_guard<std::mutex> lock(state_->core->mu);
+  return state_->core->health;
+}
+
+std::string KmsV2Transformer::current_key_id() const {
+  std::lock_guard<std::mutex> lock(state_->core->mu);
+  const std::optional<WriteSeed>& seed = state_->core->write_seed;
+  return seed.has_value() ? seed->key_id : "";
+}
+
+TransformerChain::TransformerChain(std::vector<Provider> providers)
+    : providers_(std::move(providers)) {}
+
+base::StatusOr<std::string> TransformerChain::ToStorage(
+    const std::string& data, const std::string& etcd_key) {
+  if (providers_.empty()) {
+    return base::FailedPreconditionError("no encryption providers configured");
+  }
+  return providers_.front().transformer->ToStorage(data, etcd_key);
+}
+
+// Follows upstream's prefixTransformers: a failed identity read is skipped
+// silently, because identity listed first must let encrypted values reach
+// the providers after it.
+base::StatusOr<ReadResult> TransformerChain::FromStorage(
+    const std::string& stored, const std::string& etcd_key) {
+  std::vector<std::string> errors;
+  base::Code code = base::Code::kInternal;
+  for (size_t i = 0; i < providers_.size(); ++i) {
+    const Provider& provider = providers_[i];
+    if (!stored.starts_with(provider.prefix)) continue;
+    base::StatusOr<ReadResult> result =
+        provider.transformer->FromStorage(stored, etcd_key);
+    if (!result.ok()) {
+      if (provider.prefix.empty()) continue;
+      errors.push_back(result.status().message());
+      code = result.status().code();
+      continue;
+    }
+    result->stale = result->stale || i != 0;
+    return result;
+  }
+  if (!errors.empty()) {
+    if (errors.size() > 1) code = base::Code::kInternal;
+    return base::Status(code, AggregateMessage(errors));
+  }
+  return base::InvalidArgumentError("no matching prefix found");
+}
+
+std::shared_ptr<Transformer> NewIdentityTransformer() {
+  return std::make_shared<IdentityTransformer>();
+}
+
+}  // namespace apiserver

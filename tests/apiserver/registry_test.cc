@@ -1,0 +1,521 @@
+#include "apiserver/registry.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "base/crypto.h"
+#include "tests/apiserver/test_env.h"
+
+namespace apiserver {
+namespace {
+
+using std::chrono::minutes;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class RegistryTest : public ApiserverEnv {
+ protected:
+  void SetUp() override {
+    ApiserverEnv::SetUp();
+    if (HasFatalFailure()) return;
+    kms_transformer_ = NewKmsTransformer("kp");
+    registry_ =
+        std::make_unique<Registry>(*store_, KmsFirst(), clock_, random_);
+  }
+
+  void TearDown() override {
+    registry_.reset();
+    kms_transformer_.reset();
+    ApiserverEnv::TearDown();
+  }
+
+  std::shared_ptr<Transformer> KmsFirst() {
+    return std::make_shared<TransformerChain>(
+        std::vector<Provider>{{kms_transformer_->prefix(), kms_transformer_},
+                              {"", NewIdentityTransformer()}});
+  }
+
+  std::shared_ptr<Transformer> IdentityFirst() {
+    return std::make_shared<TransformerChain>(
+        std::vector<Provider>{{"", NewIdentityTransformer()},
+                              {kms_transformer_->prefix(), kms_transformer_}});
+  }
+
+  static Json Secret(const std::string& name,
+                     const std::string& password = "hunter2") {
+    return Json{{"apiVersion", "v1"},
+                {"kind", "Secret"},
+                {"metadata", {{"name", name}}},
+                {"data", {{"password", base::Base64Encode(password)}}}};
+  }
+
+  Json MustCreate(const Resource& resource, const std::string& ns,
+                  Json object) {
+    auto created = registry_->Create(resource, ns, std::move(object));
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? *created : Json();
+  }
+
+  // Returns the error message of creating `object`, or "OK".
+  std::string CreateError(Json object, const std::string& ns = "default") {
+    auto created = registry_->Create(SecretsResource(), ns, std::move(object));
+    return created.ok() ? "OK" : created.status().message();
+  }
+
+  std::string Raw(const std::string& name, const std::string& ns = "default") {
+    auto raw = registry_->RawValue(SecretsResource(), ns, name);
+    EXPECT_TRUE(raw.ok()) << raw.status();
+    return raw.ok() ? *raw : "";
+  }
+
+  std::shared_ptr<KmsV2Transformer> kms_transformer_;
+  std::unique_ptr<Registry> registry_;
+};
+
+TEST_F(RegistryTest, CreateThenGetReturnsObject) {
+  Json created = MustCreate(SecretsResource(), "default", Secret("s1"));
+
+  auto got = registry_->Get(SecretsResource(), "default", "s1");
+
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, created);
+  EXPECT_EQ((*got)["data"]["password"], base::Base64Encode("hunter2"));
+  EXPECT_EQ((*got)["type"], "Opaque");
+  EXPECT_EQ((*got)["kind"], "Secret");
+  EXPECT_EQ((*got)["metadata"]["namespace"], "default");
+  EXPECT_EQ((*got)["metadata"]["uid"].get<std::string>().size(), 36u);
+  EXPECT_EQ((*got)["metadata"]["creationTimestamp"], "2026-01-02T00:00:00Z");
+  EXPECT_EQ((*got)["metadata"]["resourceVersion"],
+            std::to_string(store_->CurrentRevision()));
+}
+
+TEST_F(RegistryTest, DefaultNamespacesExist) {
+  auto list = registry_->List(NamespacesResource(), "");
+
+  ASSERT_TRUE(list.ok()) << list.status();
+  std::vector<std::string> names;
+  for (const Json& item : (*list)["items"]) {
+    names.push_back(item["metadata"]["name"]);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"default", "kube-node-lease",
+                                             "kube-public", "kube-system"}));
+  EXPECT_EQ((*list)["items"][0]["status"]["phase"], "Active");
+}
+
+TEST_F(RegistryTest, SecretIsStoredEncrypted) {
+  MustCreate(SecretsResource(), "default", Secret("s1"));
+
+  std::string raw = Raw("s1");
+
+  EXPECT_THAT(raw, StartsWith("k8s:enc:kms:v2:kp:"));
+  EXPECT_EQ(raw.find(base::Base64Encode("hunter2")), std::string::npos);
+  EXPECT_EQ(raw.find("hunter2"), std::string::npos);
+  EXPECT_EQ(raw.find("password"), std::string::npos);
+}
+
+TEST_F(RegistryTest, IdentityStoresJsonWithBase64Data) {
+  registry_->SetTransformer(IdentityFirst());
+  MustCreate(SecretsResource(), "default", Secret("s1"));
+
+  Json stored = Json::parse(Raw("s1"));
+
+  EXPECT_EQ(stored["kind"], "Secret");
+  EXPECT_EQ(stored["apiVersion"], "v1");
+  EXPECT_EQ(stored["data"]["password"], base::Base64Encode("hunter2"));
+  EXPECT_FALSE(stored["metadata"].contains("resourceVersion"));
+}
+
+TEST_F(RegistryTest, ConfigMapsAreNotEncrypted) {
+  MustCreate(ConfigMapsResource(), "default",
+             Json{{"metadata", {{"name", "c1"}}}, {"data", {{"k", "v"}}}});
+
+  auto raw = registry_->RawValue(ConfigMapsResource(), "default", "c1");
+
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(Json::parse(*raw)["data"]["k"], "v");
+}
+
+TEST_F(RegistryTest, GetOfMissingSecretIsNotFound) {
+  auto got = registry_->Get(SecretsResource(), "default", "x");
+
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), base::Code::kNotFound);
+  EXPECT_EQ(got.status().reason(), "NotFound");
+  EXPECT_EQ(got.status().message(), "secrets \"x\" not found");
+}
+
+TEST_F(RegistryTest, SecondCreateIsAlreadyExists) {
+  MustCreate(SecretsResource(), "default", Secret("x"));
+
+  auto again = registry_->Create(SecretsResource(), "default", Secret("x"));
+
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().reason(), "AlreadyExists");
+  EXPECT_EQ(again.status().message(), "secrets \"x\" already exists");
+}
+
+TEST_F(RegistryTest, CreateInMissingNamespaceIsNotFound) {
+  auto created = registry_->Create(SecretsResource(), "nope", Secret("x"));
+
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().reason(), "NotFound");
+  EXPECT_EQ(created.status().message(), "namespaces \"nope\" not found");
+}
+
+TEST_F(RegistryTest, OldResourceVersionConflicts) {
+  Json created = MustCreate(SecretsResource(), "default", Secret("x"));
+  Json first = created;
+  first["data"]["password"] = base::Base64Encode("one");
+  ASSERT_TRUE(registry_->Update(SecretsResource(), "default", first).ok());
+
+  Json second = created;
+  second["data"]["password"] = base::Base64Encode("two");
+  auto updated = registry_->Update(SecretsResource(), "default", second);
+
+  ASSERT_FALSE(updated.ok());
+  EXPECT_EQ(updated.status().code(), base::Code::kAborted);
+  EXPECT_EQ(updated.status().reason(), "Conflict");
+  EXPECT_EQ(updated.status().message(),
+            "Operation cannot be fulfilled on secrets \"x\": the object has "
+            "been modified; please apply your changes to the latest version "
+            "and try again");
+}
+
+TEST_F(RegistryTest, UpdateWithoutResourceVersionWins) {
+  Json created = MustCreate(SecretsResource(), "default", Secret("x"));
+  Json changed = Secret("x", "new");
+
+  auto updated = registry_->Update(SecretsResource(), "default", changed);
+
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_TRUE(updated->written);
+  EXPECT_EQ(updated->object["metadata"]["uid"], created["metadata"]["uid"]);
+  EXPECT_EQ(updated->object["metadata"]["creationTimestamp"],
+            created["metadata"]["creationTimestamp"]);
+  EXPECT_NE(updated->object["metadata"]["resourceVersion"],
+            created["metadata"]["resourceVersion"]);
+  auto got = registry_->Get(SecretsResource(), "default", "x");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ((*got)["data"]["password"], base::Base64Encode("new"));
+}
+
+TEST_F(RegistryTest, UpdateOfMissingSecretIsNotFound) {
+  auto updated = registry_->Update(SecretsResource(), "default", Secret("x"));
+
+  ASSERT_FALSE(updated.ok());
+  EXPECT_EQ(updated.status().message(), "secrets \"x\" not found");
+}
+
+TEST_F(RegistryTest, NoOpUpdateOfCurrentObjectIsNotWritten) {
+  Json created = MustCreate(SecretsResource(), "default", Secret("x"));
+  const int64_t revision = store_->CurrentRevision();
+
+  auto updated = registry_->Update(SecretsResource(), "default", created);
+
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_FALSE(updated->written);
+  EXPECT_EQ(updated->object, created);
+  EXPECT_EQ(store_->CurrentRevision(), revision);
+}
+
+TEST_F(RegistryTest, NoOpUpdateRewritesObjectStaleAfterRotationOnce) {
+  Json created = MustCreate(SecretsResource(), "default", Secret("x"));
+  ASSERT_TRUE(kms_.Rotate(instance_id_, key_id_).ok());
+  clock_.Advance(minutes(1));
+
+  auto first = registry_->Update(SecretsResource(), "default", created);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = registry_->Update(SecretsResource(), "default", first->object);
+  ASSERT_TRUE(second.ok()) << second.status();
+
+  EXPECT_TRUE(first->written);
+  EXPECT_FALSE(second->written);
+  EXPECT_EQ(first->object["data"], created["data"]);
+}
+
+TEST_F(RegistryTest, NoOpUpdateMovesIdentityValueToKms) {
+  registry_->SetTransformer(IdentityFirst());
+  Json created = MustCreate(SecretsResource(), "default", Secret("x"));
+  ASSERT_THAT(Raw("x"), StartsWith("{"));
+  registry_->SetTransformer(KmsFirst());
+
+  auto updated = registry_->Update(SecretsResource(), "default", created);
+
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_TRUE(updated->written);
+  EXPECT_THAT(Raw("x"), StartsWith("k8s:enc:kms:v2:kp:"));
+}
+
+TEST_F(RegistryTest, UndecryptableSecretFailsGetAndList) {
+  MustCreate(SecretsResource(), "default", Secret("a"));
+  MustCreate(SecretsResource(), "default", Secret("b"));
+  ASSERT_TRUE(kms_.Disable(instance_id_, key_id_).ok());
+  kms_transformer_->ClearCache();
+
+  auto got = registry_->Get(SecretsResource(), "default", "a");
+  auto list = registry_->List(SecretsResource(), "");
+
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), base::Code::kInternal);
+  EXPECT_EQ(got.status().reason(), "InternalError");
+  EXPECT_THAT(got.status().message(),
+              StartsWith("unable to transform key "
+                         "\"/registry/secrets/default/a\": failed to decrypt "
+                         "DEK, error: "));
+  ASSERT_FALSE(list.ok());
+  EXPECT_THAT(list.status().message(),
+              StartsWith("unable to transform key \"/registry/secrets/"));
+}
+
+TEST_F(RegistryTest, ValueCopiedToOtherKeyFailsToRead) {
+  MustCreate(SecretsResource(), "default", Secret("a"));
+  etcd::PutRequest put;
+  put.key = "/registry/secrets/default/b";
+  put.value = Raw("a");
+  ASSERT_TRUE(store_->Put(put).ok());
+
+  auto got = registry_->Get(SecretsResource(), "default", "b");
+
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().message(),
+            "unable to transform key \"/registry/secrets/default/b\": cipher: "
+            "message authentication failed");
+}
+
+TEST_F(RegistryTest, WriteFailsWhenSeedExpired) {
+  ASSERT_TRUE(kms_.Disable(instance_id_, key_id_).ok());
+  clock_.Advance(minutes(4));
+
+  auto created = registry_->Create(SecretsResource(), "default", Secret("x"));
+
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().reason(), "InternalError");
+  EXPECT_THAT(created.status().message(), HasSubstr("expired at"));
+}
+
+TEST_F(RegistryTest, ListSortsByNamespaceAndName) {
+  MustCreate(NamespacesResource(), "", Json{{"metadata", {{"name", "a-b"}}}});
+  MustCreate(NamespacesResource(), "", Json{{"metadata", {{"name", "a"}}}});
+  MustCreate(SecretsResource(), "a-b", Secret("s"));
+  MustCreate(SecretsResource(), "a", Secret("t"));
+  MustCreate(SecretsResource(), "a", Secret("s"));
+
+  auto all = registry_->List(SecretsResource(), "");
+  auto in_a = registry_->List(SecretsResource(), "a");
+
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_TRUE(in_a.ok()) << in_a.status();
+  EXPECT_EQ((*all)["kind"], "SecretList");
+  ASSERT_EQ((*all)["items"].size(), 3u);
+  EXPECT_EQ((*all)["items"][0]["metadata"]["namespace"], "a");
+  EXPECT_EQ((*all)["items"][0]["metadata"]["name"], "s");
+  EXPECT_EQ((*all)["items"][1]["metadata"]["name"], "t");
+  EXPECT_EQ((*all)["items"][2]["metadata"]["namespace"], "a-b");
+  EXPECT_EQ((*in_a)["items"].size(), 2u);
+  EXPECT_EQ((*all)["metadata"]["resourceVersion"],
+            std::to_string(store_->CurrentRevision()));
+}
+
+TEST_F(RegistryTest, DeleteReturnsLastStateThenNotFound) {
+  Json created = MustCreate(SecretsResource(), "default", Secret("x"));
+
+  auto deleted = registry_->Delete(SecretsResource(), "default", "x");
+  auto again = registry_->Delete(SecretsResource(), "default", "x");
+
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, created);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().message(), "secrets \"x\" not found");
+}
+
+TEST_F(RegistryTest, DeletingNamespaceDeletesItsSecrets) {
+  MustCreate(NamespacesResource(), "", Json{{"metadata", {{"name", "team"}}}});
+  MustCreate(SecretsResource(), "team", Secret("x"));
+
+  ASSERT_TRUE(registry_->Delete(NamespacesResource(), "", "team").ok());
+
+  EXPECT_FALSE(registry_->Get(SecretsResource(), "team", "x").ok());
+}
+
+TEST_F(RegistryTest, DefaultNamespaceCannotBeDeleted) {
+  auto deleted = registry_->Delete(NamespacesResource(), "", "default");
+
+  ASSERT_FALSE(deleted.ok());
+  EXPECT_EQ(deleted.status().reason(), "Forbidden");
+  EXPECT_EQ(deleted.status().message(),
+            "namespaces \"default\" is forbidden: this namespace may not be "
+            "deleted");
+}
+
+TEST_F(RegistryTest, StringDataMergesIntoData) {
+  Json secret = Secret("x");
+  secret["stringData"] = {{"user", "admin"}, {"password", "override"}};
+
+  Json created = MustCreate(SecretsResource(), "default", secret);
+
+  EXPECT_FALSE(created.contains("stringData"));
+  EXPECT_EQ(created["data"]["user"], base::Base64Encode("admin"));
+  EXPECT_EQ(created["data"]["password"], base::Base64Encode("override"));
+}
+
+TEST_F(RegistryTest, GenerateNameAddsSuffix) {
+  Json secret = Secret("");
+  secret["metadata"] = {{"generateName", "token-"}};
+
+  Json created = MustCreate(SecretsResource(), "default", secret);
+
+  std::string name = created["metadata"]["name"];
+  EXPECT_THAT(name, StartsWith("token-"));
+  EXPECT_EQ(name.size(), 11u);
+}
+
+TEST_F(RegistryTest, NamespaceMismatchIsBadRequest) {
+  Json secret = Secret("x");
+  secret["metadata"]["namespace"] = "kube-system";
+
+  auto created = registry_->Create(SecretsResource(), "default", secret);
+
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().reason(), "BadRequest");
+  EXPECT_EQ(created.status().message(),
+            "the namespace of the provided object does not match the "
+            "namespace sent on the request");
+}
+
+TEST_F(RegistryTest, InvalidNameIsRejected) {
+  EXPECT_EQ(CreateError(Secret("Bad_Name")),
+            "Secret \"Bad_Name\" is invalid: metadata.name: Invalid value: "
+            "\"Bad_Name\": a lowercase RFC 1123 subdomain must consist of "
+            "lower case alphanumeric characters, '-' or '.', and must start "
+            "and end with an alphanumeric character (e.g. 'example.com', "
+            "regex used for validation is "
+            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)"
+            "*')");
+  EXPECT_EQ(CreateError(Secret("")),
+            "Secret \"\" is invalid: metadata.name: Required value: name or "
+            "generateName is required");
+}
+
+TEST_F(RegistryTest, InvalidDataKeyIsRejected) {
+  Json secret = Secret("x");
+  secret["data"]["a b"] = "";
+
+  auto created = registry_->Create(SecretsResource(), "default", secret);
+
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().reason(), "Invalid");
+  EXPECT_EQ(created.status().message(),
+            "Secret \"x\" is invalid: data[a b]: Invalid value: \"a b\": a "
+            "valid config key must consist of alphanumeric characters, '-', "
+            "'_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', "
+            "regex used for validation is '[-._a-zA-Z0-9]+')");
+}
+
+TEST_F(RegistryTest, DotDotKeyIsRejected) {
+  Json secret = Secret("x");
+  secret["data"] = {{"..a", ""}};
+
+  EXPECT_EQ(CreateError(secret),
+            "Secret \"x\" is invalid: data[..a]: Invalid value: \"..a\": "
+            "must not start with '..'");
+}
+
+TEST_F(RegistryTest, TlsSecretNeedsCertAndKey) {
+  Json secret = Secret("tls");
+  secret["type"] = "kubernetes.io/tls";
+
+  EXPECT_EQ(CreateError(secret),
+            "Secret \"tls\" is invalid: [data[tls.crt]: Required value, "
+            "data[tls.key]: Required value]");
+
+  secret["data"]["tls.crt"] = base::Base64Encode("cert");
+  secret["data"]["tls.key"] = base::Base64Encode("key");
+  EXPECT_EQ(CreateError(secret), "OK");
+}
+
+TEST_F(RegistryTest, BasicAuthSecretNeedsUsernameOrPassword) {
+  Json secret =
+      Json{{"metadata", {{"name", "b"}}}, {"type", "kubernetes.io/basic-auth"}};
+
+  EXPECT_EQ(CreateError(secret),
+            "Secret \"b\" is invalid: [data[username]: Required value, "
+            "data[password]: Required value]");
+}
+
+TEST_F(RegistryTest, NonBase64DataIsBadRequest) {
+  Json secret = Secret("x");
+  secret["data"]["password"] = "not base64!";
+
+  auto created = registry_->Create(SecretsResource(), "default", secret);
+
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().reason(), "BadRequest");
+  EXPECT_EQ(created.status().message(),
+            "Secret in version \"v1\" cannot be handled as a Secret: illegal "
+            "base64 data at input byte 3");
+}
+
+TEST_F(RegistryTest, TruncatedBase64IsBadRequest) {
+  Json secret = Secret("x");
+  secret["data"]["password"] = "aGVsbG8";
+
+  EXPECT_EQ(CreateError(secret),
+            "Secret in version \"v1\" cannot be handled as a Secret: illegal "
+            "base64 data at input byte 4");
+}
+
+TEST_F(RegistryTest, DataOverOneMebibyteIsRejected) {
+  Json secret = Secret("big");
+  secret["data"] = {{"a", base::Base64Encode(std::string(1024 * 1024, 'x'))}};
+  EXPECT_EQ(CreateError(secret), "OK");
+
+  secret["metadata"]["name"] = "bigger";
+  secret["data"]["b"] = base::Base64Encode("y");
+  EXPECT_EQ(CreateError(secret),
+            "Secret \"bigger\" is invalid: data: Too long: may not be more "
+            "than 1048576 bytes");
+}
+
+TEST_F(RegistryTest, ImmutableSecretRejectsDataChange) {
+  Json secret = Secret("x");
+  secret["immutable"] = true;
+  Json created = MustCreate(SecretsResource(), "default", secret);
+  created["data"]["password"] = base::Base64Encode("changed");
+
+  auto updated = registry_->Update(SecretsResource(), "default", created);
+
+  ASSERT_FALSE(updated.ok());
+  EXPECT_EQ(updated.status().message(),
+            "Secret \"x\" is invalid: data: Forbidden: field is immutable "
+            "when `immutable` is set");
+}
+
+TEST_F(RegistryTest, SecretTypeCannotChange) {
+  Json created = MustCreate(SecretsResource(), "default", Secret("x"));
+  created["type"] = "example.com/other";
+
+  auto updated = registry_->Update(SecretsResource(), "default", created);
+
+  ASSERT_FALSE(updated.ok());
+  EXPECT_EQ(updated.status().message(),
+            "Secret \"x\" is invalid: type: Invalid value: "
+            "\"example.com/other\": field is immutable");
+}
+
+TEST_F(RegistryTest, InvalidNamespaceNameIsRejected) {
+  auto created = registry_->Create(NamespacesResource(), "",
+                                   Json{{"metadata", {{"name", "a.b"}}}});
+
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().message(),
+            "Namespace \"a.b\" is invalid: metadata.name: Invalid value: "
+            "\"a.b\": a lowercase RFC 1123 label must consist of lower case "
+            "alphanumeric characters or '-', and must start and end with an "
+            "alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+            "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
+}
+
+}  // namespace
+}  // namespace apiserver
