@@ -578,7 +578,9 @@ base::StatusOr<WrapResult> KeyService::Rewrap(
     ASSIGN_OR_RETURN(KeyRecord * key,
                      FindActiveRootKey(op, instance_id, key_id, "rewrap"));
     ASSIGN_OR_RETURN(auto opened, OpenDek(*key, ciphertext, aad));
-    return SealDek(op, *key, opened.first, aad);
+    ASSIGN_OR_RETURN(WrapResult result, SealDek(op, *key, opened.first, aad));
+    result.unwrapped_key_version_id = key->meta.versions[opened.second].id;
+    return result;
   };
   return op.Finish(run());
 }

@@ -158,6 +158,8 @@ struct WrapResult {
   std::string ciphertext;  // opaque bytes; the HTTP API base64-encodes them
   std::string plaintext;   // the DEK; generated when none was supplied
   std::string key_version_id;
+  // Rewrap only: the version that had wrapped the input ciphertext.
+  std::string unwrapped_key_version_id;
 };
 
 struct UnwrapResult {

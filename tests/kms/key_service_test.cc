@@ -339,6 +339,7 @@ TEST_F(KeyServiceTest, RewrapMovesCiphertextToNewestVersion) {
 
   ASSERT_TRUE(rewrapped.ok());
   EXPECT_EQ(rewrapped->key_version_id, rotated.versions[1].id);
+  EXPECT_EQ(rewrapped->unwrapped_key_version_id, rotated.versions[0].id);
   EXPECT_EQ(rewrapped->plaintext, old.plaintext);
   EXPECT_EQ(service_.Unwrap(instance_, id, rewrapped->ciphertext)->plaintext,
             old.plaintext);
