@@ -9,6 +9,7 @@
 
 #include "apiserver/kms_client.h"
 #include "apiserver/transformer.h"
+#include "base/crypto.h"
 #include "etcd-store/store.h"
 
 namespace sim {

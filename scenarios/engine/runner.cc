@@ -299,11 +299,12 @@ Check Run::ExpectAction(const Step& step, const ActionResult& result) {
     return Check::Fail("success", actual_outcome);
   }
   const Fields& e = *step.expect;
-  if (e.Has("reason") && (status.ok() || status.reason() != e.String("reason"))) {
+  if (e.Has("reason") &&
+      (status.ok() || status.reason() != e.String("reason"))) {
     return Check::Fail("error with reason " + e.String("reason"),
                        status.ok() ? actual_outcome
-                                   : "reason " + Quote(status.reason()) +
-                                         ", " + actual_outcome);
+                                   : "reason " + Quote(status.reason()) + ", " +
+                                         actual_outcome);
   }
   if (e.Has("error")) {
     if (!status.ok() &&

@@ -119,13 +119,10 @@ const std::vector<StepSpec>& StepSpecs() {
 
 const std::vector<FieldSpec>& ExpectFields() {
   static const std::vector<FieldSpec> fields = {
-      {"ok", Type::kBool},
-      {"error", Type::kString},
-      {"data", Type::kStringMap},
-      {"count", Type::kInt},
-      {"names", Type::kStringList},
-      {"written", Type::kInt},
-      kWithinField,
+      {"ok", Type::kBool},       {"error", Type::kString},
+      {"reason", Type::kString}, {"data", Type::kStringMap},
+      {"count", Type::kInt},     {"names", Type::kStringList},
+      {"written", Type::kInt},   kWithinField,
   };
   return fields;
 }
@@ -441,10 +438,12 @@ base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
   const StepSpec* spec = nullptr;
   YAML::Node body;
   YAML::Node expect;
+  bool has_expect = false;
   for (const auto& item : node) {
     std::string name = item.first.as<std::string>();
     if (name == "expect") {
       expect = item.second;
+      has_expect = true;
       continue;
     }
     if (spec != nullptr) {
@@ -483,7 +482,7 @@ base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
     step.within = step.fields.DurationOf("within");
   }
 
-  if (expect) {
+  if (has_expect) {
     if (!spec->has_expect) {
       return ctx.errors.At(expect, where +
                                        "'expect' is not allowed here; "

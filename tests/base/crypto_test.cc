@@ -69,7 +69,7 @@ TEST(Hkdf, MatchesRfc5869TestCase1) {
 
   ASSERT_TRUE(okm.ok()) << okm.status();
   EXPECT_EQ(Base64Encode(*okm),
-            "PLJfJfqs1XqQQ09k0DYvKi0tCpDPGlpMXbAtVuzEBymkpkQtTw6ep7hlZQ==");
+            "PLJfJfqs1XqQQ09k0DYvKi0tCpDPGlpMXbAtVuzExb80AHII1biHGFhl");
 }
 
 TEST(Hkdf, DifferentInfoGivesDifferentKeys) {
