@@ -8,7 +8,7 @@ PACKAGES=(
   libboost-dev libboost-system-dev libssl-dev librocksdb-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libprotobuf-dev protobuf-compiler libgtest-dev
-  etcd-server nodejs npm
+  etcd-server nodejs
 )
 
 missing=()
@@ -18,6 +18,10 @@ for package in "${PACKAGES[@]}"; do
     missing+=("$package")
   fi
 done
+# Node.js builds from other sources bundle npm and conflict with Debian's.
+if ! command -v npm > /dev/null; then
+  missing+=(npm)
+fi
 if ((${#missing[@]} > 0)); then
   echo "setup: installing ${missing[*]}"
   apt-get update -qq
