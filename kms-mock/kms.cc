@@ -6,8 +6,13 @@
 #include <utility>
 
 #include "base/crypto.h"
+#include "kms-mock/kms_internal.h"
+#include "kms-mock/storage.h"
 
 namespace kms {
+
+using internal::KeyRecord;
+
 namespace {
 
 using base::Status;
@@ -158,38 +163,10 @@ std::string_view KeyEventTypeName(KeyEventType type) {
   return "unknown";
 }
 
-// A key with its secret parts, which never leave this file except as the
-// payload of a standard key.
-struct KeyRecord {
-  Key meta;                            // meta.payload set for standard keys
-  std::vector<std::string> materials;  // parallel to meta.versions
-  std::optional<KeyState> state_before_deletion;
-  std::optional<Time> disabled_at;
-  // The seeded instant within kExpiryLag after expiration at which an Active
-  // key becomes Deactivated.
-  std::optional<Time> deactivate_at;
-  std::optional<base::Clock::TimerId> expiry_timer;
-};
+internal::ServiceState::ServiceState(base::Clock& c, base::Random& r)
+    : clock(c), random(r) {}
 
-struct internal::ServiceState {
-  ServiceState(base::Clock& c, base::Random& r) : clock(c), random(r) {}
-
-  // Constant after construction.
-  base::Clock& clock;
-  base::Random& random;
-
-  mutable std::mutex mu;
-  std::map<std::string, Instance> instances;                  // guarded by mu
-  std::vector<std::string> instance_order;                    // guarded by mu
-  std::map<std::string, KeyRecord> keys;                      // guarded by mu
-  std::map<std::string, std::vector<std::string>> key_order;  // by instance
-  std::vector<Registration> registrations;                    // guarded by mu
-  std::map<KeyService::SubscriptionId,
-           std::shared_ptr<std::function<void(const KeyEvent&)>>>
-      subscribers;                                   // guarded by mu
-  KeyService::SubscriptionId next_subscription = 1;  // guarded by mu
-  std::map<std::string, CallCount> calls;            // guarded by mu
-};
+internal::ServiceState::~ServiceState() = default;
 
 namespace {
 
@@ -203,19 +180,48 @@ class Operation {
   internal::ServiceState& state() { return state_; }
   Time now() const { return state_.clock.Now(); }
 
+  // Records an event; the key is written to storage when the call ends.
   void Emit(KeyEventType type, const KeyRecord& key) {
     events_.push_back(KeyEvent{type, key.meta.instance_id, key.meta.id, now()});
+    dirty_.keys.insert(key.meta.id);
+  }
+  void MarkInstance(const std::string& id) { dirty_.instances.insert(id); }
+  void MarkRegistrations(const std::string& key_id) {
+    dirty_.registrations.insert(key_id);
   }
 
-  // Counts the outcome, releases the lock and notifies subscribers.
+  // Writes what changed, counts the outcome, releases the lock and notifies
+  // subscribers. A failed write replaces the result with its error.
   template <typename T>
   T Finish(T result) {
+    base::Status written = Commit();
+    if (!written.ok()) result = T(written);
     if (!name_.empty()) {
       CallCount& count = state_.calls[name_];
       (result.ok() ? count.ok : count.failed)++;
     }
     Deliver();
     return result;
+  }
+
+  // Writes the changed records in one batch. After one failed write every
+  // later change fails too, because memory may then be ahead of the disk.
+  base::Status Commit() {
+    if (dirty_.empty() || state_.store == nullptr) return base::OkStatus();
+    if (state_.store_failure.ok()) {
+      state_.store_failure = state_.store->Write(state_, dirty_);
+      if (!state_.store_failure.ok()) {
+        spdlog::error(
+            "kms: storage write failed, refusing further changes: "
+            "{}",
+            state_.store_failure.message());
+      }
+    }
+    dirty_ = {};
+    if (state_.store_failure.ok()) return base::OkStatus();
+    return base::DataLossError("kms storage write failed earlier (" +
+                               state_.store_failure.message() +
+                               "); reopen the service");
   }
 
   void Deliver() {
@@ -236,6 +242,7 @@ class Operation {
   std::string name_;  // empty for internal work, which is not counted
   std::unique_lock<std::mutex> lock_;
   std::vector<KeyEvent> events_;
+  internal::DirtySet dirty_;
 };
 
 void LogStateChange(const KeyRecord& key, std::string_view what) {
@@ -406,6 +413,11 @@ void ScheduleExpiry(internal::ServiceState& s, KeyRecord& key) {
       it->second.expiry_timer.reset();
       RefreshExpiry(op, it->second);
     }
+    base::Status written = op.Commit();
+    if (!written.ok()) {
+      spdlog::error("kms: expiry of key {} not stored: {}", key_id,
+                    written.message());
+    }
     op.Deliver();
   });
 }
@@ -414,6 +426,21 @@ void ScheduleExpiry(internal::ServiceState& s, KeyRecord& key) {
 
 KeyService::KeyService(base::Clock& clock, base::Random& random)
     : state_(std::make_unique<internal::ServiceState>(clock, random)) {}
+
+base::StatusOr<std::unique_ptr<KeyService>> KeyService::Open(
+    base::Clock& clock, base::Random& random, const std::string& data_dir) {
+  ASSIGN_OR_RETURN(std::unique_ptr<internal::KeyStore> store,
+                   internal::KeyStore::Open(data_dir));
+  auto service = std::make_unique<KeyService>(clock, random);
+  internal::ServiceState& s = *service->state_;
+  std::lock_guard lock(s.mu);
+  RETURN_IF_ERROR(store->Load(s));
+  for (auto& [id, key] : s.keys) ScheduleExpiry(s, key);
+  s.store = std::move(store);
+  spdlog::info("kms: opened {} with {} instances and {} keys", data_dir,
+               s.instances.size(), s.keys.size());
+  return service;
+}
 
 KeyService::~KeyService() {
   std::lock_guard lock(state_->mu);
@@ -436,6 +463,8 @@ base::StatusOr<Instance> KeyService::CreateInstance(const std::string& name,
   }
   state_->instances[instance.id] = instance;
   state_->instance_order.push_back(instance.id);
+  state_->instance_sequences[instance.id] = state_->next_sequence++;
+  op.MarkInstance(instance.id);
   spdlog::info("kms: created {} instance {}", InstanceTypeName(type),
                instance.id);
   return op.Finish(StatusOr<Instance>(instance));
@@ -483,6 +512,7 @@ base::StatusOr<Key> KeyService::CreateKey(const std::string& instance_id,
     key.meta.last_update_date = op.now();
     key.meta.expiration = request.expiration;
     key.meta.dual_auth_delete = request.dual_auth_delete;
+    key.sequence = state_->next_sequence++;
     AddVersion(op, key, std::move(material));
     if (request.expiration) {
       auto lag = std::chrono::seconds(state_->random.Uniform(
@@ -791,6 +821,7 @@ base::Status KeyService::Purge(const std::string& instance_id,
     if (key->expiry_timer) state_->clock.Cancel(*key->expiry_timer);
     std::erase_if(state_->registrations,
                   [&](const Registration& r) { return r.key_id == key_id; });
+    op.MarkRegistrations(key_id);
     std::erase(state_->key_order[instance_id], key_id);
     state_->keys.erase(key_id);
     return base::OkStatus();
@@ -818,6 +849,7 @@ base::Status KeyService::Register(const Registration& registration) {
     Registration stored = registration;
     stored.creation_date = op.now();
     state_->registrations.push_back(std::move(stored));
+    op.MarkRegistrations(registration.key_id);
     return base::OkStatus();
   };
   return op.Finish(run());
@@ -836,6 +868,7 @@ base::Status KeyService::Unregister(const std::string& instance_id,
       return base::NotFoundError("no registration of " + resource_crn +
                                  " on key " + key_id);
     }
+    op.MarkRegistrations(key_id);
     return base::OkStatus();
   };
   return op.Finish(run());

@@ -219,9 +219,18 @@ struct ServiceState;  // defined in kms.cc
 
 class KeyService {
  public:
-  // The clock and random source must outlive the service.
+  // An in-memory service. The clock and random source must outlive it.
   KeyService(base::Clock& clock, base::Random& random);
   ~KeyService();
+
+  // Opens a service whose instances, keys (key material included),
+  // versions, states and registrations live in a RocksDB database in
+  // `data_dir`, created when missing. Every change is written in one synced
+  // batch before its call returns. After a failed write, memory may be
+  // ahead of the disk, so every later change fails with kDataLoss until the
+  // service is reopened. Subscriptions and call counts are not stored.
+  static base::StatusOr<std::unique_ptr<KeyService>> Open(
+      base::Clock& clock, base::Random& random, const std::string& data_dir);
 
   KeyService(const KeyService&) = delete;
   KeyService& operator=(const KeyService&) = delete;

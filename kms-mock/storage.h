@@ -1,0 +1,46 @@
+// Private to kms-mock: a KeyService's records in RocksDB.
+//
+// Layout, one JSON value per record:
+//   i/<instance id>  the instance and its creation sequence
+//   k/<key id>       the key: metadata, states, timestamps and the material
+//                    of every version (base64)
+//   r/<key id>       the registrations of the key, as an array
+// Times are integer nanoseconds since the Unix epoch.
+#ifndef KMS_MOCK_STORAGE_H_
+#define KMS_MOCK_STORAGE_H_
+
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "kms-mock/kms_internal.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace kms::internal {
+
+class KeyStore {
+ public:
+  // Opens (creating when missing) the database in `data_dir`.
+  static base::StatusOr<std::unique_ptr<KeyStore>> Open(
+      const std::string& data_dir);
+  ~KeyStore();
+
+  // Reads every record into `state`, which must be empty.
+  base::Status Load(ServiceState& state);
+
+  // Writes the records in `dirty` from `state` as one synced batch.
+  // REQUIRES: state.mu held.
+  base::Status Write(const ServiceState& state, const DirtySet& dirty);
+
+ private:
+  explicit KeyStore(std::unique_ptr<rocksdb::DB> db);
+
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace kms::internal
+
+#endif  // KMS_MOCK_STORAGE_H_
