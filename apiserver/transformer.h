@@ -128,6 +128,17 @@ class TransformerChain : public Transformer {
   const std::vector<Provider> providers_;
 };
 
+// The aescbc and aesgcm providers of upstream with one key each: AES-CBC
+// with a random 16-byte IV and PKCS#7 padding, or AES-GCM with a random
+// 12-byte nonce and the etcd key as associated data. The stored value is
+// `prefix` ("k8s:enc:aescbc:v1:<key name>:" or "k8s:enc:aesgcm:v1:<key
+// name>:") followed by the IV or nonce and the ciphertext. Keys are 16, 24
+// or 32 bytes; other sizes fail with kInvalidArgument.
+base::StatusOr<std::shared_ptr<Transformer>> NewAesCbcTransformer(
+    std::string prefix, std::string key, base::Random& random);
+base::StatusOr<std::shared_ptr<Transformer>> NewAesGcmTransformer(
+    std::string prefix, std::string key, base::Random& random);
+
 // The identity provider: stores the bytes as they are, and rejects values
 // that start with "k8s:enc:" on reads.
 std::shared_ptr<Transformer> NewIdentityTransformer();
