@@ -1,0 +1,215 @@
+#include "kms-mock/seed.h"
+
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "base/crypto.h"
+
+namespace kms {
+namespace {
+
+struct SeedKey {
+  CreateKeyRequest request;
+  bool suspended = false;
+  std::vector<Registration> registrations;  // key and instance ids unset
+};
+
+struct SeedInstance {
+  std::string id;
+  std::string name;
+  InstanceType type = InstanceType::kKeyProtect;
+  std::vector<SeedKey> keys;
+};
+
+base::Status Invalid(const std::string& where, const std::string& message) {
+  return base::InvalidArgumentError(where + ": " + message);
+}
+
+// Reads an optional scalar; fails when the node is present but not scalar.
+base::StatusOr<std::optional<std::string>> Scalar(const YAML::Node& parent,
+                                                  const std::string& name,
+                                                  const std::string& where) {
+  YAML::Node node = parent[name];
+  if (!node || node.IsNull()) return std::optional<std::string>();
+  if (!node.IsScalar()) return Invalid(where + "." + name, "must be a value");
+  return std::optional<std::string>(node.as<std::string>());
+}
+
+base::StatusOr<bool> Bool(const YAML::Node& parent, const std::string& name,
+                          const std::string& where, bool fallback) {
+  ASSIGN_OR_RETURN(std::optional<std::string> text,
+                   Scalar(parent, name, where));
+  if (!text) return fallback;
+  if (*text == "true") return true;
+  if (*text == "false") return false;
+  return Invalid(where + "." + name, "must be true or false, got " + *text);
+}
+
+base::StatusOr<std::vector<Registration>> ParseRegistrations(
+    const YAML::Node& key, const std::string& where) {
+  std::vector<Registration> out;
+  YAML::Node list = key["registrations"];
+  if (!list) return out;
+  if (!list.IsSequence())
+    return Invalid(where + ".registrations", "not a list");
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string at = where + ".registrations[" + std::to_string(i) + "]";
+    Registration registration;
+    ASSIGN_OR_RETURN(std::optional<std::string> crn,
+                     Scalar(list[i], "crn", at));
+    if (!crn || crn->empty()) return Invalid(at + ".crn", "is missing");
+    registration.resource_crn = *crn;
+    ASSIGN_OR_RETURN(registration.prevent_key_deletion,
+                     Bool(list[i], "prevent_key_deletion", at, true));
+    out.push_back(std::move(registration));
+  }
+  return out;
+}
+
+base::StatusOr<SeedKey> ParseKey(const YAML::Node& node,
+                                 const std::string& where) {
+  if (!node.IsMap()) return Invalid(where, "not a mapping");
+  SeedKey key;
+  ASSIGN_OR_RETURN(std::optional<std::string> name,
+                   Scalar(node, "name", where));
+  if (!name || name->empty()) return Invalid(where + ".name", "is missing");
+  key.request.name = *name;
+  ASSIGN_OR_RETURN(key.request.id, Scalar(node, "id", where));
+  ASSIGN_OR_RETURN(std::optional<std::string> description,
+                   Scalar(node, "description", where));
+  key.request.description = description.value_or("");
+  ASSIGN_OR_RETURN(key.request.extractable,
+                   Bool(node, "extractable", where, false));
+  ASSIGN_OR_RETURN(key.request.dual_auth_delete,
+                   Bool(node, "dual_auth_delete", where, false));
+
+  ASSIGN_OR_RETURN(std::optional<std::string> payload,
+                   Scalar(node, "payload", where));
+  if (payload) {
+    base::StatusOr<std::string> bytes = base::Base64Decode(*payload);
+    if (!bytes.ok()) return Invalid(where + ".payload", "not valid base64");
+    key.request.material = std::move(bytes).value();
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> expiration,
+                   Scalar(node, "expiration", where));
+  if (expiration) {
+    key.request.expiration = base::ParseRfc3339(*expiration);
+    if (!key.request.expiration) {
+      return Invalid(where + ".expiration",
+                     "not an RFC 3339 time: " + *expiration);
+    }
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> state,
+                   Scalar(node, "state", where));
+  if (state && *state != "Active" && *state != "Suspended") {
+    return Invalid(where + ".state",
+                   "must be Active or Suspended, got " + *state);
+  }
+  key.suspended = state == "Suspended";
+  ASSIGN_OR_RETURN(key.registrations, ParseRegistrations(node, where));
+  return key;
+}
+
+base::StatusOr<std::vector<SeedInstance>> ParseSeed(const std::string& text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return base::InvalidArgumentError(std::string("seed is not YAML: ") +
+                                      e.what());
+  }
+  YAML::Node list = root["instances"];
+  if (!list || !list.IsSequence()) {
+    return base::InvalidArgumentError("seed needs an instances: list");
+  }
+  std::vector<SeedInstance> out;
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string where = "instances[" + std::to_string(i) + "]";
+    const YAML::Node& node = list[i];
+    if (!node.IsMap()) return Invalid(where, "not a mapping");
+    SeedInstance instance;
+    ASSIGN_OR_RETURN(std::optional<std::string> id, Scalar(node, "id", where));
+    instance.id = id.value_or("");
+    ASSIGN_OR_RETURN(std::optional<std::string> name,
+                     Scalar(node, "name", where));
+    instance.name = name.value_or(instance.id);
+    ASSIGN_OR_RETURN(std::optional<std::string> type,
+                     Scalar(node, "type", where));
+    if (type) {
+      std::optional<InstanceType> parsed = ParseInstanceType(*type);
+      if (!parsed) {
+        return Invalid(where + ".type",
+                       "must be key-protect or hpcs, got " + *type);
+      }
+      instance.type = *parsed;
+    }
+    YAML::Node keys = node["keys"];
+    if (keys && !keys.IsSequence())
+      return Invalid(where + ".keys", "not a list");
+    for (size_t k = 0; keys && k < keys.size(); ++k) {
+      std::string at = where + ".keys[" + std::to_string(k) + "]";
+      ASSIGN_OR_RETURN(SeedKey key, ParseKey(keys[k], at));
+      instance.keys.push_back(std::move(key));
+    }
+    out.push_back(std::move(instance));
+  }
+  return out;
+}
+
+base::Status CreateKey(KeyService& service, const std::string& instance_id,
+                       const SeedKey& seed) {
+  ASSIGN_OR_RETURN(Key key, service.CreateKey(instance_id, seed.request));
+  for (Registration registration : seed.registrations) {
+    registration.instance_id = instance_id;
+    registration.key_id = key.id;
+    RETURN_IF_ERROR(service.Register(registration));
+  }
+  if (seed.suspended) RETURN_IF_ERROR(service.Disable(instance_id, key.id));
+  return base::OkStatus();
+}
+
+}  // namespace
+
+base::Status ApplySeed(KeyService& service, const std::string& yaml_text) {
+  ASSIGN_OR_RETURN(std::vector<SeedInstance> instances, ParseSeed(yaml_text));
+  int created_keys = 0;
+  for (const SeedInstance& seed : instances) {
+    bool exists = !seed.id.empty() && service.GetInstance(seed.id).ok();
+    std::string instance_id = seed.id;
+    if (!exists) {
+      ASSIGN_OR_RETURN(Instance instance,
+                       service.CreateInstance(seed.name, seed.type, seed.id));
+      instance_id = instance.id;
+    }
+    for (const SeedKey& key : seed.keys) {
+      bool key_exists = key.request.id
+                            ? service.GetKey(instance_id, *key.request.id).ok()
+                            : exists;
+      if (key_exists) continue;
+      RETURN_IF_ERROR(CreateKey(service, instance_id, key));
+      ++created_keys;
+    }
+  }
+  spdlog::info("kms: seeded {} instances, created {} keys", instances.size(),
+               created_keys);
+  return base::OkStatus();
+}
+
+base::Status LoadSeedFile(KeyService& service, const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return base::NotFoundError("cannot open seed file " + path);
+  std::stringstream text;
+  text << file.rdbuf();
+  base::Status status = ApplySeed(service, text.str());
+  if (!status.ok()) {
+    return base::Status(status.code(), path + ": " + status.message(),
+                        status.reason());
+  }
+  return base::OkStatus();
+}
+
+}  // namespace kms

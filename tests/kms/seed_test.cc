@@ -1,0 +1,120 @@
+#include "kms-mock/seed.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "base/clock.h"
+#include "base/crypto.h"
+#include "base/random.h"
+#include "kms-mock/kms.h"
+
+namespace kms {
+namespace {
+
+const base::Time kStart = base::Time(
+    std::chrono::sys_days{std::chrono::year{2026} / std::chrono::January / 1});
+
+const char kSeed[] = R"(
+instances:
+  - id: inst-demo
+    name: demo
+    type: hpcs
+    keys:
+      - id: crk-1
+        name: cluster-root-key
+        description: root key of c1
+        expiration: 2027-01-01T00:00:00Z
+        dual_auth_delete: true
+        registrations:
+          - crn: crn:v1:bluemix:public:containers-kubernetes:c1
+      - id: crk-2
+        name: suspended-key
+        state: Suspended
+      - id: std-1
+        name: standard
+        extractable: true
+        payload: QUFBQUFBQUFBQUFBQUFBQQ==
+  - name: unnamed-instance
+    keys:
+      - name: generated
+)";
+
+class SeedTest : public ::testing::Test {
+ protected:
+  base::SimulatedClock clock_{kStart};
+  base::SeededRandom random_{3};
+  KeyService service_{clock_, random_};
+};
+
+TEST_F(SeedTest, CreatesInstancesKeysAndRegistrations) {
+  ASSERT_TRUE(ApplySeed(service_, kSeed).ok());
+
+  ASSERT_EQ(service_.ListInstances().size(), 2u);
+  EXPECT_EQ(service_.GetInstance("inst-demo")->type,
+            InstanceType::kHyperProtect);
+  Key root = *service_.GetKey("inst-demo", "crk-1");
+  EXPECT_EQ(root.name, "cluster-root-key");
+  EXPECT_EQ(root.description, "root key of c1");
+  EXPECT_TRUE(root.dual_auth_delete);
+  EXPECT_EQ(root.expiration, base::ParseRfc3339("2027-01-01T00:00:00Z"));
+  EXPECT_EQ(service_.GetKey("inst-demo", "crk-2")->state, KeyState::kSuspended);
+  EXPECT_EQ(service_.GetKey("inst-demo", "std-1")->payload,
+            std::string(16, 'A'));
+  EXPECT_EQ(service_.ListRegistrations("inst-demo", "crk-1").size(), 1u);
+  std::string other = service_.ListInstances()[1].id;
+  EXPECT_EQ(service_.ListKeys(other)->size(), 1u);
+}
+
+TEST_F(SeedTest, SecondApplyChangesNothing) {
+  ASSERT_TRUE(ApplySeed(service_, kSeed).ok());
+
+  ASSERT_TRUE(ApplySeed(service_, kSeed).ok());
+
+  EXPECT_EQ(service_.ListKeys("inst-demo")->size(), 3u);
+  // The instance without an id is created again, as documented.
+  EXPECT_EQ(service_.ListInstances().size(), 3u);
+}
+
+TEST_F(SeedTest, MalformedEntryIsNamedAndNothingIsCreated) {
+  struct Case {
+    std::string yaml;
+    std::string where;
+  };
+  std::vector<Case> cases = {
+      {"instances: 3", "instances"},
+      {"instances:\n  - id: i\n    type: aws\n", "instances[0].type"},
+      {"instances:\n  - id: i\n    keys:\n      - id: k\n",
+       "instances[0].keys[0].name"},
+      {"instances:\n  - id: i\n    keys:\n      - {name: k, payload: '@@'}\n",
+       "instances[0].keys[0].payload"},
+      {"instances:\n  - id: i\n    keys:\n      - {name: k, state: Gone}\n",
+       "instances[0].keys[0].state"},
+      {"instances:\n  - id: i\n    keys:\n      - {name: k, expiration: x}\n",
+       "instances[0].keys[0].expiration"},
+      {"instances:\n  - id: i\n    keys:\n      - {name: k, extractable: "
+       "maybe}\n",
+       "instances[0].keys[0].extractable"},
+      {"instances:\n  - id: i\n    keys:\n      - name: k\n"
+       "        registrations:\n          - {prevent_key_deletion: true}\n",
+       "instances[0].keys[0].registrations[0].crn"},
+      {"instances: [\n", "YAML"},
+  };
+
+  for (const Case& c : cases) {
+    base::Status status = ApplySeed(service_, c.yaml);
+    EXPECT_EQ(status.code(), base::Code::kInvalidArgument) << c.yaml;
+    EXPECT_NE(status.message().find(c.where), std::string::npos)
+        << status.message();
+  }
+  EXPECT_TRUE(service_.ListInstances().empty());
+}
+
+TEST_F(SeedTest, MissingFileIsNotFound) {
+  base::Status status = LoadSeedFile(service_, "/nonexistent/seed.yaml");
+
+  EXPECT_EQ(status.code(), base::Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace kms
