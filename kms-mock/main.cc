@@ -1,0 +1,108 @@
+// kms-mock-server: the mock Key Protect service on its own, for clients
+// such as the Key Protect SDKs.
+//
+//   kms-mock-server --tokens tokens.yaml --seed seed.yaml --port 8200
+//
+// Runs on the wall clock (optionally sped up) until SIGINT or SIGTERM.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <memory>
+#include <string>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/random.h"
+#include "kms-mock/api.h"
+#include "kms-mock/kms.h"
+#include "kms-mock/seed.h"
+#include "kms-mock/server.h"
+
+namespace {
+
+struct Flags {
+  std::string tokens;
+  std::string seed;
+  std::string data_dir;
+  kms::ServerOptions server;
+  double speed = 1.0;
+  std::string log_level = "info";
+};
+
+int Fail(const base::Status& status) {
+  spdlog::error("kms-mock-server: {}", status.ToString());
+  return 1;
+}
+
+// Blocks until SIGINT or SIGTERM. REQUIRES: both are blocked in every
+// thread, which holds when they are blocked before any thread starts.
+void WaitForSignal(const sigset_t& signals) {
+  int received = 0;
+  sigwait(&signals, &received);
+  spdlog::info("kms-mock-server: received signal {}, stopping", received);
+}
+
+int Run(const Flags& flags, const sigset_t& signals) {
+  base::SystemClock clock(flags.speed);
+  base::SecureRandom random;
+  base::StatusOr<kms::TokenTable> tokens = kms::LoadTokenFile(flags.tokens);
+  if (!tokens.ok()) return Fail(tokens.status());
+
+  std::unique_ptr<kms::KeyService> service;
+  if (flags.data_dir.empty()) {
+    service = std::make_unique<kms::KeyService>(clock, random);
+  } else {
+    base::StatusOr<std::unique_ptr<kms::KeyService>> opened =
+        kms::KeyService::Open(clock, random, flags.data_dir);
+    if (!opened.ok()) return Fail(opened.status());
+    service = std::move(opened).value();
+  }
+  if (!flags.seed.empty()) {
+    base::Status seeded = kms::LoadSeedFile(*service, flags.seed);
+    if (!seeded.ok()) return Fail(seeded);
+  }
+
+  kms::KeyProtectApi api(*service, clock, std::move(tokens).value());
+  base::StatusOr<std::unique_ptr<kms::Server>> server =
+      kms::Server::Start(api, flags.server);
+  if (!server.ok()) return Fail(server.status());
+  WaitForSignal(signals);
+  (*server)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{"Mock IBM Key Protect service (REST API v2 subset)"};
+  app.add_option("--tokens", flags.tokens,
+                 "YAML file of bearer tokens and their roles")
+      ->required();
+  app.add_option("--seed", flags.seed,
+                 "YAML file of instances and keys to create at start");
+  app.add_option("--data-dir", flags.data_dir,
+                 "RocksDB directory that keeps keys across restarts; "
+                 "in memory when absent");
+  app.add_option("--address", flags.server.address, "listen address")
+      ->capture_default_str();
+  app.add_option("--port", flags.server.port, "listen port; 0 picks one")
+      ->capture_default_str();
+  app.add_option("--threads", flags.server.threads, "I/O threads")
+      ->capture_default_str();
+  app.add_option("--speed", flags.speed,
+                 "virtual seconds per wall-clock second")
+      ->capture_default_str();
+  app.add_option("--log-level", flags.log_level,
+                 "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  base::InitLogging(flags.log_level);
+
+  // Blocked before any thread starts, so that only sigwait receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return Run(flags, signals);
+}
