@@ -1,0 +1,91 @@
+// Internal: the JSON form of etcd 3.4's v3 gateway (grpc-gateway v1 with
+// jsonpb): requests are read by proto field name or its lowerCamelCase JSON
+// name, int64 as string or number, bytes as standard base64 and enums by
+// name or number. Responses are written in proto field order with int64 as
+// strings, bytes as base64, enums by name and zero values omitted.
+#ifndef ETCD_STORE_GATEWAY_JSON_H_
+#define ETCD_STORE_GATEWAY_JSON_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "etcd-store/store.h"
+
+namespace etcd::gateway_internal {
+
+// The identity fields of a top-level response header.
+struct HeaderIds {
+  uint64_t cluster_id = 0;
+  uint64_t member_id = 0;
+  uint64_t raft_term = 0;
+};
+
+// Parses a request body; an empty body is an empty message. Errors carry
+// Go's encoding/json messages for the common cases.
+base::StatusOr<nlohmann::json> ParseBody(std::string_view body);
+// Splits a streaming body (watch, keep-alive) into its JSON messages.
+base::StatusOr<std::vector<nlohmann::json>> ParseStream(std::string_view body);
+
+base::StatusOr<RangeRequest> DecodeRangeRequest(const nlohmann::json& json);
+base::StatusOr<PutRequest> DecodePutRequest(const nlohmann::json& json);
+base::StatusOr<DeleteRangeRequest> DecodeDeleteRangeRequest(
+    const nlohmann::json& json);
+base::StatusOr<TxnRequest> DecodeTxnRequest(const nlohmann::json& json);
+// Returns the revision of a CompactionRequest.
+base::StatusOr<int64_t> DecodeCompactionRequest(const nlohmann::json& json);
+base::StatusOr<LeaseGrantRequest> DecodeLeaseGrantRequest(
+    const nlohmann::json& json);
+// Returns the ID of a LeaseRevokeRequest or LeaseKeepAliveRequest.
+base::StatusOr<int64_t> DecodeLeaseId(const nlohmann::json& json);
+base::StatusOr<LeaseTimeToLiveRequest> DecodeLeaseTimeToLiveRequest(
+    const nlohmann::json& json);
+
+// One message of the watch stream.
+struct WatchStreamRequest {
+  enum class Kind { kNone, kCreate, kCancel, kProgress };
+  Kind kind = Kind::kNone;
+  WatchRequest create;
+  int64_t watch_id = 0;  // of a cancel request
+};
+base::StatusOr<WatchStreamRequest> DecodeWatchRequest(
+    const nlohmann::json& json);
+
+std::string EncodeRangeResponse(const RangeResponse& response,
+                                const HeaderIds& ids);
+std::string EncodePutResponse(const PutResponse& response,
+                              const HeaderIds& ids);
+std::string EncodeDeleteRangeResponse(const DeleteRangeResponse& response,
+                                      const HeaderIds& ids);
+std::string EncodeTxnResponse(const TxnResponse& response,
+                              const HeaderIds& ids);
+std::string EncodeCompactionResponse(const CompactionResponse& response,
+                                     const HeaderIds& ids);
+std::string EncodeLeaseGrantResponse(const LeaseGrantResponse& response,
+                                     const HeaderIds& ids);
+std::string EncodeLeaseRevokeResponse(const LeaseRevokeResponse& response,
+                                      const HeaderIds& ids);
+std::string EncodeLeaseKeepAliveResponse(const LeaseKeepAliveResponse& response,
+                                         const HeaderIds& ids);
+std::string EncodeLeaseTimeToLiveResponse(
+    const LeaseTimeToLiveResponse& response, const HeaderIds& ids);
+std::string EncodeLeaseLeasesResponse(const LeaseLeasesResponse& response,
+                                      const HeaderIds& ids);
+std::string EncodeWatchResponse(const WatchResponse& response,
+                                const HeaderIds& ids);
+// Wraps one message of a streaming response: {"result":...}.
+std::string EncodeStreamResult(const std::string& message);
+
+// gRPC status code numbers, as grpc-gateway writes them in error bodies.
+int GrpcCode(base::Code code);
+// grpc-gateway v1's HTTPStatusFromCode.
+int HttpStatusFromGrpcCode(int grpc_code);
+// {"error":message,"message":message,"code":grpc_code}.
+std::string EncodeError(std::string_view message, int grpc_code);
+
+}  // namespace etcd::gateway_internal
+
+#endif  // ETCD_STORE_GATEWAY_JSON_H_

@@ -1,0 +1,382 @@
+// Differential test of the JSON gateway: the same requests go to a real
+// etcd 3.4 (the etcd binary from Debian's etcd-server, started here on free
+// loopback ports with a temporary data directory) and to the Gateway over a
+// RocksDB Store; the response bodies must match byte for byte once the
+// header's cluster_id, member_id and raft_term are masked.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "etcd-store/gateway.h"
+#include "etcd-store/store.h"
+#include "tests/etcd/http_client.h"
+
+extern char** environ;
+
+namespace etcd {
+namespace {
+
+using testing::HttpPost;
+using testing::HttpReply;
+using testing::HttpStream;
+
+std::string EtcdBinary() {
+  const char* configured = std::getenv("ETCD_BIN");
+  return configured != nullptr ? configured : "/usr/bin/etcd";
+}
+
+uint16_t FreePort() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor acceptor(
+      ioc, boost::asio::ip::tcp::endpoint(
+               boost::asio::ip::make_address("127.0.0.1"), 0));
+  return acceptor.local_endpoint().port();
+}
+
+// Replaces the values that differ between any two clusters.
+std::string Mask(const std::string& body, bool mask_ttl = false) {
+  static const std::regex kIds(
+      R"re("(cluster_id|member_id|raft_term)":"\d+")re");
+  static const std::regex kTtl(R"re("TTL":"\d+")re");
+  std::string masked = std::regex_replace(body, kIds, "\"$1\":\"*\"");
+  if (mask_ttl) masked = std::regex_replace(masked, kTtl, "\"TTL\":\"*\"");
+  return masked;
+}
+
+class EtcdProcess {
+ public:
+  // Starts etcd and waits until it serves requests; returns false on
+  // failure.
+  bool Start(const std::string& data_dir) {
+    client_port_ = FreePort();
+    uint16_t peer_port = FreePort();
+    std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
+    std::string peer = "http://127.0.0.1:" + std::to_string(peer_port);
+    std::vector<std::string> args = {EtcdBinary(),
+                                     "--name=diff",
+                                     "--data-dir=" + data_dir,
+                                     "--listen-client-urls=" + client,
+                                     "--advertise-client-urls=" + client,
+                                     "--listen-peer-urls=" + peer,
+                                     "--initial-advertise-peer-urls=" + peer,
+                                     "--initial-cluster=diff=" + peer};
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    // etcd logs to stderr; keep it beside the data directory.
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    std::string log = data_dir + ".log";
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    int spawned =
+        posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) {
+      pid_ = 0;
+      return false;
+    }
+
+    // NOTE: waits on the real clock, because etcd is a separate process;
+    // it usually serves within a second.
+    for (int attempt = 0; attempt < 150; ++attempt) {
+      try {
+        HttpReply reply = HttpPost(client_port_, "/v3/kv/range",
+                                   R"({"key":"AA==","count_only":true})");
+        if (reply.status == 200) return true;
+      } catch (const std::exception&) {
+      }
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = 0;
+        return false;  // etcd exited; its log says why
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  ~EtcdProcess() {
+    if (pid_ == 0) return;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+
+  uint16_t port() const { return client_port_; }
+
+ private:
+  pid_t pid_ = 0;
+  uint16_t client_port_ = 0;
+};
+
+class GatewayDiffTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(EtcdBinary())) {
+      GTEST_SKIP() << "etcd not installed at " << EtcdBinary();
+    }
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "etcd-diff-XXXXXX").string();
+    dir_ = mkdtemp(pattern.data());
+    ASSERT_TRUE(etcd_.Start(dir_ + "/etcd")) << "etcd did not start";
+
+    auto store = OpenRocksDbStore(dir_ + "/store", clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    auto gateway = Gateway::Start(*store_, GatewayOptions{});
+    ASSERT_TRUE(gateway.ok()) << gateway.status();
+    gateway_ = std::move(*gateway);
+  }
+
+  void TearDown() override {
+    gateway_.reset();
+    store_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  // Sends one request to both servers and expects equal statuses and
+  // masked bodies.
+  void ExpectSame(const std::string& path, const std::string& body,
+                  bool mask_ttl = false, const std::string& method = "POST") {
+    HttpReply real = HttpPost(etcd_.port(), path, body, method);
+    HttpReply ours = HttpPost(gateway_->port(), path, body, method);
+    if (std::getenv("ETCD_DIFF_VERBOSE") != nullptr) {
+      std::printf("%s %s\n  etcd %d %s\n  ours %d %s\n", path.c_str(),
+                  body.c_str(), real.status, real.body.c_str(), ours.status,
+                  ours.body.c_str());
+    }
+    EXPECT_EQ(ours.status, real.status) << path << " " << body;
+    EXPECT_EQ(Mask(ours.body, mask_ttl), Mask(real.body, mask_ttl))
+        << path << " " << body;
+  }
+
+  // Opens the same watch on both servers and expects the same first
+  // `count` lines.
+  void ExpectSameStream(const std::string& path, const std::string& body,
+                        size_t count) {
+    HttpStream real(etcd_.port(), path, body);
+    HttpStream ours(gateway_->port(), path, body);
+    EXPECT_EQ(ours.Status(), real.Status()) << body;
+    std::vector<std::string> real_lines = real.ReadLines(count);
+    std::vector<std::string> our_lines = ours.ReadLines(count);
+    ASSERT_EQ(real_lines.size(), count) << body;
+    ASSERT_EQ(our_lines.size(), count) << body;
+    for (size_t i = 0; i < count; ++i) {
+      if (std::getenv("ETCD_DIFF_VERBOSE") != nullptr) {
+        std::printf("stream line %zu\n  etcd %s\n  ours %s\n", i,
+                    real_lines[i].c_str(), our_lines[i].c_str());
+      }
+      EXPECT_EQ(Mask(our_lines[i]), Mask(real_lines[i]))
+          << body << " line " << i;
+    }
+  }
+
+  base::SimulatedClock clock_{base::Time(std::chrono::seconds(1'700'000'000))};
+  std::string dir_;
+  EtcdProcess etcd_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Gateway> gateway_;
+};
+
+// Keys and values are base64: a=YQ== b=Yg== c=Yw== d=ZA== z=eg== "\0"=AA==
+// 1=MQ== 2=Mg== 3=Mw== x=eA== y=eQ==.
+
+TEST_F(GatewayDiffTest, KeyValueResponsesMatchEtcd) {
+  ExpectSame("/v3/kv/put", R"({"key":"YQ==","value":"MQ=="})");
+  ExpectSame("/v3/kv/put", R"({"key":"YQ==","value":"Mg==","prev_kv":true})");
+  ExpectSame("/v3/kv/put", R"({"key":"Yg==","value":"Mw=="})");
+  ExpectSame("/v3/kv/put", R"({"key":"Yw==","value":"eA=="})");
+  ExpectSame("/v3/kv/put", R"({"key":"ZA==","value":""})");
+
+  ExpectSame("/v3/kv/range", R"({"key":"YQ=="})");
+  ExpectSame("/v3/kv/range", R"({"key":"eg=="})");
+  ExpectSame("/v3/kv/range", R"({"key":"AA==","range_end":"AA=="})");
+  ExpectSame("/v3/kv/range", R"({"key":"YQ==","range_end":"ZA==","limit":2})");
+  ExpectSame(
+      "/v3/kv/range",
+      R"({"key":"YQ==","range_end":"AA==","limit":"1","count_only":true})");
+  ExpectSame("/v3/kv/range",
+             R"({"key":"YQ==","range_end":"eg==","keys_only":true})");
+  ExpectSame(
+      "/v3/kv/range",
+      R"({"key":"YQ==","range_end":"eg==","sort_order":"DESCEND","sort_target":"MOD"})");
+  ExpectSame("/v3/kv/range",
+             R"({"key":"YQ==","range_end":"eg==","sort_target":"VALUE"})");
+  ExpectSame(
+      "/v3/kv/range",
+      R"({"key":"YQ==","rangeEnd":"eg==","sortOrder":2,"sortTarget":1,"limit":"2"})");
+  ExpectSame(
+      "/v3/kv/range",
+      R"({"key":"YQ==","range_end":"eg==","min_mod_revision":"4","max_create_revision":"5"})");
+  ExpectSame("/v3/kv/range", R"({"key":"YQ==","revision":"2"})");
+  ExpectSame("/v3/kv/range", R"({"key":"YQ==","revision":"100"})");
+  ExpectSame("/v3/kv/range", R"({})");
+
+  ExpectSame("/v3/kv/deleterange", R"({"key":"Yg==","prev_kv":true})");
+  ExpectSame("/v3/kv/deleterange", R"({"key":"Yg=="})");
+  ExpectSame("/v3/kv/deleterange",
+             R"({"key":"Yw==","range_end":"AA==","prev_kv":true})");
+  ExpectSame("/v3/kv/range", R"({"key":"AA==","range_end":"AA=="})");
+}
+
+TEST_F(GatewayDiffTest, PutErrorsMatchEtcd) {
+  ExpectSame("/v3/kv/put", R"({"key":"YQ==","ignore_value":true})");
+  ExpectSame("/v3/kv/put",
+             R"({"key":"YQ==","value":"MQ==","ignore_value":true})");
+  ExpectSame("/v3/kv/put", R"({"key":"YQ==","lease":"12345"})");
+  ExpectSame("/v3/kv/put", R"({"value":"MQ=="})");
+  ExpectSame("/v3/kv/put", R"({"key":"!!"})");
+  ExpectSame("/v3/kv/put", R"({"key":"YQ"})");
+  ExpectSame("/v3/kv/put", R"({"key":"YQ==","prev_kv":"yes"})");
+  ExpectSame("/v3/kv/put", "garbage");
+  ExpectSame("/v3/kv/put", "[1]");
+  ExpectSame("/v3/kv/put", R"({"key":"YQ==","value":"MQ==","unknown":1})");
+  ExpectSame("/v3/kv/put",
+             R"({"key":"YQ==","value":"Mg==","ignore_lease":true})");
+}
+
+TEST_F(GatewayDiffTest, TxnResponsesMatchEtcd) {
+  ExpectSame("/v3/kv/put", R"({"key":"YQ==","value":"MQ=="})");
+  ExpectSame("/v3/kv/txn", R"({
+    "compare":[{"key":"YQ==","target":"VALUE","result":"EQUAL","value":"MQ=="}],
+    "success":[
+      {"request_put":{"key":"Yg==","value":"Mg==","prev_kv":true}},
+      {"request_range":{"key":"YQ==","range_end":"eg=="}},
+      {"request_txn":{
+        "compare":[{"key":"Yg==","target":"CREATE","result":"EQUAL","create_revision":"0"}],
+        "success":[{"request_range":{"key":"Yg=="}}],
+        "failure":[{"request_delete_range":{"key":"eg=="}}]}},
+      {"request_delete_range":{"key":"eA==","prev_kv":true}}],
+    "failure":[{"request_range":{"key":"YQ=="}}]})");
+  ExpectSame("/v3/kv/txn", R"({
+    "compare":[{"key":"YQ==","target":"MOD","result":"GREATER","mod_revision":"100"}],
+    "success":[{"request_put":{"key":"YQ==","value":"eQ=="}}],
+    "failure":[{"request_range":{"key":"YQ==","keys_only":true}}]})");
+  ExpectSame("/v3/kv/txn", R"({
+    "compare":[
+      {"key":"YQ==","range_end":"eg==","target":"VERSION","result":"LESS","version":"5"},
+      {"key":"eg==","target":"VALUE","result":"NOT_EQUAL","value":"MQ=="}],
+    "success":[{"request_put":{"key":"eQ==","value":"eQ=="}}],
+    "failure":[{"request_put":{"key":"eA==","value":"eA=="}}]})");
+  ExpectSame("/v3/kv/txn", R"({
+    "compare":[{"key":"YQ==","target":"LEASE","result":"EQUAL","lease":"0"}],
+    "success":[{"request_delete_range":{"key":"YQ==","range_end":"Yw=="}}]})");
+  ExpectSame("/v3/kv/txn", R"({})");
+  ExpectSame("/v3/kv/txn", R"({"success":[
+      {"request_put":{"key":"YQ=="}},{"request_put":{"key":"YQ=="}}]})");
+  ExpectSame("/v3/kv/txn", R"({"success":[
+      {"request_delete_range":{"key":"YQ==","range_end":"Yw=="}},
+      {"request_put":{"key":"Yg=="}}]})");
+  ExpectSame("/v3/kv/txn", R"({"compare":[{"target":"VALUE"}],"success":[]})");
+  ExpectSame(
+      "/v3/kv/txn",
+      R"({"success":[{"request_range":{"key":"YQ==","revision":"99"}}]})");
+  ExpectSame("/v3/kv/txn", R"({"compare":[{"key":"YQ==","result":"BOGUS"}]})");
+}
+
+TEST_F(GatewayDiffTest, CompactionResponsesMatchEtcd) {
+  for (const char* value : {"MQ==", "Mg==", "Mw==", "eA=="}) {
+    ExpectSame("/v3/kv/put",
+               std::string(R"({"key":"YQ==","value":")") + value + "\"}");
+  }
+  ExpectSame("/v3/kv/compaction", R"({"revision":"3"})");
+  ExpectSame("/v3/kv/compaction", R"({"revision":"3"})");
+  ExpectSame("/v3/kv/compaction", R"({"revision":"99"})");
+  ExpectSame("/v3/kv/range", R"({"key":"YQ==","revision":"2"})");
+  ExpectSame("/v3/kv/range", R"({"key":"YQ==","revision":"3"})");
+  ExpectSameStream("/v3/watch",
+                   R"({"create_request":{"key":"YQ==","start_revision":"2"}})",
+                   2);
+}
+
+TEST_F(GatewayDiffTest, LeaseResponsesMatchEtcd) {
+  ExpectSame("/v3/lease/grant", R"({"TTL":"60","ID":"1000"})");
+  ExpectSame("/v3/lease/grant", R"({"TTL":"60","ID":"1000"})");
+  ExpectSame("/v3/lease/grant", R"({"TTL":"9000000001","ID":"1001"})");
+  ExpectSame("/v3/lease/grant", R"({"TTL":"1","ID":"1002"})");
+  ExpectSame("/v3/kv/put", R"({"key":"YQ==","value":"MQ==","lease":"1000"})");
+  ExpectSame("/v3/kv/put", R"({"key":"Yg==","value":"MQ==","lease":"1000"})");
+  ExpectSame("/v3/kv/range", R"({"key":"YQ=="})");
+  ExpectSame("/v3/lease/timetolive", R"({"ID":"1000","keys":true})",
+             /*mask_ttl=*/true);
+  ExpectSame("/v3/lease/timetolive", R"({"ID":"999"})");
+  ExpectSame("/v3/lease/keepalive", R"({"ID":"1000"})");
+  ExpectSame("/v3/lease/keepalive", R"({"ID":"999"})");
+  ExpectSame("/v3/kv/txn", R"({
+    "compare":[{"key":"YQ==","target":"LEASE","result":"EQUAL","lease":"1000"}],
+    "success":[{"request_put":{"key":"YQ==","value":"Mg==","ignore_lease":true}}]})");
+  ExpectSame("/v3/lease/revoke", R"({"ID":"1000"})");
+  ExpectSame("/v3/lease/revoke", R"({"ID":"1000"})");
+  ExpectSame("/v3/kv/range", R"({"key":"AA==","range_end":"AA=="})");
+  ExpectSame("/v3/lease/revoke", R"({"ID":"1002"})");
+}
+
+TEST_F(GatewayDiffTest, WatchStreamsMatchEtcd) {
+  ExpectSame("/v3/kv/put", R"({"key":"YQ==","value":"MQ=="})");
+  ExpectSame("/v3/kv/put", R"({"key":"Yg==","value":"MQ=="})");
+  ExpectSame("/v3/kv/put", R"({"key":"YQ==","value":"Mg=="})");
+  ExpectSame("/v3/kv/deleterange", R"({"key":"Yg=="})");
+
+  ExpectSameStream(
+      "/v3/watch",
+      R"({"create_request":{"key":"YQ==","range_end":"AA==","start_revision":"2","prev_kv":true}})",
+      2);
+  ExpectSameStream(
+      "/v3/watch",
+      R"({"create_request":{"key":"YQ==","range_end":"Yw==","start_revision":"1","filters":["NOPUT"]}})",
+      2);
+  ExpectSameStream("/v3/watch",
+                   R"({"create_request":{"key":"YQ=="}}
+                      {"create_request":{"key":"Yg=="}}
+                      {"cancel_request":{"watch_id":"0"}}
+                      {"progress_request":{}})",
+                   4);
+}
+
+TEST_F(GatewayDiffTest, LiveWatchEventsMatchEtcd) {
+  const std::string watch =
+      R"({"create_request":{"key":"YQ==","range_end":"Yw==","prev_kv":true}})";
+  HttpStream real(etcd_.port(), "/v3/watch", watch);
+  HttpStream ours(gateway_->port(), "/v3/watch", watch);
+  ASSERT_EQ(real.ReadLines(1).size(), 1u);
+  ASSERT_EQ(ours.ReadLines(1).size(), 1u);
+
+  ExpectSame("/v3/kv/put", R"({"key":"YQ==","value":"MQ=="})");
+  ExpectSame("/v3/kv/put", R"({"key":"YQ==","value":"Mg=="})");
+  ExpectSame("/v3/kv/txn", R"({"success":[
+      {"request_put":{"key":"Yg==","value":"MQ=="}},
+      {"request_delete_range":{"key":"YQ=="}}]})");
+
+  std::vector<std::string> real_lines = real.ReadLines(3);
+  std::vector<std::string> our_lines = ours.ReadLines(3);
+  ASSERT_EQ(real_lines.size(), 3u);
+  ASSERT_EQ(our_lines.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(Mask(our_lines[i]), Mask(real_lines[i])) << "line " << i;
+  }
+}
+
+TEST_F(GatewayDiffTest, HttpErrorsMatchEtcd) {
+  ExpectSame("/v3/kv/nothing", "{}");
+  ExpectSame("/v3/kv/range", "", false, "GET");
+  ExpectSame("/v3/watch", "garbage");
+}
+
+}  // namespace
+}  // namespace etcd
