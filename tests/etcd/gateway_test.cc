@@ -1,0 +1,123 @@
+// Tests of the JSON gateway on its own (no real etcd), where the simulated
+// clock matters: lease expiry and keep-alive seen over HTTP, and shutdown
+// with open watch streams.
+#include "etcd-store/gateway.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "base/clock.h"
+#include "etcd-store/store.h"
+#include "tests/etcd/http_client.h"
+
+namespace etcd {
+namespace {
+
+using testing::HttpPost;
+using testing::HttpStream;
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  GatewayTest() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "etcd-gw-XXXXXX").string();
+    dir_ = mkdtemp(pattern.data());
+    auto store = OpenRocksDbStore(dir_ + "/store", clock_);
+    EXPECT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    auto gateway = Gateway::Start(*store_, GatewayOptions{});
+    EXPECT_TRUE(gateway.ok()) << gateway.status();
+    gateway_ = std::move(*gateway);
+  }
+
+  ~GatewayTest() override {
+    gateway_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string Post(const std::string& path, const std::string& body) {
+    return HttpPost(gateway_->port(), path, body).body;
+  }
+
+  base::SimulatedClock clock_{base::Time(std::chrono::seconds(1'700'000'000))};
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Gateway> gateway_;
+};
+
+TEST_F(GatewayTest, LeaseExpiryReachesWatchStream) {
+  Post("/v3/lease/grant", R"({"TTL":"5","ID":"7"})");
+  Post("/v3/kv/put", R"({"key":"YQ==","value":"MQ==","lease":"7"})");
+  HttpStream watch(gateway_->port(), "/v3/watch",
+                   R"({"create_request":{"key":"YQ=="}})");
+  ASSERT_EQ(watch.ReadLines(1).size(), 1u);
+
+  clock_.Advance(std::chrono::seconds(5));
+
+  auto lines = watch.ReadLines(1);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(
+      lines[0].find(
+          R"("events":[{"type":"DELETE","kv":{"key":"YQ==","mod_revision":"3"}}])"),
+      std::string::npos)
+      << lines[0];
+}
+
+TEST_F(GatewayTest, KeepAliveRestartsTtl) {
+  Post("/v3/lease/grant", R"({"TTL":"10","ID":"7"})");
+  Post("/v3/kv/put", R"({"key":"YQ==","value":"MQ==","lease":"7"})");
+  clock_.Advance(std::chrono::seconds(8));
+
+  std::string renewed = Post("/v3/lease/keepalive", R"({"ID":"7"})");
+  EXPECT_NE(renewed.find(R"("ID":"7","TTL":"10"}})"), std::string::npos)
+      << renewed;
+  clock_.Advance(std::chrono::seconds(8));
+  EXPECT_NE(Post("/v3/kv/range", R"({"key":"YQ=="})").find(R"("count":"1")"),
+            std::string::npos);
+
+  clock_.Advance(std::chrono::seconds(2));
+  EXPECT_EQ(Post("/v3/kv/range", R"({"key":"YQ=="})").find("count"),
+            std::string::npos);
+}
+
+TEST_F(GatewayTest, TimeToLiveFollowsSimulatedClock) {
+  Post("/v3/lease/grant", R"({"TTL":"60","ID":"7"})");
+  clock_.Advance(std::chrono::seconds(15));
+  std::string ttl = Post("/v3/lease/timetolive", R"({"ID":"7"})");
+  EXPECT_NE(ttl.find(R"("TTL":"45","grantedTTL":"60")"), std::string::npos)
+      << ttl;
+}
+
+TEST_F(GatewayTest, StopEndsOpenWatchStreams) {
+  HttpStream watch(gateway_->port(), "/v3/watch",
+                   R"({"create_request":{"key":"YQ=="}})");
+  ASSERT_EQ(watch.ReadLines(1).size(), 1u);
+
+  gateway_.reset();
+
+  EXPECT_TRUE(watch.ReadLines(1).empty());
+  // The store no longer calls the closed stream.
+  PutRequest put{.key = "a", .value = "1"};
+  EXPECT_TRUE(store_->Put(put).ok());
+}
+
+TEST_F(GatewayTest, ClosedStreamCancelsItsWatch) {
+  {
+    HttpStream watch(gateway_->port(), "/v3/watch",
+                     R"({"create_request":{"key":"YQ=="}})");
+    ASSERT_EQ(watch.ReadLines(1).size(), 1u);
+  }
+  // Writes after the client left must not reach a dead session.
+  for (int i = 0; i < 20; ++i) {
+    Post("/v3/kv/put", R"({"key":"YQ==","value":"MQ=="})");
+  }
+  EXPECT_EQ(store_->CurrentRevision(), 21);
+}
+
+}  // namespace
+}  // namespace etcd
