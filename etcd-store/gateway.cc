@@ -1,7 +1,7 @@
 // The HTTP side of the etcd JSON gateway on Boost.Beast, shaped like Beast's
 // advanced server: a listener, a session per connection on its own strand,
-// a read timeout and a body limit. Unary endpoints answer one JSON object;
-// /v3/watch and /v3/lease/keepalive answer a chunked stream of
+// a read timeout and a body limit. Unary endpoints return one JSON object.
+// /v3/watch and /v3/lease/keepalive return a chunked stream of
 // {"result":...} lines, as grpc-gateway does.
 #include "etcd-store/gateway.h"
 
@@ -271,8 +271,8 @@ class Session : public std::enable_shared_from_this<Session> {
       case Kind::kCancel:
         return CancelWatch(request->watch_id);
       case Kind::kProgress: {
-        // etcd answers a progress request with watch_id -1 and the current
-        // revision.
+        // etcd replies to a progress request with watch_id -1 and the
+        // current revision.
         WatchResponse progress;
         progress.header.revision = store_.CurrentRevision();
         progress.watch_id = -1;
@@ -312,7 +312,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (it == watches_.end()) return;
     base::Status status = store_.CancelWatch(it->second);
     watches_.erase(it);
-    // etcd answers only when the watch existed.
+    // etcd replies only when the watch existed.
     if (!status.ok()) return;
     WatchResponse canceled;
     canceled.header.revision = store_.CurrentRevision();

@@ -10,8 +10,8 @@
 // grpc-gateway's HTTP statuses.
 //
 // NOTE: the streaming endpoints read the whole request body before they
-// answer, so a client must finish its request body (as curl does) to get
-// responses; etcd also answers messages of a body that is still open.
+// reply, so a client must finish its request body (as curl does) to get
+// responses. etcd also replies to messages of a body that is still open.
 //
 // Thread-safe. The Store must outlive the Gateway.
 #ifndef ETCD_STORE_GATEWAY_H_
@@ -30,8 +30,8 @@ struct GatewayOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 0;  // 0: any free port; see Gateway::port()
   // Written into every top-level response header. The defaults are the ids
-  // of a single-member etcd 3.4 started with default flags; raft_term 2 is
-  // what such a member reports after its first election.
+  // of a single-member etcd 3.4 started with default flags. Such a member
+  // reports raft_term 2 after its first election.
   uint64_t cluster_id = 14841639068965178418u;
   uint64_t member_id = 10276657743932975437u;
   uint64_t raft_term = 2;

@@ -224,10 +224,10 @@ struct WatchResponse {
 };
 
 // Receives a watch's responses in revision order: first the creation, then
-// history, then one response per write that has matching events. Called,
-// one response at a time, on a thread that is writing to the store or
-// creating a watch, after the store's lock is released; it may call the
-// store.
+// history, then one response per write that has matching events. The store
+// calls it with one response at a time, after releasing its lock, on a
+// thread that is writing to the store or creating a watch. The callback may
+// call the store.
 using WatchCallback = std::function<void(const WatchResponse&)>;
 
 class Store {

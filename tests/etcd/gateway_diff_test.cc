@@ -104,7 +104,7 @@ class EtcdProcess {
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = 0;
-        return false;  // etcd exited; its log says why
+        return false;  // etcd exited; the reason is in its log
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
