@@ -111,7 +111,10 @@ Expected<Target> ParseTarget(std::string_view target) {
           InvalidField(std::string(pair.substr(0, equals)),
                        "invalid percent-encoding in the query", "query"));
     }
-    out.query[*name] = *value;
+    // A repeated parameter (state=1&state=2) means the same as a
+    // comma-separated list (state=1,2).
+    auto [it, inserted] = out.query.try_emplace(*name, *value);
+    if (!inserted) it->second += "," + *value;
   }
   return out;
 }

@@ -759,6 +759,12 @@ base::StatusOr<Key> KeyService::Delete(const std::string& instance_id,
     key->meta.restore_expiration_date = op.now() + kRestoreWindow;
     key->meta.purge_allowed_from = op.now() + kPurgeDelay;
     key->meta.dual_auth_authorized_until.reset();
+    if (force) {
+      // As in Key Protect, a forced delete removes the key's registrations.
+      std::erase_if(state_->registrations,
+                    [&](const Registration& r) { return r.key_id == key_id; });
+      op.MarkRegistrations(key_id);
+    }
     op.Emit(KeyEventType::kDeleted, *key);
     LogStateChange(*key, force ? "deleted with force" : "deleted");
     return Snapshot(*key);

@@ -301,7 +301,8 @@ class KeyService {
   base::Status UnsetKeyForDeletion(const std::string& instance_id,
                                    const std::string& key_id);
   // Moves the key to Destroyed. Without `force`, fails with
-  // PROTECTED_RESOURCE_ERR while a registration prevents deletion; a
+  // PROTECTED_RESOURCE_ERR while a registration prevents deletion. With
+  // `force`, removes the key's registrations, as Key Protect does. A
   // dual-authorization key fails with AUTHORIZATIONS_NOT_MET unless it was
   // set for deletion within the last 7 days.
   base::StatusOr<Key> Delete(const std::string& instance_id,

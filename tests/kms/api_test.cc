@@ -259,6 +259,7 @@ TEST_F(ApiTest, ListFiltersAndPages) {
   Json all = Parse(Send("GET", "/api/v2/keys?totalCount=true"));
   Json page = Parse(Send("GET", "/api/v2/keys?limit=1&offset=1"));
   Json destroyed = Parse(Send("GET", "/api/v2/keys?state=5"));
+  Json repeated = Parse(Send("GET", "/api/v2/keys?state=1&state=5"));
   Json roots = Parse(Send("GET", "/api/v2/keys?extractable=false"));
   HttpResponse head = Send("HEAD", "/api/v2/keys");
 
@@ -268,6 +269,7 @@ TEST_F(ApiTest, ListFiltersAndPages) {
   EXPECT_EQ(page["resources"][0]["id"], b);
   ASSERT_EQ(destroyed["resources"].size(), 1u);
   EXPECT_EQ(destroyed["resources"][0]["id"], c);
+  EXPECT_EQ(repeated["resources"].size(), 3u);
   ASSERT_EQ(roots["resources"].size(), 1u);
   EXPECT_EQ(roots["resources"][0]["id"], a);
   EXPECT_EQ(head.headers["key-total"], "2");

@@ -483,6 +483,7 @@ TEST_F(KeyServiceTest, ForceDeleteIgnoresRegistration) {
 
   ASSERT_TRUE(deleted.ok());
   EXPECT_EQ(deleted->state, KeyState::kDestroyed);
+  EXPECT_TRUE(service_.ListRegistrations(instance_, id).empty());
 }
 
 TEST_F(KeyServiceTest, NonPreventingOrRemovedRegistrationAllowsDelete) {
