@@ -1,5 +1,6 @@
 #include "kms-mock/api.h"
 
+#include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -409,7 +410,15 @@ HttpResponse KeyProtectApi::Handle(const HttpRequest& request) {
   }
 
   Call call{service_, clock_, request, *target, *route, *instance, grant->role};
-  return api_internal::Dispatch(call);
+  HttpResponse response = api_internal::Dispatch(call);
+  // Client errors are ordinary traffic; a 5xx means the mock itself failed.
+  if (response.status >= 500) {
+    spdlog::warn("kms api: {} {} on instance {} failed with {}: {}",
+                 request.method,
+                 request.target.substr(0, request.target.find('?')),
+                 instance_id, response.status, response.body);
+  }
+  return response;
 }
 
 }  // namespace kms

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/clock.h"
@@ -757,6 +759,36 @@ TEST(KeyExpiry, ServiceDestroyedBeforeTimerLeavesNoCallback) {
 
   EXPECT_FALSE(clock.NextTimerAt().has_value());
   clock.Advance(hours(3));
+}
+
+// --- Concurrency ---
+
+TEST_F(KeyServiceTest, ConcurrentCallersKeepWrapsConsistent) {
+  std::string id = NewRootKey();
+  std::atomic<int> mismatches = 0;
+  std::vector<std::thread> threads;
+
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::string dek(32, static_cast<char>('a' + t));
+        base::StatusOr<WrapResult> wrapped = service_.Wrap(instance_, id, dek);
+        if (!wrapped.ok()) continue;  // a rotation may not race a wrap
+        base::StatusOr<UnwrapResult> unwrapped =
+            service_.Unwrap(instance_, id, wrapped->ciphertext);
+        if (!unwrapped.ok() || unwrapped->plaintext != dek) ++mismatches;
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < 20; ++i)
+      ASSERT_TRUE(service_.Rotate(instance_, id).ok());
+  });
+  for (std::thread& thread : threads) thread.join();
+
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_EQ(service_.GetKey(instance_, id)->versions.size(), 21u);
+  EXPECT_EQ(service_.CallCounts()["wrap"].ok, 800);
 }
 
 // --- Events and call counts ---
