@@ -30,6 +30,22 @@ if ((${#missing[@]} > 0)); then
 fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Test clients from the npm registry, pinned by committed lockfiles.
+if [[ "${SIM_SETUP_NPM:-1}" == 1 ]]; then
+  while IFS= read -r lock; do
+    dir=$(dirname "$lock")
+    if [[ ! -d "$dir/node_modules" || "$lock" -nt "$dir/node_modules" ]]; then
+      echo "setup: npm ci in ${dir#"$root"/}"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+      touch "$dir/node_modules"
+    fi
+  done < <(find "$root/tests" -name package-lock.json -not -path "*/node_modules/*")
+fi
+
 cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   > "$root/build-configure.log" || { cat "$root/build-configure.log"; exit 1; }
-cmake --build "$root/build" -j"$(nproc)"
+# Arguments name the targets to build; none builds everything.
+targets=()
+for target in "$@"; do targets+=(--target "$target"); done
+cmake --build "$root/build" -j"$(nproc)" "${targets[@]}"
