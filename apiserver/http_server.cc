@@ -1,0 +1,425 @@
+// The Beast side of the HTTPS server, shaped like Beast's advanced server
+// example. A listener accepts on its own strand and starts a session per
+// connection. Each session does the TLS handshake and then reads one request
+// at a time, with a timeout before every read and a body size limit.
+#include "apiserver/http_server.h"
+
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cctype>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "base/crypto.h"
+
+namespace apiserver {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+
+ApiRequest ToApiRequest(const http::request<http::string_body>& request) {
+  ApiRequest out;
+  out.method = std::string(request.method_string());
+  out.target = std::string(request.target());
+  for (const auto& field : request) {
+    std::string name(field.name_string());
+    for (char& c : name) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    out.headers[name] = std::string(field.value());
+  }
+  out.body = request.body();
+  return out;
+}
+
+http::response<http::string_body> ToBeastResponse(const ApiResponse& in,
+                                                  unsigned version,
+                                                  bool keep_alive) {
+  http::response<http::string_body> out{static_cast<http::status>(in.status),
+                                        version};
+  out.set(http::field::content_type, in.content_type);
+  out.set(http::field::cache_control, "no-cache, private");
+  out.body() = in.body;
+  out.keep_alive(keep_alive);
+  out.prepare_payload();
+  return out;
+}
+
+ApiResponse BodyTooLarge() {
+  return ApiResponse{
+      413, "application/json",
+      R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
+      R"("message":"the request body is larger than the limit of )" +
+          std::to_string(kMaxApiRequestBodyBytes) +
+          R"( bytes","reason":"RequestEntityTooLarge","code":413})"};
+}
+
+// Logs an error that ends a session. Timeouts, resets, shutdowns and
+// clients that reject the certificate are routine, so they go to debug.
+void Fail(beast::error_code error, const char* what) {
+  if (error == net::error::operation_aborted ||
+      error == beast::error::timeout || error == net::error::connection_reset ||
+      error == net::error::eof || error == ssl::error::stream_truncated ||
+      error.category() == net::error::get_ssl_category()) {
+    spdlog::debug("apiserver: {} ended the connection: {}", what,
+                  error.message());
+    return;
+  }
+  spdlog::warn("apiserver: {} failed: {}", what, error.message());
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, ssl::context& tls, ApiHandler& handler,
+          std::chrono::seconds timeout)
+      : stream_(std::move(socket), tls), handler_(handler), timeout_(timeout) {}
+
+  void Run() {
+    // Starts on the session's strand, where every later handler runs.
+    net::dispatch(
+        stream_.get_executor(),
+        beast::bind_front_handler(&Session::DoHandshake, shared_from_this()));
+  }
+
+ private:
+  void DoHandshake() {
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
+    stream_.async_handshake(
+        ssl::stream_base::server,
+        beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+  }
+
+  void OnHandshake(beast::error_code error) {
+    if (error) return Fail(error, "TLS handshake");
+    DoRead();
+  }
+
+  void DoRead() {
+    parser_.emplace();
+    parser_->body_limit(kMaxApiRequestBodyBytes);
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code error, size_t) {
+    if (error == http::error::end_of_stream) return DoClose();
+    if (error == http::error::body_limit) {
+      // The rest of the body is never read, so the connection closes after
+      // the response.
+      return DoWrite(BodyTooLarge(), parser_->get().version(),
+                     /*keep_alive=*/false);
+    }
+    if (error) return Fail(error, "read");
+
+    const http::request<http::string_body>& request = parser_->get();
+    DoWrite(handler_.Handle(ToApiRequest(request)), request.version(),
+            request.keep_alive());
+  }
+
+  void DoWrite(const ApiResponse& response, unsigned version, bool keep_alive) {
+    response_ = std::make_shared<http::response<http::string_body>>(
+        ToBeastResponse(response, version, keep_alive));
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
+    http::async_write(
+        stream_, *response_,
+        beast::bind_front_handler(&Session::OnWrite, shared_from_this(),
+                                  response_->need_eof()));
+  }
+
+  void OnWrite(bool close, beast::error_code error, size_t) {
+    if (error) return Fail(error, "write");
+    if (close) return DoClose();
+    response_.reset();
+    DoRead();
+  }
+
+  void DoClose() {
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
+    stream_.async_shutdown(
+        beast::bind_front_handler(&Session::OnClose, shared_from_this()));
+  }
+
+  void OnClose(beast::error_code error) {
+    if (error) Fail(error, "TLS shutdown");
+  }
+
+  ssl::stream<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+  ApiHandler& handler_;
+  const std::chrono::seconds timeout_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<http::response<http::string_body>> response_;
+};
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(net::io_context& context, ssl::context& tls, ApiHandler& handler,
+           std::chrono::seconds timeout)
+      : context_(context),
+        tls_(tls),
+        acceptor_(net::make_strand(context)),
+        handler_(handler),
+        timeout_(timeout) {}
+
+  base::Status Open(const tcp::endpoint& endpoint) {
+    beast::error_code error;
+    acceptor_.open(endpoint.protocol(), error);
+    if (!error) acceptor_.set_option(net::socket_base::reuse_address(true));
+    if (!error) acceptor_.bind(endpoint, error);
+    if (!error) {
+      acceptor_.listen(net::socket_base::max_listen_connections, error);
+    }
+    if (error) {
+      return base::UnavailableError(
+          "cannot listen on " + endpoint.address().to_string() + ":" +
+          std::to_string(endpoint.port()) + ": " + error.message());
+    }
+    return base::OkStatus();
+  }
+
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  void DoAccept() {
+    acceptor_.async_accept(
+        net::make_strand(context_),
+        beast::bind_front_handler(&Listener::OnAccept, shared_from_this()));
+  }
+
+  // REQUIRES: no thread runs the I/O loop.
+  void Close() {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+ private:
+  void OnAccept(beast::error_code error, tcp::socket socket) {
+    if (error == net::error::operation_aborted) return;
+    if (error) {
+      Fail(error, "accept");
+    } else {
+      std::make_shared<Session>(std::move(socket), tls_, handler_, timeout_)
+          ->Run();
+    }
+    DoAccept();
+  }
+
+  net::io_context& context_;
+  ssl::context& tls_;
+  tcp::acceptor acceptor_;
+  ApiHandler& handler_;
+  const std::chrono::seconds timeout_;
+};
+
+using Pkey = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+using Certificate = std::unique_ptr<X509, decltype(&X509_free)>;
+using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
+
+std::string BioText(BIO* bio) {
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<size_t>(size));
+}
+
+bool AddExtension(X509* certificate, int nid, const char* value) {
+  X509V3_CTX context;
+  X509V3_set_ctx_nodb(&context);
+  X509V3_set_ctx(&context, certificate, certificate, nullptr, nullptr, 0);
+  X509_EXTENSION* extension =
+      X509V3_EXT_conf_nid(nullptr, &context, nid, value);
+  if (extension == nullptr) return false;
+  const bool added = X509_add_ext(certificate, extension, -1) == 1;
+  X509_EXTENSION_free(extension);
+  return added;
+}
+
+}  // namespace
+
+base::StatusOr<std::pair<std::string, std::string>> GenerateSelfSignedCert(
+    base::Clock& clock, base::Random& random) {
+  // NOTE: the key pair comes from OpenSSL's own generator, not from
+  // `random`, so a replay with the same seed gets a different certificate.
+  Pkey key(EVP_EC_gen("P-256"), EVP_PKEY_free);
+  Certificate certificate(X509_new(), X509_free);
+  if (!key || !certificate) {
+    return base::InternalError("failed to create a TLS key in OpenSSL");
+  }
+  X509* cert = certificate.get();
+  const std::string serial = random.Bytes(16);
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> serial_number(
+      BN_bin2bn(reinterpret_cast<const unsigned char*>(serial.data()), 15,
+                nullptr),
+      BN_free);
+  const time_t now = std::chrono::system_clock::to_time_t(
+      std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+          clock.Now()));
+  time_t start = now;
+  X509_NAME* name = X509_get_subject_name(cert);
+  const bool ok =
+      X509_set_version(cert, 2) == 1 && serial_number &&
+      BN_to_ASN1_INTEGER(serial_number.get(), X509_get_serialNumber(cert)) !=
+          nullptr &&
+      X509_time_adj_ex(X509_getm_notBefore(cert), -1, 0, &start) != nullptr &&
+      X509_time_adj_ex(X509_getm_notAfter(cert), 3650, 0, &start) != nullptr &&
+      X509_set_pubkey(cert, key.get()) == 1 &&
+      X509_NAME_add_entry_by_txt(
+          name, "CN", MBSTRING_ASC,
+          reinterpret_cast<const unsigned char*>("kube-apiserver"), -1, -1,
+          0) == 1 &&
+      X509_set_issuer_name(cert, name) == 1 &&
+      AddExtension(cert, NID_basic_constraints, "critical,CA:TRUE") &&
+      AddExtension(cert, NID_key_usage,
+                   "critical,digitalSignature,keyCertSign") &&
+      AddExtension(cert, NID_ext_key_usage, "serverAuth") &&
+      AddExtension(cert, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost") &&
+      X509_sign(cert, key.get(), EVP_sha256()) > 0;
+  if (!ok) return base::InternalError("failed to sign a TLS certificate");
+
+  Bio cert_pem(BIO_new(BIO_s_mem()), BIO_free);
+  Bio key_pem(BIO_new(BIO_s_mem()), BIO_free);
+  if (!cert_pem || !key_pem || PEM_write_bio_X509(cert_pem.get(), cert) != 1 ||
+      PEM_write_bio_PrivateKey(key_pem.get(), key.get(), nullptr, nullptr, 0,
+                               nullptr, nullptr) != 1) {
+    return base::InternalError("failed to encode the TLS certificate as PEM");
+  }
+  return std::pair(BioText(cert_pem.get()), BioText(key_pem.get()));
+}
+
+struct HttpServer::Impl {
+  explicit Impl(int threads)
+      : context(std::make_unique<net::io_context>(threads)) {}
+
+  ssl::context tls{ssl::context::tls_server};
+  std::string certificate_pem;
+  // Reset by Stop, which destroys the pending handlers and with them the
+  // sessions and their sockets.
+  std::unique_ptr<net::io_context> context;
+  std::shared_ptr<Listener> listener;
+  std::vector<std::thread> threads;
+  uint16_t port = 0;
+  std::string address;
+  std::once_flag stopped;
+};
+
+base::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    ApiHandler& handler, base::Clock& clock, base::Random& random,
+    const HttpServerOptions& options) {
+  beast::error_code error;
+  net::ip::address address = net::ip::make_address(options.address, error);
+  if (error) {
+    return base::InvalidArgumentError("invalid listen address " +
+                                      options.address);
+  }
+  std::string certificate = options.certificate_pem;
+  std::string private_key = options.private_key_pem;
+  if (certificate.empty() || private_key.empty()) {
+    ASSIGN_OR_RETURN(auto generated, GenerateSelfSignedCert(clock, random));
+    certificate = std::move(generated.first);
+    private_key = std::move(generated.second);
+  }
+
+  const int threads = std::max(1, options.threads);
+  auto impl = std::make_unique<Impl>(threads);
+  impl->tls.set_options(ssl::context::default_workarounds |
+                        ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                        ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  impl->tls.use_certificate_chain(
+      net::buffer(certificate.data(), certificate.size()), error);
+  if (!error) {
+    impl->tls.use_private_key(
+        net::buffer(private_key.data(), private_key.size()), ssl::context::pem,
+        error);
+  }
+  if (error) {
+    return base::InvalidArgumentError("invalid TLS certificate or key: " +
+                                      error.message());
+  }
+  impl->certificate_pem = certificate;
+  impl->listener = std::make_shared<Listener>(*impl->context, impl->tls,
+                                              handler, options.idle_timeout);
+  RETURN_IF_ERROR(impl->listener->Open(tcp::endpoint(address, options.port)));
+  impl->port = impl->listener->port();
+  impl->address = options.address;
+  impl->listener->DoAccept();
+
+  for (int i = 0; i < threads; ++i) {
+    impl->threads.emplace_back(
+        [context = impl->context.get()] { context->run(); });
+  }
+  spdlog::info("apiserver: listening on https://{}:{}", impl->address,
+               impl->port);
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+uint16_t HttpServer::port() const { return impl_->port; }
+
+std::string HttpServer::url() const {
+  return "https://" + impl_->address + ":" + std::to_string(impl_->port);
+}
+
+const std::string& HttpServer::certificate_pem() const {
+  return impl_->certificate_pem;
+}
+
+std::string HttpServer::Kubeconfig() const {
+  return "apiVersion: v1\n"
+         "kind: Config\n"
+         "clusters:\n"
+         "- name: sim\n"
+         "  cluster:\n"
+         "    server: " +
+         url() +
+         "\n"
+         "    certificate-authority-data: " +
+         base::Base64Encode(impl_->certificate_pem) +
+         "\n"
+         "users:\n"
+         "- name: sim\n"
+         "  user:\n"
+         "    token: sim\n"
+         "contexts:\n"
+         "- name: sim\n"
+         "  context:\n"
+         "    cluster: sim\n"
+         "    user: sim\n"
+         "    namespace: default\n"
+         "current-context: sim\n";
+}
+
+void HttpServer::Stop() {
+  std::call_once(impl_->stopped, [this] {
+    impl_->context->stop();
+    for (std::thread& thread : impl_->threads) thread.join();
+    // No thread runs handlers any more, so the acceptor can close here.
+    // Destroying the loop then destroys the pending handlers, which own the
+    // sessions, and so closes every open connection.
+    impl_->listener->Close();
+    impl_->listener.reset();
+    impl_->context.reset();
+    spdlog::info("apiserver: stopped listening on https://{}:{}",
+                 impl_->address, impl_->port);
+  });
+}
+
+}  // namespace apiserver

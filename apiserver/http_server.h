@@ -1,0 +1,139 @@
+// The Kubernetes API (core/v1 Secrets, ConfigMaps and Namespaces, discovery
+// and health) over HTTPS, for real clients such as kubectl.
+//
+// ApiHandler turns one request into one response and keeps no connection
+// state, so tests can call it directly. HttpServer serves an ApiHandler over
+// TLS on Boost.Beast, one session per connection, with a self-signed
+// certificate unless one is given.
+//
+// Usage:
+//   apiserver::ApiHandler handler(registry, clock, {});
+//   auto server = apiserver::HttpServer::Start(handler, clock, random, {});
+//   // write (*server)->Kubeconfig() to a file and run kubectl with it
+//
+// Errors are v1 Status objects with upstream's reason, code and message:
+// `{"kind":"Status","status":"Failure","reason":"NotFound","code":404,
+// "message":"secrets \"x\" not found",...}`. A failed decryption is 500
+// InternalError `Internal error occurred: unable to transform key ...`.
+//
+// Both classes are thread-safe. Stop may be called from any thread except a
+// server thread.
+#ifndef APISERVER_HTTP_SERVER_H_
+#define APISERVER_HTTP_SERVER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "apiserver/registry.h"
+#include "base/clock.h"
+#include "base/random.h"
+#include "base/status.h"
+
+namespace apiserver {
+
+// Request bodies over 3 MiB are rejected with 413, as kube-apiserver's
+// default limit.
+inline constexpr size_t kMaxApiRequestBodyBytes = 3 * 1024 * 1024;
+
+struct ApiRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query: "/api/v1/secrets?limit=500"
+  std::map<std::string, std::string> headers;  // names in lower case
+  std::string body;
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+struct ApiHandlerOptions {
+  // Reported by /version.
+  std::string git_version = "v1.32.0";
+  // Returns OK when every KMS provider is healthy, else the error that
+  // /healthz/kms-providers and /readyz report. Unset: no KMS check.
+  std::function<base::Status()> kms_health;
+};
+
+class ApiHandler {
+ public:
+  // `registry` and `clock` must outlive the handler.
+  ApiHandler(Registry& registry, base::Clock& clock, ApiHandlerOptions options);
+
+  ApiResponse Handle(const ApiRequest& request);
+
+ private:
+  struct Route;
+  ApiResponse HandleResource(const ApiRequest& request, const Route& route);
+  ApiResponse HandleHealth(const std::string& path,
+                           const std::map<std::string, std::string>& query);
+  ApiResponse Patch(const ApiRequest& request, const Route& route);
+
+  Registry& registry_;
+  base::Clock& clock_;
+  const ApiHandlerOptions options_;
+};
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;  // 0 picks a free port; see HttpServer::port()
+  int threads = 1;    // threads running the I/O loop
+  // A connection that sends no complete request for this long is closed.
+  std::chrono::seconds idle_timeout{60};
+  // PEM certificate and private key. When empty, Start generates a
+  // self-signed certificate for 127.0.0.1 and localhost.
+  std::string certificate_pem;
+  std::string private_key_pem;
+};
+
+class HttpServer {
+ public:
+  // Binds, listens and serves HTTPS on background threads. Fails with
+  // kUnavailable when the address cannot be bound and kInvalidArgument for
+  // a bad address or certificate. `handler` must outlive the server. The
+  // clock and random source are used only for a generated certificate,
+  // which is valid from a day before clock.Now() for ten years.
+  static base::StatusOr<std::unique_ptr<HttpServer>> Start(
+      ApiHandler& handler, base::Clock& clock, base::Random& random,
+      const HttpServerOptions& options);
+
+  ~HttpServer();  // stops the server
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  uint16_t port() const;
+  // "https://127.0.0.1:<port>".
+  std::string url() const;
+  // The server's certificate in PEM, which clients can trust as a CA.
+  const std::string& certificate_pem() const;
+  // A kubeconfig for kubectl that trusts the certificate. Its user has the
+  // bearer token "sim" only so that kubectl does not prompt for a password;
+  // the server does not check credentials.
+  std::string Kubeconfig() const;
+
+  // Stops accepting, drops open connections and joins the threads. Calling
+  // it again does nothing.
+  void Stop();
+
+ private:
+  struct Impl;
+
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+
+  std::unique_ptr<Impl> impl_;
+};
+
+// Creates a self-signed ECDSA P-256 certificate for the IP 127.0.0.1 and the
+// name localhost, usable as its own CA. Returns the certificate and private
+// key in PEM.
+base::StatusOr<std::pair<std::string, std::string>> GenerateSelfSignedCert(
+    base::Clock& clock, base::Random& random);
+
+}  // namespace apiserver
+
+#endif  // APISERVER_HTTP_SERVER_H_

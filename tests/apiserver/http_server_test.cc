@@ -1,0 +1,348 @@
+#include "apiserver/http_server.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "base/crypto.h"
+#include "tests/apiserver/test_env.h"
+
+namespace apiserver {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class ApiHandlerTest : public ApiserverEnv {
+ protected:
+  void SetUp() override {
+    ApiserverEnv::SetUp();
+    if (HasFatalFailure()) return;
+    kms_transformer_ = NewKmsTransformer("kp");
+    registry_ =
+        std::make_unique<Registry>(*store_, kms_transformer_, clock_, random_);
+    ApiHandlerOptions options;
+    options.kms_health = [this] { return kms_transformer_->Health(); };
+    handler_ = std::make_unique<ApiHandler>(*registry_, clock_, options);
+  }
+
+  void TearDown() override {
+    handler_.reset();
+    registry_.reset();
+    kms_transformer_.reset();
+    ApiserverEnv::TearDown();
+  }
+
+  ApiResponse Send(const std::string& method, const std::string& target,
+                   const std::string& body = "",
+                   std::map<std::string, std::string> headers = {}) {
+    return handler_->Handle(
+        ApiRequest{method, target, std::move(headers), body});
+  }
+
+  static Json Body(const ApiResponse& response) {
+    return Json::parse(response.body, nullptr, false);
+  }
+
+  static std::string SecretJson(const std::string& name) {
+    return Json{{"apiVersion", "v1"},
+                {"kind", "Secret"},
+                {"metadata", {{"name", name}}},
+                {"data", {{"password", base::Base64Encode("hunter2")}}}}
+        .dump();
+  }
+
+  std::shared_ptr<KmsV2Transformer> kms_transformer_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<ApiHandler> handler_;
+};
+
+constexpr char kSecrets[] = "/api/v1/namespaces/default/secrets";
+
+TEST_F(ApiHandlerTest, CreateThenGetSecret) {
+  ApiResponse created = Send("POST", kSecrets, SecretJson("s1"));
+  ApiResponse got = Send("GET", std::string(kSecrets) + "/s1");
+
+  EXPECT_EQ(created.status, 201);
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(Body(got)["data"]["password"], base::Base64Encode("hunter2"));
+  EXPECT_EQ(Body(got)["metadata"]["uid"], Body(created)["metadata"]["uid"]);
+}
+
+// The body that kubectl v1.32 sends for `kubectl create secret generic s1
+// --from-literal=a=b`.
+constexpr char kKubectlProtobufSecret[] =
+    "azhzAAoMCgJ2MRIGU2VjcmV0Eh4KEgoCczESABoAIgAqADIAOABCABIGCgFhEgFiGgAaACIA";
+
+TEST_F(ApiHandlerTest, ProtobufBodyCreatesSecret) {
+  auto body = base::Base64Decode(kKubectlProtobufSecret);
+  ASSERT_TRUE(body.ok());
+
+  ApiResponse created =
+      Send("POST", kSecrets, *body,
+           {{"content-type", "application/vnd.kubernetes.protobuf"}});
+
+  EXPECT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(Body(created)["metadata"]["name"], "s1");
+  EXPECT_EQ(Body(created)["data"]["a"], base::Base64Encode("b"));
+  EXPECT_EQ(Body(created)["type"], "Opaque");
+}
+
+TEST_F(ApiHandlerTest, TruncatedProtobufIsBadRequest) {
+  auto body = base::Base64Decode(kKubectlProtobufSecret);
+  ASSERT_TRUE(body.ok());
+
+  ApiResponse created =
+      Send("POST", kSecrets, body->substr(0, 30),
+           {{"content-type", "application/vnd.kubernetes.protobuf"}});
+
+  EXPECT_EQ(created.status, 400);
+  EXPECT_EQ(Body(created)["reason"], "BadRequest");
+}
+
+TEST_F(ApiHandlerTest, MissingSecretIsNotFoundStatus) {
+  ApiResponse response = Send("GET", std::string(kSecrets) + "/x");
+
+  EXPECT_EQ(response.status, 404);
+  EXPECT_EQ(Body(response),
+            Json::parse(R"({"kind":"Status","apiVersion":"v1","metadata":{},
+              "status":"Failure","message":"secrets \"x\" not found",
+              "reason":"NotFound","details":{"name":"x","kind":"secrets"},
+              "code":404})"));
+}
+
+TEST_F(ApiHandlerTest, DuplicateCreateIsConflictCode) {
+  Send("POST", kSecrets, SecretJson("s1"));
+
+  ApiResponse response = Send("POST", kSecrets, SecretJson("s1"));
+
+  EXPECT_EQ(response.status, 409);
+  EXPECT_EQ(Body(response)["reason"], "AlreadyExists");
+  EXPECT_EQ(Body(response)["message"], "secrets \"s1\" already exists");
+}
+
+TEST_F(ApiHandlerTest, InvalidSecretIsUnprocessable) {
+  ApiResponse response = Send("POST", kSecrets, SecretJson("Bad"));
+
+  EXPECT_EQ(response.status, 422);
+  EXPECT_EQ(Body(response)["reason"], "Invalid");
+  EXPECT_EQ(Body(response)["details"]["kind"], "Secret");
+  EXPECT_THAT(Body(response)["message"].get<std::string>(),
+              StartsWith("Secret \"Bad\" is invalid: metadata.name"));
+}
+
+TEST_F(ApiHandlerTest, StaleUpdateIsConflict) {
+  Json created = Body(Send("POST", kSecrets, SecretJson("s1")));
+  Json first = created;
+  first["data"]["password"] = base::Base64Encode("one");
+  ASSERT_EQ(Send("PUT", std::string(kSecrets) + "/s1", first.dump()).status,
+            200);
+
+  ApiResponse response =
+      Send("PUT", std::string(kSecrets) + "/s1", created.dump());
+
+  EXPECT_EQ(response.status, 409);
+  EXPECT_EQ(Body(response)["reason"], "Conflict");
+}
+
+TEST_F(ApiHandlerTest, PutWithOtherNameIsBadRequest) {
+  Send("POST", kSecrets, SecretJson("s1"));
+
+  ApiResponse response =
+      Send("PUT", std::string(kSecrets) + "/s1", SecretJson("s2"));
+
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(Body(response)["message"],
+            "the name of the object (s2) does not match the name on the URL "
+            "(s1)");
+}
+
+TEST_F(ApiHandlerTest, MergePatchChangesOneKey) {
+  Send("POST", kSecrets, SecretJson("s1"));
+
+  ApiResponse response =
+      Send("PATCH", std::string(kSecrets) + "/s1",
+           R"({"metadata":{"labels":{"team":"a"}}})",
+           {{"content-type", "application/merge-patch+json"}});
+
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(Body(response)["metadata"]["labels"]["team"], "a");
+  EXPECT_EQ(Body(response)["data"]["password"], base::Base64Encode("hunter2"));
+}
+
+TEST_F(ApiHandlerTest, ApplyPatchIsUnsupportedMediaType) {
+  Send("POST", kSecrets, SecretJson("s1"));
+
+  ApiResponse response =
+      Send("PATCH", std::string(kSecrets) + "/s1", "{}",
+           {{"content-type", "application/apply-patch+yaml"}});
+
+  EXPECT_EQ(response.status, 415);
+}
+
+TEST_F(ApiHandlerTest, DeleteReturnsSuccessStatus) {
+  Send("POST", kSecrets, SecretJson("s1"));
+
+  ApiResponse deleted = Send("DELETE", std::string(kSecrets) + "/s1");
+  ApiResponse again = Send("DELETE", std::string(kSecrets) + "/s1");
+
+  EXPECT_EQ(deleted.status, 200);
+  EXPECT_EQ(Body(deleted)["status"], "Success");
+  EXPECT_EQ(again.status, 404);
+}
+
+TEST_F(ApiHandlerTest, ListAcrossNamespacesAndAsTable) {
+  Send("POST", kSecrets, SecretJson("s1"));
+  Send("POST", "/api/v1/namespaces/kube-system/secrets", SecretJson("s2"));
+  clock_.Advance(std::chrono::seconds(200));
+
+  ApiResponse list = Send("GET", "/api/v1/secrets");
+  ApiResponse table =
+      Send("GET", kSecrets, "",
+           {{"accept", "application/json;as=Table;v=v1;g=meta.k8s.io"}});
+
+  EXPECT_EQ(Body(list)["kind"], "SecretList");
+  EXPECT_EQ(Body(list)["items"].size(), 2u);
+  EXPECT_EQ(Body(table)["kind"], "Table");
+  ASSERT_EQ(Body(table)["rows"].size(), 1u);
+  EXPECT_EQ(Body(table)["rows"][0]["cells"],
+            Json::parse(R"(["s1", "Opaque", 1, "3m20s"])"));
+}
+
+TEST_F(ApiHandlerTest, UndecryptableSecretIsInternalError) {
+  Send("POST", kSecrets, SecretJson("s1"));
+  ASSERT_TRUE(kms_.Disable(instance_id_, key_id_).ok());
+  kms_transformer_->ClearCache();
+
+  ApiResponse got = Send("GET", std::string(kSecrets) + "/s1");
+  ApiResponse list = Send("GET", kSecrets);
+
+  EXPECT_EQ(got.status, 500);
+  EXPECT_EQ(Body(got)["reason"], "InternalError");
+  EXPECT_THAT(Body(got)["message"].get<std::string>(),
+              StartsWith("Internal error occurred: unable to transform key "
+                         "\"/registry/secrets/default/s1\": "));
+  EXPECT_EQ(list.status, 500);
+}
+
+TEST_F(ApiHandlerTest, DiscoveryListsServedResources) {
+  Json api = Body(Send("GET", "/api"));
+  Json v1 = Body(Send("GET", "/api/v1"));
+  Json version = Body(Send("GET", "/version"));
+
+  EXPECT_EQ(api["versions"], Json::array({"v1"}));
+  EXPECT_EQ(v1["groupVersion"], "v1");
+  ASSERT_EQ(v1["resources"].size(), 3u);
+  EXPECT_EQ(v1["resources"][2]["name"], "secrets");
+  EXPECT_EQ(version["gitVersion"], "v1.32.0");
+  EXPECT_EQ(version["minor"], "32");
+  EXPECT_EQ(Send("GET", "/api/v1/pods").status, 404);
+}
+
+TEST_F(ApiHandlerTest, HealthFollowsKmsButLivezDoesNot) {
+  EXPECT_EQ(Send("GET", "/readyz").body, "ok");
+  EXPECT_EQ(Send("GET", "/healthz/kms-providers").body, "ok");
+  ASSERT_TRUE(kms_.Disable(instance_id_, key_id_).ok());
+  clock_.Advance(std::chrono::minutes(1));
+
+  ApiResponse readyz = Send("GET", "/readyz");
+  ApiResponse kms = Send("GET", "/healthz/kms-providers");
+  ApiResponse livez = Send("GET", "/livez");
+
+  EXPECT_EQ(readyz.status, 500);
+  EXPECT_THAT(readyz.body,
+              HasSubstr("[-]kms-providers failed: reason withheld\n"));
+  EXPECT_EQ(kms.status, 500);
+  EXPECT_THAT(kms.body, StartsWith("internal server error: kmsv2 Provider kp "
+                                   "is not healthy"));
+  EXPECT_EQ(livez.status, 200);
+  EXPECT_EQ(livez.body, "ok");
+}
+
+// Runs a command and returns its exit code and combined output.
+std::pair<int, std::string> RunCommand(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return {-1, "popen failed"};
+  char buffer[4096];
+  size_t read = 0;
+  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    output.append(buffer, read);
+  }
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+class KubectlTest : public ApiHandlerTest {
+ protected:
+  void SetUp() override {
+    ApiHandlerTest::SetUp();
+    if (HasFatalFailure()) return;
+    if (!std::filesystem::exists("/usr/bin/kubectl")) {
+      GTEST_SKIP() << "kubectl is not installed at /usr/bin/kubectl";
+    }
+    // The certificate must be valid on the wall clock that kubectl checks.
+    auto server = HttpServer::Start(*handler_, wall_clock_, random_, {});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    kubeconfig_ = dir_ + "/kubeconfig";
+    std::ofstream(kubeconfig_) << server_->Kubeconfig();
+  }
+
+  void TearDown() override {
+    server_.reset();
+    ApiHandlerTest::TearDown();
+  }
+
+  std::pair<int, std::string> Kubectl(const std::string& arguments) {
+    return RunCommand("/usr/bin/kubectl --kubeconfig " + kubeconfig_ +
+                      " --cache-dir " + dir_ + "/cache --request-timeout 20s " +
+                      arguments);
+  }
+
+  base::SystemClock wall_clock_;
+  std::unique_ptr<HttpServer> server_;
+  std::string kubeconfig_;
+};
+
+TEST_F(KubectlTest, CreatesAndGetsSecret) {
+  auto [created_code, created] =
+      Kubectl("create secret generic s1 --from-literal=password=hunter2");
+  auto [got_code, got] = Kubectl("get secret s1 -o jsonpath={.data.password}");
+  auto [table_code, table] = Kubectl("get secrets");
+
+  EXPECT_EQ(created_code, 0) << created;
+  EXPECT_EQ(created, "secret/s1 created\n");
+  EXPECT_EQ(got_code, 0) << got;
+  EXPECT_EQ(got, base::Base64Encode("hunter2"));
+  EXPECT_EQ(table_code, 0) << table;
+  EXPECT_THAT(table,
+              StartsWith("NAME   TYPE     DATA   AGE\ns1     Opaque   1"));
+  auto raw = registry_->RawValue(SecretsResource(), "default", "s1");
+  ASSERT_TRUE(raw.ok());
+  EXPECT_THAT(*raw, StartsWith("k8s:enc:kms:v2:kp:"));
+}
+
+TEST_F(KubectlTest, MissingSecretPrintsNotFound) {
+  auto [code, output] = Kubectl("get secret missing");
+
+  EXPECT_EQ(code, 1);
+  EXPECT_EQ(output,
+            "Error from server (NotFound): secrets \"missing\" not found\n");
+}
+
+TEST_F(KubectlTest, DeletesSecret) {
+  ASSERT_EQ(Kubectl("create secret generic s1 --from-literal=a=b").first, 0);
+
+  auto [code, output] = Kubectl("delete secret s1");
+
+  EXPECT_EQ(code, 0) << output;
+  EXPECT_EQ(output, "secret \"s1\" deleted\n");
+}
+
+}  // namespace
+}  // namespace apiserver
