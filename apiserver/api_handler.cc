@@ -12,6 +12,7 @@
 #include "apiserver/http_server.h"
 #include "apiserver/protobuf_codec.h"
 #include "apiserver/validation.h"
+#include "base/crypto.h"
 
 namespace apiserver {
 namespace {
@@ -335,6 +336,141 @@ Json ApiResourceList() {
           {"resources", resources}};
 }
 
+// The OpenAPI v3 document of /api/v1, reduced to what kubectl reads: each
+// PATCH operation with its group-version-kind and the fieldValidation
+// parameter, which tells kubectl to leave validation to the server instead
+// of downloading schemas.
+// NOTE: components.schemas is empty, so clients that need the object
+// schemas (kubectl explain, client-side validation) get no types.
+Json OpenApiV3CoreV1(const std::string& git_version) {
+  Json paths = Json::object();
+  const Json parameters = Json::array(
+      {{{"name", "dryRun"}, {"in", "query"}, {"schema", {{"type", "string"}}}},
+       {{"name", "fieldManager"},
+        {"in", "query"},
+        {"schema", {{"type", "string"}}}},
+       {{"name", "fieldValidation"},
+        {"in", "query"},
+        {"schema", {{"type", "string"}}}},
+       {{"name", "force"},
+        {"in", "query"},
+        {"schema", {{"type", "boolean"}}}}});
+  for (const Resource* resource : ServedResources()) {
+    const std::string path =
+        resource->namespaced
+            ? "/api/v1/namespaces/{namespace}/" + resource->name + "/{name}"
+            : "/api/v1/" + resource->name + "/{name}";
+    paths[path]["patch"] = {
+        {"operationId",
+         "patchCoreV1" + std::string(resource->namespaced ? "Namespaced" : "") +
+             resource->kind},
+        {"parameters", parameters},
+        {"responses", {{"200", {{"description", "OK"}}}}},
+        {"x-kubernetes-action", "patch"},
+        {"x-kubernetes-group-version-kind",
+         {{"group", ""}, {"version", "v1"}, {"kind", resource->kind}}}};
+  }
+  return {{"openapi", "3.0.0"},
+          {"info", {{"title", "Kubernetes"}, {"version", git_version}}},
+          {"paths", paths},
+          {"components", {{"schemas", Json::object()}}}};
+}
+
+// The OpenAPI v2 document with no paths or definitions. kubectl validates a
+// v1 List against it on the client, and skips types that have no schema.
+// It asks for the protobuf form of gnostic's openapi_v2.Document, whose
+// field 1 is swagger and field 2 is info (title 1, version 2).
+ApiResponse OpenApiV2(const ApiRequest& request,
+                      const std::string& git_version) {
+  auto accept = request.headers.find("accept");
+  if (accept == request.headers.end() ||
+      accept->second.find("protobuf") == std::string::npos) {
+    return JsonResponse(
+        200, {{"swagger", "2.0"},
+              {"info", {{"title", "Kubernetes"}, {"version", git_version}}},
+              {"paths", Json::object()},
+              {"definitions", Json::object()}});
+  }
+  auto field = [](char tag, const std::string& bytes) {
+    // Tag, one-byte length and payload; every payload here is short.
+    return std::string(1, tag) + static_cast<char>(bytes.size()) + bytes;
+  };
+  const std::string info =
+      field('\x0a', "Kubernetes") + field('\x12', git_version);
+  return ApiResponse{
+      200, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+      field('\x0a', "2.0") + field('\x12', info)};
+}
+
+// One requirement of an equality-based label selector: "k=v", "k==v",
+// "k!=v", "k" (exists) or "!k" (does not exist).
+struct LabelRequirement {
+  std::string key;
+  enum class Op { kEquals, kNotEquals, kExists, kNotExists } op;
+  std::string value;
+};
+
+base::StatusOr<std::vector<LabelRequirement>> ParseLabelSelector(
+    const std::string& selector) {
+  std::vector<LabelRequirement> requirements;
+  size_t start = 0;
+  while (start <= selector.size() && !selector.empty()) {
+    const size_t end = std::min(selector.find(',', start), selector.size());
+    std::string part = selector.substr(start, end - start);
+    std::erase_if(part, [](char c) { return c == ' '; });
+    LabelRequirement requirement;
+    const size_t not_equals = part.find("!=");
+    const size_t equals = part.find('=');
+    if (part.find('(') != std::string::npos || part.empty()) {
+      // NOTE: set-based requirements ("k in (a,b)") are not supported.
+      return base::InvalidArgumentError(
+          "unable to parse requirement: " + GoQuote(part), "BadRequest");
+    }
+    if (not_equals != std::string::npos) {
+      requirement = {part.substr(0, not_equals),
+                     LabelRequirement::Op::kNotEquals,
+                     part.substr(not_equals + 2)};
+    } else if (equals != std::string::npos) {
+      const size_t value_start =
+          part.compare(equals, 2, "==") == 0 ? equals + 2 : equals + 1;
+      requirement = {part.substr(0, equals), LabelRequirement::Op::kEquals,
+                     part.substr(value_start)};
+    } else if (part.starts_with("!")) {
+      requirement = {part.substr(1), LabelRequirement::Op::kNotExists, ""};
+    } else {
+      requirement = {part, LabelRequirement::Op::kExists, ""};
+    }
+    requirements.push_back(std::move(requirement));
+    start = end + 1;
+  }
+  return requirements;
+}
+
+bool MatchesLabels(const Json& object,
+                   const std::vector<LabelRequirement>& requirements) {
+  const Json labels = object["metadata"].value("labels", Json::object());
+  for (const LabelRequirement& requirement : requirements) {
+    auto it = labels.find(requirement.key);
+    const bool exists = it != labels.end() && it->is_string();
+    const std::string value = exists ? it->get<std::string>() : "";
+    switch (requirement.op) {
+      case LabelRequirement::Op::kEquals:
+        if (!exists || value != requirement.value) return false;
+        break;
+      case LabelRequirement::Op::kNotEquals:
+        if (exists && value == requirement.value) return false;
+        break;
+      case LabelRequirement::Op::kExists:
+        if (!exists) return false;
+        break;
+      case LabelRequirement::Op::kNotExists:
+        if (exists) return false;
+        break;
+    }
+  }
+  return true;
+}
+
 // Applies a PATCH body of the given media type to `current`.
 base::StatusOr<Json> ApplyPatch(const std::string& content_type,
                                 const Json& current, const Json& patch) {
@@ -387,6 +523,7 @@ struct ApiHandler::Route {
   const Resource* resource = nullptr;
   std::string ns;
   std::string name;
+  std::map<std::string, std::string> query;
 };
 
 ApiHandler::ApiHandler(Registry& registry, base::Clock& clock,
@@ -433,12 +570,28 @@ ApiResponse ApiHandler::Handle(const ApiRequest& request) {
   if (segments == std::vector<std::string>{"api", "v1"}) {
     return JsonResponse(200, ApiResourceList());
   }
+  if (segments == std::vector<std::string>{"openapi", "v2"}) {
+    return OpenApiV2(request, options_.git_version);
+  }
+  if (segments == std::vector<std::string>{"openapi", "v3"}) {
+    const std::string hash =
+        base::Sha256Hex(OpenApiV3CoreV1(options_.git_version).dump());
+    return JsonResponse(
+        200,
+        {{"paths",
+          {{"api/v1",
+            {{"serverRelativeURL", "/openapi/v3/api/v1?hash=" + hash}}}}}});
+  }
+  if (segments == std::vector<std::string>{"openapi", "v3", "api", "v1"}) {
+    return JsonResponse(200, OpenApiV3CoreV1(options_.git_version));
+  }
   if (segments.size() < 3 || segments[0] != "api" || segments[1] != "v1") {
     return NotFoundPath();
   }
 
   // /api/v1/{resource}[/{name}] or /api/v1/namespaces/{ns}/{resource}[/..].
   Route route;
+  route.query = query;
   if (segments[2] == "namespaces" && segments.size() >= 5) {
     route.ns = segments[3];
     route.resource = FindResource(segments[4]);
@@ -467,8 +620,26 @@ ApiResponse ApiHandler::HandleResource(const ApiRequest& request,
   const bool collection = route.name.empty();
 
   if (collection && request.method == "GET") {
+    if (route.query.contains("watch") && route.query.at("watch") != "false" &&
+        route.query.at("watch") != "0") {
+      // TODO: serve watches from the store's watch API; until then a watch
+      // is rejected rather than answered with a plain list.
+      return FailureResponse(base::Status(
+          base::Code::kUnimplemented,
+          "watch is not supported by this API server", "MethodNotAllowed"));
+    }
+    base::StatusOr<std::vector<LabelRequirement>> selector = ParseLabelSelector(
+        route.query.contains("labelSelector") ? route.query.at("labelSelector")
+                                              : "");
+    if (!selector.ok()) return FailureResponse(selector.status());
     base::StatusOr<Json> list = registry_.List(resource, route.ns);
     if (!list.ok()) return FailureResponse(list.status(), &resource);
+    Json& all_items = (*list)["items"];
+    all_items.erase(std::remove_if(all_items.begin(), all_items.end(),
+                                   [&](const Json& item) {
+                                     return !MatchesLabels(item, *selector);
+                                   }),
+                    all_items.end());
     if (!WantsTable(request)) return JsonResponse(200, *list);
     std::vector<Json> items((*list)["items"].begin(), (*list)["items"].end());
     return JsonResponse(

@@ -213,6 +213,30 @@ TEST_F(ApiHandlerTest, ListAcrossNamespacesAndAsTable) {
             Json::parse(R"(["s1", "Opaque", 1, "3m20s"])"));
 }
 
+TEST_F(ApiHandlerTest, ListFiltersByLabelSelector) {
+  Json labeled = Json::parse(SecretJson("s1"));
+  labeled["metadata"]["labels"] = {{"team", "a"}};
+  Send("POST", kSecrets, labeled.dump());
+  Send("POST", kSecrets, SecretJson("s2"));
+
+  Json team_a =
+      Body(Send("GET", std::string(kSecrets) + "?labelSelector=team%3Da"));
+  Json no_team =
+      Body(Send("GET", std::string(kSecrets) + "?labelSelector=!team"));
+  ApiResponse set_based =
+      Send("GET", std::string(kSecrets) + "?labelSelector=team+in+(a)");
+
+  ASSERT_EQ(team_a["items"].size(), 1u);
+  EXPECT_EQ(team_a["items"][0]["metadata"]["name"], "s1");
+  ASSERT_EQ(no_team["items"].size(), 1u);
+  EXPECT_EQ(no_team["items"][0]["metadata"]["name"], "s2");
+  EXPECT_EQ(set_based.status, 400);
+}
+
+TEST_F(ApiHandlerTest, WatchIsRejected) {
+  EXPECT_EQ(Send("GET", std::string(kSecrets) + "?watch=1").status, 405);
+}
+
 TEST_F(ApiHandlerTest, UndecryptableSecretIsInternalError) {
   Send("POST", kSecrets, SecretJson("s1"));
   ASSERT_TRUE(kms_.Disable(instance_id_, key_id_).ok());
@@ -342,6 +366,53 @@ TEST_F(KubectlTest, DeletesSecret) {
 
   EXPECT_EQ(code, 0) << output;
   EXPECT_EQ(output, "secret \"s1\" deleted\n");
+}
+
+TEST_F(KubectlTest, ApplyCreatesThenUpdatesSecret) {
+  const std::string manifest = dir_ + "/secret.yaml";
+  std::ofstream(manifest) << "apiVersion: v1\n"
+                             "kind: Secret\n"
+                             "metadata:\n"
+                             "  name: applied\n"
+                             "stringData:\n"
+                             "  token: first\n";
+  auto [created_code, created] = Kubectl("apply -f " + manifest);
+  std::ofstream(manifest) << "apiVersion: v1\n"
+                             "kind: Secret\n"
+                             "metadata:\n"
+                             "  name: applied\n"
+                             "stringData:\n"
+                             "  token: second\n";
+  auto [updated_code, updated] = Kubectl("apply -f " + manifest);
+
+  EXPECT_EQ(created_code, 0) << created;
+  EXPECT_EQ(created, "secret/applied created\n");
+  EXPECT_EQ(updated_code, 0) << updated;
+  EXPECT_EQ(updated, "secret/applied configured\n");
+  auto stored = registry_->Get(SecretsResource(), "default", "applied");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ((*stored)["data"]["token"], base::Base64Encode("second"));
+}
+
+// The rewrite that moves every Secret to the current provider.
+TEST_F(KubectlTest, ReplaceRewritesStaleSecrets) {
+  ASSERT_EQ(Kubectl("create secret generic s1 --from-literal=a=b").first, 0);
+  ASSERT_EQ(Kubectl("create secret generic s2 -n kube-system "
+                    "--from-literal=a=b")
+                .first,
+            0);
+  ASSERT_TRUE(kms_.Rotate(instance_id_, key_id_).ok());
+  clock_.Advance(std::chrono::minutes(1));
+  const int64_t before = store_->CurrentRevision();
+
+  auto [code, output] = RunCommand(
+      "/usr/bin/kubectl --kubeconfig " + kubeconfig_ + " --cache-dir " + dir_ +
+      "/cache get secrets -A -o json | /usr/bin/kubectl --kubeconfig " +
+      kubeconfig_ + " --cache-dir " + dir_ + "/cache replace -f -");
+
+  EXPECT_EQ(code, 0) << output;
+  EXPECT_EQ(output, "secret/s1 replaced\nsecret/s2 replaced\n");
+  EXPECT_EQ(store_->CurrentRevision(), before + 2);
 }
 
 }  // namespace
