@@ -4,7 +4,6 @@
 #define SCENARIOS_ENGINE_REPLAY_COMMAND_H_
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 
 namespace scenarios {

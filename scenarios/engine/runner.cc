@@ -104,9 +104,16 @@ class Run {
   Check CheckCluster(const Step& step);
   Check CheckKey(const Step& step);
   Check CheckStored(const Step& step);
+  Check CheckKmsCalls(const Step& step);
+  // Checks that `attempt` keeps passing until `hold` has passed.
+  Check Hold(base::Duration hold, const std::function<Check()>& attempt);
+  // Records the current value of every timeline lane.
+  void Sample();
+  void SetLane(const std::string& lane, const std::string& value);
 
   void Log(const std::string& line) {
     events_.push_back(Offset(clock_.Now() - start_) + " " + line);
+    Sample();
   }
 
   sim::Cluster& ClusterOf(const Fields& f) {
@@ -128,7 +135,49 @@ class Run {
   std::map<std::string, std::string> key_names_;  // key id -> name
   std::map<std::string, std::unique_ptr<sim::Cluster>> clusters_;
   std::vector<std::string> events_;
+  Timeline timeline_;
+  std::map<std::string, size_t> lane_index_;  // lane name -> timeline_.lanes
 };
+
+std::string_view MasterStateName(sim::MasterState state) {
+  switch (state) {
+    case sim::MasterState::kReady:
+      return "Ready";
+    case sim::MasterState::kKmsEnabling:
+      return "KMS enabling";
+    case sim::MasterState::kKeyUnusable:
+      return "unusable";
+    case sim::MasterState::kDataLost:
+      return "data lost";
+  }
+  return "unknown";
+}
+
+void Run::SetLane(const std::string& lane, const std::string& value) {
+  auto [it, added] = lane_index_.emplace(lane, timeline_.lanes.size());
+  if (added) timeline_.lanes.push_back({lane, {}});
+  Timeline::Lane& target = timeline_.lanes[it->second];
+  if (!target.changes.empty() && target.changes.back().value == value) return;
+  target.changes.push_back({clock_.Now() - start_, value});
+}
+
+void Run::Sample() {
+  for (const sim::ClusterSpec& spec : scenario_.clusters) {
+    auto it = clusters_.find(spec.name);
+    // A cluster reports events while it is being created.
+    if (it == clusters_.end() || !it->second) continue;
+    sim::MasterState state = it->second->master_state();
+    SetLane(spec.name + " master", std::string(MasterStateName(state)));
+    bool usable = state != sim::MasterState::kKeyUnusable &&
+                  state != sim::MasterState::kDataLost;
+    SetLane(spec.name + " API", usable ? "available" : "unavailable");
+  }
+  for (const auto& [name, ref] : keys_) {
+    base::StatusOr<kms::Key> key = kms_.GetKey(ref.instance_id, ref.key_id);
+    SetLane("key " + name,
+            key.ok() ? std::string(kms::KeyStateName(key->state)) : "purged");
+  }
+}
 
 base::Status Run::SetUp() {
   kms_.Subscribe([this](const kms::KeyEvent& event) {
@@ -178,7 +227,7 @@ Check Run::Await(const Step& step, const std::function<Check()>& attempt) {
   base::Time deadline = clock_.Now() + step.within.value_or(base::Duration{});
   while (true) {
     Check check = attempt();
-    if (check.ok) return check;
+    if (check.ok) break;
     base::Time now = clock_.Now();
     if (now >= deadline) {
       if (step.within) {
@@ -193,6 +242,50 @@ Check Run::Await(const Step& step, const std::function<Check()>& attempt) {
         next && *next < deadline ? std::max(*next, now) : deadline;
     clock_.AdvanceTo(target);
   }
+  if (step.hold) return Hold(*step.hold, attempt);
+  return Check::Pass();
+}
+
+Check Run::Hold(base::Duration hold, const std::function<Check()>& attempt) {
+  base::Time begin = clock_.Now();
+  base::Time end = begin + hold;
+  while (true) {
+    base::Time now = clock_.Now();
+    if (now >= end) return Check::Pass();
+    std::optional<base::Time> next = clock_.NextTimerAt();
+    clock_.AdvanceTo(next && *next < end ? std::max(*next, now) : end);
+    Check check = attempt();
+    if (!check.ok) {
+      check.actual += " (after " + base::FormatDuration(clock_.Now() - begin) +
+                      " of the " + base::FormatDuration(hold) +
+                      " it had to hold)";
+      return check;
+    }
+  }
+}
+
+Check Run::CheckKmsCalls(const Step& step) {
+  const Fields& f = step.fields;
+  std::map<std::string, kms::CallCount> counts = kms_.CallCounts();
+  const std::string& operation = f.String("operation");
+  kms::CallCount count;
+  if (auto it = counts.find(operation); it != counts.end()) count = it->second;
+  int64_t total = count.ok + count.failed;
+  std::string actual = "calls " + std::to_string(total) + " (" +
+                       std::to_string(count.ok) + " ok, " +
+                       std::to_string(count.failed) + " failed)";
+  if (f.Has("calls") && total != f.Int("calls")) {
+    return Check::Fail(operation + " calls " + f.Describe("calls"), actual);
+  }
+  if (f.Has("at_most") && total > f.Int("at_most")) {
+    return Check::Fail(operation + " calls at most " + f.Describe("at_most"),
+                       actual);
+  }
+  if (f.Has("failed") && count.failed != f.Int("failed")) {
+    return Check::Fail(operation + " failed calls " + f.Describe("failed"),
+                       actual);
+  }
+  return Check::Pass();
 }
 
 ActionResult Run::PerformKeyAction(const Step& step) {
@@ -449,6 +542,11 @@ Check Run::CheckStored(const Step& step) {
 }
 
 std::string Run::RunStep(const Step& step) {
+  std::string label = "step " + std::to_string(step.index) + " " + step.kind;
+  for (const char* field : {"key", "name", "duration"}) {
+    if (step.fields.Has(field)) label += " " + step.fields.Describe(field);
+  }
+  timeline_.steps.push_back({clock_.Now() - start_, label});
   Log("step " + std::to_string(step.index) + " " + step.kind);
   Check check;
   if (step.kind == "advance") {
@@ -459,6 +557,8 @@ std::string Run::RunStep(const Step& step) {
     check = Await(step, [&] { return CheckKey(step); });
   } else if (step.kind == "expect_stored") {
     check = Await(step, [&] { return CheckStored(step); });
+  } else if (step.kind == "expect_kms_calls") {
+    check = Await(step, [&] { return CheckKmsCalls(step); });
   } else {
     check =
         Await(step, [&] { return ExpectAction(step, PerformAction(step)); });
@@ -483,6 +583,7 @@ ScenarioResult Run::Execute() {
     result.events = events_;
     return result;
   }
+  Sample();
   for (const Step& step : scenario_.steps) {
     std::string failure = RunStep(step);
     ++result.steps_run;
@@ -493,6 +594,9 @@ ScenarioResult Run::Execute() {
   }
   result.passed = result.failure.empty();
   result.virtual_elapsed = clock_.Now() - start_;
+  Sample();
+  timeline_.end = result.virtual_elapsed;
+  result.timeline = timeline_;
   // Clusters hold timers on the clock; drop them before it goes.
   clusters_.clear();
   result.events = events_;

@@ -24,6 +24,25 @@ struct RunOptions {
   std::string work_dir;
 };
 
+// What a timeline shows: lanes of values over virtual time, and the steps.
+struct Timeline {
+  struct Change {
+    base::Duration at;
+    std::string value;
+  };
+  struct Lane {
+    std::string name;             // "prod master", "prod API", "key crk"
+    std::vector<Change> changes;  // the first change is at offset 0
+  };
+  struct Mark {
+    base::Duration at;
+    std::string label;  // "step 3 disable_key crk"
+  };
+  std::vector<Lane> lanes;
+  std::vector<Mark> steps;
+  base::Duration end{};
+};
+
 struct ScenarioResult {
   std::string name;
   std::string file;
@@ -39,6 +58,7 @@ struct ScenarioResult {
   // Steps, KMS events and cluster events with their virtual time offset.
   std::vector<std::string> events;
   double wall_seconds = 0;  // not deterministic; kept out of JSON reports
+  Timeline timeline;
 };
 
 ScenarioResult RunScenario(const Scenario& scenario, const RunOptions& options);

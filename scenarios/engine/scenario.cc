@@ -32,6 +32,10 @@ const FieldSpec kClusterField{"cluster", Type::kString};
 const FieldSpec kNamespaceField{"namespace", Type::kString};
 const FieldSpec kKeyField{"key", Type::kString, true};
 const FieldSpec kWithinField{"within", Type::kDuration};
+const FieldSpec kForField{"for", Type::kDuration};
+
+// The most steps one repeat block may expand to per pass.
+constexpr int64_t kMaxRepeat = 1000000;
 
 StepSpec KeyAction(const std::string& kind) {
   return {kind, "key", {kKeyField}, true};
@@ -100,10 +104,17 @@ const std::vector<StepSpec>& StepSpecs() {
         {"master_status", Type::kString},
         {"health", Type::kString},
         {"kms", Type::kString},
-        kWithinField}},
+        kWithinField,
+        kForField}},
       {"expect_key",
        "",
-       {kKeyField, {"state", Type::kString, true}, kWithinField}},
+       {kKeyField, {"state", Type::kString, true}, kWithinField, kForField}},
+      {"expect_kms_calls",
+       "",
+       {{"operation", Type::kString, true},
+        {"calls", Type::kInt},
+        {"at_most", Type::kInt},
+        {"failed", Type::kInt}}},
       {"expect_stored",
        "",
        {kClusterField,
@@ -112,17 +123,24 @@ const std::vector<StepSpec>& StepSpecs() {
         {"prefix", Type::kString},
         {"contains", Type::kStringList},
         {"not_contains", Type::kStringList},
-        {"absent", Type::kBool}}},
+        {"absent", Type::kBool},
+        kWithinField,
+        kForField}},
   };
   return specs;
 }
 
 const std::vector<FieldSpec>& ExpectFields() {
   static const std::vector<FieldSpec> fields = {
-      {"ok", Type::kBool},       {"error", Type::kString},
-      {"reason", Type::kString}, {"data", Type::kStringMap},
-      {"count", Type::kInt},     {"names", Type::kStringList},
-      {"written", Type::kInt},   kWithinField,
+      {"ok", Type::kBool},
+      {"error", Type::kString},
+      {"reason", Type::kString},
+      {"data", Type::kStringMap},
+      {"count", Type::kInt},
+      {"names", Type::kStringList},
+      {"written", Type::kInt},
+      kWithinField,
+      kForField,
   };
   return fields;
 }
@@ -161,10 +179,41 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
-// Builds errors of the form "FILE:LINE: message".
+using Vars = std::map<std::string, std::string>;
+
+// The file being parsed: builds errors of the form "FILE:LINE: message" and
+// expands ${name} references in scalars from the variables in scope.
 class Errors {
  public:
   explicit Errors(std::string file) : file_(std::move(file)) {}
+
+  // Variables in scope; replaced while a repeat block is parsed.
+  Vars vars;
+
+  // Returns the scalar's text with every ${name} replaced.
+  base::StatusOr<std::string> Text(const YAML::Node& node) const {
+    std::string text = node.Scalar();
+    std::string out;
+    size_t at = 0;
+    while (true) {
+      size_t open = text.find("${", at);
+      if (open == std::string::npos) break;
+      size_t close = text.find('}', open);
+      if (close == std::string::npos) {
+        return At(node, "unterminated variable reference in '" + text + "'");
+      }
+      std::string name = text.substr(open + 2, close - open - 2);
+      auto value = vars.find(name);
+      if (value == vars.end()) {
+        return At(node, "unknown variable '${" + name +
+                            "}'; define it under 'vars:' or as a repeat's "
+                            "'var'");
+      }
+      out += text.substr(at, open - at) + value->second;
+      at = close + 1;
+    }
+    return out + text.substr(at);
+  }
 
   base::Status At(const YAML::Node& node, const std::string& message) const {
     return base::InvalidArgumentError(file_ + ":" + std::to_string(Line(node)) +
@@ -183,27 +232,34 @@ base::StatusOr<Value> ConvertField(const Errors& errors, const YAML::Node& node,
     return errors.At(node, where + "field '" + spec.name + "' must be " +
                                TypeName(spec.type));
   };
+  // Scalars are read after variable expansion, then converted.
+  auto scalar = [&](const YAML::Node& item) -> base::StatusOr<std::string> {
+    if (!item.IsScalar()) return wrong_type();
+    return errors.Text(item);
+  };
   switch (spec.type) {
-    case Type::kString:
-      if (!node.IsScalar()) return wrong_type();
-      return Value(node.as<std::string>());
+    case Type::kString: {
+      ASSIGN_OR_RETURN(std::string text, scalar(node));
+      return Value(text);
+    }
     case Type::kDuration: {
-      if (!node.IsScalar()) return wrong_type();
-      std::optional<base::Duration> d =
-          base::ParseDuration(node.as<std::string>());
+      ASSIGN_OR_RETURN(std::string text, scalar(node));
+      std::optional<base::Duration> d = base::ParseDuration(text);
       if (!d) return wrong_type();
       return Value(*d);
     }
     case Type::kBool: {
+      ASSIGN_OR_RETURN(std::string text, scalar(node));
       bool b;
-      if (!node.IsScalar() || !YAML::convert<bool>::decode(node, b)) {
+      if (!YAML::convert<bool>::decode(YAML::Node(text), b)) {
         return wrong_type();
       }
       return Value(b);
     }
     case Type::kInt: {
+      ASSIGN_OR_RETURN(std::string text, scalar(node));
       int64_t i;
-      if (!node.IsScalar() || !YAML::convert<int64_t>::decode(node, i)) {
+      if (!YAML::convert<int64_t>::decode(YAML::Node(text), i)) {
         return wrong_type();
       }
       return Value(i);
@@ -212,8 +268,9 @@ base::StatusOr<Value> ConvertField(const Errors& errors, const YAML::Node& node,
       if (!node.IsMap()) return wrong_type();
       StringMap map;
       for (const auto& item : node) {
-        if (!item.second.IsScalar()) return wrong_type();
-        map[item.first.as<std::string>()] = item.second.as<std::string>();
+        ASSIGN_OR_RETURN(std::string key, scalar(item.first));
+        ASSIGN_OR_RETURN(std::string value, scalar(item.second));
+        map[key] = value;
       }
       return Value(map);
     }
@@ -221,8 +278,8 @@ base::StatusOr<Value> ConvertField(const Errors& errors, const YAML::Node& node,
       if (!node.IsSequence()) return wrong_type();
       StringList list;
       for (const auto& item : node) {
-        if (!item.IsScalar()) return wrong_type();
-        list.push_back(item.as<std::string>());
+        ASSIGN_OR_RETURN(std::string value, scalar(item));
+        list.push_back(value);
       }
       return Value(list);
     }
@@ -481,6 +538,7 @@ base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
   if (step.fields.Has("within")) {
     step.within = step.fields.DurationOf("within");
   }
+  if (step.fields.Has("for")) step.hold = step.fields.DurationOf("for");
 
   if (has_expect) {
     if (!spec->has_expect) {
@@ -495,6 +553,7 @@ base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
     if (expect_fields.Has("within")) {
       step.within = expect_fields.DurationOf("within");
     }
+    if (expect_fields.Has("for")) step.hold = expect_fields.DurationOf("for");
     step.expect = std::move(expect_fields);
   }
   if (step.kind.starts_with("expect_") && step.fields.Has("master_status")) {
@@ -519,6 +578,78 @@ base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
   }
   RETURN_IF_ERROR(CheckReferences(ctx, node, where, step));
   return step;
+}
+
+base::Status ParseSteps(ParseContext& ctx, const YAML::Node& steps, int& index);
+
+// Expands `repeat: {times: N, var: i, steps: [...]}` into its steps N times.
+base::Status ParseRepeat(ParseContext& ctx, const YAML::Node& node,
+                         int& index) {
+  std::string where = "step " + std::to_string(index + 1) + " (repeat): ";
+  if (node.size() != 1) {
+    return ctx.errors.At(node, where + "a repeat step has no other keys");
+  }
+  YAML::Node body = node["repeat"];
+  if (!body.IsMap() || !body["steps"] || !body["steps"].IsSequence()) {
+    return ctx.errors.At(body, where +
+                                   "expected {times: N, var: i, steps: "
+                                   "[...]} with a list of steps");
+  }
+  YAML::Node header = YAML::Clone(body);
+  header.remove("steps");
+  Fields fields;
+  RETURN_IF_ERROR(ConvertFields(
+      ctx.errors, header, {{"times", Type::kInt, true}, {"var", Type::kString}},
+      where, fields));
+  int64_t times = fields.Int("times");
+  if (times < 0 || times > kMaxRepeat) {
+    return ctx.errors.At(body["times"],
+                         where + "field 'times' must be between 0 and " +
+                             std::to_string(kMaxRepeat));
+  }
+  std::string var = fields.StringOr("var", "i");
+  Vars saved = ctx.errors.vars;
+  for (int64_t i = 0; i < times; ++i) {
+    ctx.errors.vars[var] = std::to_string(i);
+    base::Status parsed = ParseSteps(ctx, body["steps"], index);
+    if (!parsed.ok()) {
+      ctx.errors.vars = saved;
+      return parsed;
+    }
+  }
+  ctx.errors.vars = saved;
+  return base::OkStatus();
+}
+
+// Parses a list of steps into ctx.scenario.steps, expanding repeats.
+base::Status ParseSteps(ParseContext& ctx, const YAML::Node& steps,
+                        int& index) {
+  for (const YAML::Node& node : steps) {
+    if (node.IsMap() && node["repeat"]) {
+      RETURN_IF_ERROR(ParseRepeat(ctx, node, index));
+      continue;
+    }
+    ASSIGN_OR_RETURN(Step step, ParseStep(ctx, node, ++index));
+    ctx.scenario.steps.push_back(std::move(step));
+  }
+  return base::OkStatus();
+}
+
+base::Status ParseVars(ParseContext& ctx, const YAML::Node& root) {
+  YAML::Node vars = root["vars"];
+  if (!vars) return base::OkStatus();
+  if (!vars.IsMap()) {
+    return ctx.errors.At(vars, "field 'vars' must be a map of strings");
+  }
+  for (const auto& item : vars) {
+    if (!item.second.IsScalar()) {
+      return ctx.errors.At(item.second, "vars: value of '" +
+                                            item.first.as<std::string>() +
+                                            "' must be a string");
+    }
+    ctx.errors.vars[item.first.as<std::string>()] = item.second.Scalar();
+  }
+  return base::OkStatus();
 }
 
 }  // namespace
@@ -616,14 +747,14 @@ base::StatusOr<Scenario> ParseScenario(const std::string& text,
   ParseContext ctx{errors, scenario, {}, {}, {}};
 
   static const std::set<std::string> kTopLevel = {
-      "name", "description", "seed", "clusters", "kms", "steps"};
+      "name", "description", "seed", "vars", "clusters", "kms", "steps"};
   for (const auto& item : root) {
     std::string name = item.first.as<std::string>();
     if (!kTopLevel.contains(name)) {
       return errors.At(item.first,
                        "unknown top-level field '" + name +
                            "'; known fields: clusters, description, kms, "
-                           "name, seed, steps");
+                           "name, seed, steps, vars");
     }
   }
   Fields top;
@@ -642,6 +773,7 @@ base::StatusOr<Scenario> ParseScenario(const std::string& text,
   scenario.description = top.StringOr("description", "");
   if (top.Has("seed")) scenario.seed = static_cast<uint64_t>(top.Int("seed"));
 
+  RETURN_IF_ERROR(ParseVars(ctx, root));
   RETURN_IF_ERROR(ParseClusters(ctx, root));
   RETURN_IF_ERROR(ParseKms(ctx, root));
 
@@ -653,10 +785,7 @@ base::StatusOr<Scenario> ParseScenario(const std::string& text,
     return errors.At(steps, "field 'steps' must be a non-empty list");
   }
   int index = 0;
-  for (const YAML::Node& node : steps) {
-    ASSIGN_OR_RETURN(Step step, ParseStep(ctx, node, ++index));
-    scenario.steps.push_back(std::move(step));
-  }
+  RETURN_IF_ERROR(ParseSteps(ctx, steps, index));
   return scenario;
 }
 

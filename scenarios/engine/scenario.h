@@ -7,6 +7,13 @@
 // a deadline on the virtual clock: the engine advances the clock timer by
 // timer until the expectation holds or the deadline passes.
 //
+// `for: <duration>` asks the opposite: the expectation must hold now and at
+// every timer until the duration has passed.
+//
+// Top-level `vars:` defines strings that steps use as `${name}`, and a
+// `repeat: {times: N, var: i, steps: [...]}` step expands its steps N times
+// with `${i}` counting from 0, for soak scenarios.
+//
 // Parsing validates everything before any step runs: YAML syntax, step
 // keywords, field names and types, and the names of clusters, instances and
 // keys that steps refer to. Errors name the file, line and field.
@@ -64,6 +71,8 @@ struct Step {
   // checks are in `fields`.
   std::optional<Fields> expect;
   std::optional<base::Duration> within;
+  // `for: <duration>`: the expectation must keep holding this long.
+  std::optional<base::Duration> hold;
 };
 
 struct KeySpec {
