@@ -164,7 +164,7 @@ std::string_view KeyEventTypeName(KeyEventType type) {
 }
 
 internal::ServiceState::ServiceState(base::Clock& c, base::Random& r)
-    : clock(c), random(r) {}
+    : clock(c), random(r), faults(c) {}
 
 internal::ServiceState::~ServiceState() = default;
 
@@ -179,6 +179,12 @@ class Operation {
 
   internal::ServiceState& state() { return state_; }
   Time now() const { return state_.clock.Now(); }
+
+  // Applies the injected faults in scope of this call.
+  Status CheckFaults(std::string_view instance_id, std::string_view key_id) {
+    if (internal::ScopedFaultsEvaluated::active()) return base::OkStatus();
+    return state_.faults.Check({name_, instance_id, key_id});
+  }
 
   // Records an event; the key is written to storage when the call ends.
   void Emit(KeyEventType type, const KeyRecord& key) {
@@ -453,6 +459,9 @@ base::StatusOr<Instance> KeyService::CreateInstance(const std::string& name,
                                                     InstanceType type,
                                                     const std::string& id) {
   Operation op(*state_, "create_instance");
+  if (Status fault = op.CheckFaults(id, ""); !fault.ok()) {
+    return op.Finish(StatusOr<Instance>(fault));
+  }
   Instance instance;
   instance.id = id.empty() ? state_->random.Uuid() : id;
   instance.name = name;
@@ -494,6 +503,7 @@ base::StatusOr<Key> KeyService::CreateKey(const std::string& instance_id,
                                           const CreateKeyRequest& request) {
   Operation op(*state_, "create_key");
   auto run = [&]() -> StatusOr<Key> {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, request.id.value_or("")));
     if (!state_->instances.contains(instance_id)) {
       return Error(base::Code::kNotFound, kReasonInstanceNotFound,
                    "instance " + instance_id + " not found");
@@ -535,6 +545,7 @@ base::StatusOr<Key> KeyService::GetKey(const std::string& instance_id,
                                        const std::string& key_id) const {
   Operation op(*state_, "get_key");
   auto run = [&]() -> StatusOr<Key> {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key, FindKey(op, instance_id, key_id));
     return Snapshot(*key);
   };
@@ -545,6 +556,7 @@ base::StatusOr<std::vector<Key>> KeyService::ListKeys(
     const std::string& instance_id) const {
   Operation op(*state_, "list_keys");
   auto run = [&]() -> StatusOr<std::vector<Key>> {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, ""));
     if (!state_->instances.contains(instance_id)) {
       return Error(base::Code::kNotFound, kReasonInstanceNotFound,
                    "instance " + instance_id + " not found");
@@ -565,6 +577,7 @@ base::StatusOr<WrapResult> KeyService::Wrap(
     std::optional<std::string> plaintext, const std::vector<std::string>& aad) {
   Operation op(*state_, "wrap");
   auto run = [&]() -> StatusOr<WrapResult> {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key,
                      FindActiveRootKey(op, instance_id, key_id, "wrap"));
     if (plaintext && !IsValidMaterialSize(plaintext->size())) {
@@ -582,6 +595,7 @@ base::StatusOr<UnwrapResult> KeyService::Unwrap(
     const std::string& ciphertext, const std::vector<std::string>& aad) {
   Operation op(*state_, "unwrap");
   auto run = [&]() -> StatusOr<UnwrapResult> {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key,
                      FindActiveRootKey(op, instance_id, key_id, "unwrap"));
     ASSIGN_OR_RETURN(auto opened, OpenDek(*key, ciphertext, aad));
@@ -605,6 +619,7 @@ base::StatusOr<WrapResult> KeyService::Rewrap(
     const std::string& ciphertext, const std::vector<std::string>& aad) {
   Operation op(*state_, "rewrap");
   auto run = [&]() -> StatusOr<WrapResult> {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key,
                      FindActiveRootKey(op, instance_id, key_id, "rewrap"));
     ASSIGN_OR_RETURN(auto opened, OpenDek(*key, ciphertext, aad));
@@ -620,6 +635,7 @@ base::StatusOr<Key> KeyService::Rotate(const std::string& instance_id,
                                        std::optional<std::string> material) {
   Operation op(*state_, "rotate");
   auto run = [&]() -> StatusOr<Key> {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key,
                      FindActiveRootKey(op, instance_id, key_id, "rotate"));
     if (key->meta.imported && !material) {
@@ -649,6 +665,7 @@ base::Status KeyService::Disable(const std::string& instance_id,
                                  const std::string& key_id) {
   Operation op(*state_, "disable");
   auto run = [&]() -> Status {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key, FindLiveKey(op, instance_id, key_id));
     if (key->meta.state != KeyState::kActive) {
       return InvalidState(key_id, key->meta.state, "disable");
@@ -667,6 +684,7 @@ base::Status KeyService::Enable(const std::string& instance_id,
                                 const std::string& key_id) {
   Operation op(*state_, "enable");
   auto run = [&]() -> Status {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key, FindLiveKey(op, instance_id, key_id));
     if (key->meta.state != KeyState::kSuspended) {
       return InvalidState(key_id, key->meta.state, "enable");
@@ -691,6 +709,7 @@ base::Status KeyService::SetKeyForDeletion(const std::string& instance_id,
                                            const std::string& key_id) {
   Operation op(*state_, "set_key_for_deletion");
   auto run = [&]() -> Status {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key, FindLiveKey(op, instance_id, key_id));
     if (key->meta.state != KeyState::kActive) {
       return InvalidState(key_id, key->meta.state, "setKeyForDeletion");
@@ -714,6 +733,7 @@ base::Status KeyService::UnsetKeyForDeletion(const std::string& instance_id,
                                              const std::string& key_id) {
   Operation op(*state_, "unset_key_for_deletion");
   auto run = [&]() -> Status {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key, FindLiveKey(op, instance_id, key_id));
     if (key->meta.state != KeyState::kActive) {
       return InvalidState(key_id, key->meta.state, "unsetKeyForDeletion");
@@ -737,6 +757,7 @@ base::StatusOr<Key> KeyService::Delete(const std::string& instance_id,
                                        const std::string& key_id, bool force) {
   Operation op(*state_, "delete");
   auto run = [&]() -> StatusOr<Key> {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key, FindLiveKey(op, instance_id, key_id));
     if (!force && HasProtectingRegistration(*state_, *key)) {
       return Error(base::Code::kFailedPrecondition, kReasonProtectedResource,
@@ -776,6 +797,7 @@ base::StatusOr<Key> KeyService::Restore(const std::string& instance_id,
                                         const std::string& key_id) {
   Operation op(*state_, "restore");
   auto run = [&]() -> StatusOr<Key> {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key, FindKey(op, instance_id, key_id));
     if (key->meta.state != KeyState::kDestroyed) {
       return InvalidState(key_id, key->meta.state, "restore");
@@ -811,6 +833,7 @@ base::Status KeyService::Purge(const std::string& instance_id,
                                const std::string& key_id) {
   Operation op(*state_, "purge");
   auto run = [&]() -> Status {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key, FindKey(op, instance_id, key_id));
     if (key->meta.state != KeyState::kDestroyed) {
       return InvalidState(key_id, key->meta.state, "purge");
@@ -838,6 +861,8 @@ base::Status KeyService::Purge(const std::string& instance_id,
 base::Status KeyService::Register(const Registration& registration) {
   Operation op(*state_, "register");
   auto run = [&]() -> Status {
+    RETURN_IF_ERROR(
+        op.CheckFaults(registration.instance_id, registration.key_id));
     ASSIGN_OR_RETURN(KeyRecord * key, FindLiveKey(op, registration.instance_id,
                                                   registration.key_id));
     if (key->meta.extractable) {
@@ -866,6 +891,7 @@ base::Status KeyService::Unregister(const std::string& instance_id,
                                     const std::string& resource_crn) {
   Operation op(*state_, "unregister");
   auto run = [&]() -> Status {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key, FindKey(op, instance_id, key_id));
     size_t removed = std::erase_if(state_->registrations, [&](const auto& r) {
       return r.key_id == key->meta.id && r.resource_crn == resource_crn;
@@ -907,6 +933,8 @@ void KeyService::Unsubscribe(SubscriptionId id) {
   std::lock_guard lock(state_->mu);
   state_->subscribers.erase(id);
 }
+
+FaultInjector& KeyService::faults() { return state_->faults; }
 
 std::map<std::string, CallCount> KeyService::CallCounts() const {
   std::lock_guard lock(state_->mu);

@@ -44,6 +44,7 @@
 #include "base/clock.h"
 #include "base/random.h"
 #include "base/status.h"
+#include "kms-mock/faults.h"
 
 namespace kms {
 
@@ -337,6 +338,11 @@ class KeyService {
   // "unregister". Expiry, listing instances and registrations are not
   // counted.
   std::map<std::string, CallCount> CallCounts() const;
+
+  // The faults every counted call above consults first, by its CallCounts
+  // name, instance id and key id (empty for calls on no key). A call failed
+  // by a fault changes nothing and counts as failed.
+  FaultInjector& faults();
 
  private:
   std::unique_ptr<internal::ServiceState> state_;

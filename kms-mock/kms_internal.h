@@ -44,6 +44,8 @@ struct ServiceState {
   base::Clock& clock;
   base::Random& random;
 
+  FaultInjector faults;  // thread-safe on its own
+
   mutable std::mutex mu;
   std::map<std::string, Instance> instances;                  // guarded by mu
   std::vector<std::string> instance_order;                    // guarded by mu
@@ -62,6 +64,22 @@ struct ServiceState {
   std::unique_ptr<KeyStore> store;
   // The first failed write; once set, every change fails with it.
   base::Status store_failure;  // guarded by mu
+};
+
+// Marks the thread of an HTTP request whose faults KeyProtectApi has
+// evaluated already, so that the KeyService calls it makes do not count and
+// fault the same request again.
+class ScopedFaultsEvaluated {
+ public:
+  ScopedFaultsEvaluated() { ++depth_; }
+  ~ScopedFaultsEvaluated() { --depth_; }
+  ScopedFaultsEvaluated(const ScopedFaultsEvaluated&) = delete;
+  ScopedFaultsEvaluated& operator=(const ScopedFaultsEvaluated&) = delete;
+
+  static bool active() { return depth_ > 0; }
+
+ private:
+  static inline thread_local int depth_ = 0;
 };
 
 // The records one operation changed, written together when it finishes.
