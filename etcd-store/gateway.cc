@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -163,113 +164,192 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void DoRead() {
-    parser_.emplace();
-    parser_->body_limit(options_.max_body_bytes);
+    header_parser_.emplace();
+    header_parser_->body_limit(options_.max_body_bytes);
     stream_.expires_after(std::chrono::seconds(options_.read_timeout_seconds));
+    http::async_read_header(
+        stream_, buffer_, *header_parser_,
+        beast::bind_front_handler(&Session::OnReadHeader, shared_from_this()));
+  }
+
+  void OnReadHeader(beast::error_code ec, size_t) {
+    if (ec == http::error::end_of_stream) return DoClose();
+    if (ec) return;  // timeout, reset or a malformed request: drop it
+    const auto& header = header_parser_->get();
+    keep_alive_ = header.keep_alive();
+    path_ = std::string(header.target());
+    if (auto query = path_.find('?'); query != std::string::npos) {
+      path_.resize(query);
+    }
+    // Clients such as curl wait for this before they send a large body.
+    if (beast::iequals(header[http::field::expect], "100-continue")) {
+      Send("HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    bool streaming = path_ == "/v3/watch" || path_ == "/v3/lease/keepalive";
+    if (streaming && header.method() == http::verb::post) {
+      return StartStream(path_ == "/v3/watch");
+    }
+
+    // Everything else reads its whole body first.
+    parser_.emplace(std::move(*header_parser_));
+    parser_->body_limit(options_.max_body_bytes);
     http::async_read(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t) {
-    if (ec == http::error::end_of_stream) return DoClose();
-    if (ec) return;  // timeout, reset or a malformed request: drop it
+    if (ec) return;  // timeout, reset or a body over the limit: drop it
     http::request<http::string_body> request = parser_->release();
-    keep_alive_ = request.keep_alive();
-    std::string path(request.target());
-    if (auto query = path.find('?'); query != std::string::npos) {
-      path.resize(query);
-    }
-
-    bool streaming = path == "/v3/watch" || path == "/v3/lease/keepalive";
-    if (!streaming && !IsUnaryPath(path)) {
+    bool streaming = path_ == "/v3/watch" || path_ == "/v3/lease/keepalive";
+    if (!streaming && !IsUnaryPath(path_)) {
       return SendReply({404, "Not Found\n", "text/plain; charset=utf-8"});
     }
     if (request.method() != http::verb::post) {
       return SendReply(
           {405, "Method Not Allowed\n", "text/plain; charset=utf-8"});
     }
-    if (streaming) return StartStream(path == "/v3/watch", request.body());
 
     base::StatusOr<json> body = gateway_internal::ParseBody(request.body());
     if (!body.ok()) return SendReply(ErrorReply(body.status()));
-    SendReply(HandleUnary(store_, path, *body, ids_));
+    SendReply(HandleUnary(store_, path_, *body, ids_));
   }
 
+  // Queues a whole response; the connection then reads its next request,
+  // or closes unless kept alive.
   void SendReply(Reply reply) {
-    auto response = std::make_shared<http::response<http::string_body>>(
+    http::response<http::string_body> response(
         static_cast<http::status>(reply.status), 11);
-    response->set(http::field::content_type, reply.content_type);
-    response->keep_alive(keep_alive_);
-    response->body() = std::move(reply.body);
-    response->prepare_payload();
-    http::async_write(
-        stream_, *response,
-        [self = shared_from_this(), response](beast::error_code ec, size_t) {
-          if (ec) return;
-          if (!self->keep_alive_) return self->DoClose();
-          self->DoRead();
-        });
+    response.set(http::field::content_type, reply.content_type);
+    response.keep_alive(keep_alive_);
+    response.body() = std::move(reply.body);
+    response.prepare_payload();
+    std::ostringstream bytes;
+    bytes << response;
+    Send(bytes.str());
+    finish_after_writes_ = true;
   }
 
   // ---- Streaming: /v3/watch and /v3/lease/keepalive ----
 
-  void StartStream(bool watch, const std::string& body) {
-    base::StatusOr<std::vector<json>> messages =
-        gateway_internal::ParseStream(body);
-    if (!messages.ok()) {
-      // grpc-gateway reports a body it cannot read with code UNKNOWN.
-      return SendReply(
-          {500, gateway_internal::EncodeError(messages.status().message(), 2)});
-    }
-
+  // Reads the body as it arrives and handles each JSON message at once, so
+  // a client may keep its request body open and send more messages later.
+  void StartStream(bool watch) {
+    watch_stream_ = watch;
+    stream_parser_.emplace(std::move(*header_parser_));
+    // A stream has no size limit as a whole; each message is limited below.
+    stream_parser_->body_limit(boost::none);
     stream_.expires_never();
-    Send(
-        "HTTP/1.1 200 OK\r\n"
-        "Content-Type: application/json\r\n"
-        "Grpc-Metadata-Content-Type: application/grpc\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n");
-    if (watch) {
-      for (const json& message : *messages) HandleWatchMessage(message);
-      // Like etcd, the stream stays open until the client goes away.
-      WaitForDisconnect();
-      return;
-    }
-    for (const json& message : *messages) HandleKeepAlive(message);
-    Send("0\r\n\r\n");
-    finish_after_writes_ = true;
+    DoReadBody();
   }
 
-  void HandleKeepAlive(const json& message) {
-    base::StatusOr<int64_t> id = gateway_internal::DecodeLeaseId(message);
-    base::StatusOr<LeaseKeepAliveResponse> response =
-        id.ok() ? store_.LeaseKeepAlive(*id)
-                : base::StatusOr<LeaseKeepAliveResponse>(id.status());
+  void DoReadBody() {
+    if (stream_parser_->is_done()) return OnBodyDone();
+    stream_parser_->get().body().data = body_buffer_;
+    stream_parser_->get().body().size = sizeof(body_buffer_);
+    http::async_read_some(
+        stream_, buffer_, *stream_parser_,
+        beast::bind_front_handler(&Session::OnReadBody, shared_from_this()));
+  }
+
+  void OnReadBody(beast::error_code ec, size_t) {
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) return DoClose();  // the client went away
+    size_t received = sizeof(body_buffer_) - stream_parser_->get().body().size;
+    pending_.append(body_buffer_, received);
+    if (pending_.size() > options_.max_body_bytes) {
+      spdlog::warn(
+          "etcd-gateway: closing a stream whose message exceeds {} "
+          "bytes",
+          options_.max_body_bytes);
+      return DoClose();
+    }
+    HandlePendingMessages(/*body_done=*/false);
+    if (closed_ || (failed_ && !response_started_)) return;
+    DoReadBody();
+  }
+
+  void OnBodyDone() {
+    HandlePendingMessages(/*body_done=*/true);
+    if (closed_ || (failed_ && !response_started_)) return;
+    if (watch_stream_) {
+      // Like etcd, a watch stream stays open until the client goes away.
+      return WaitForDisconnect();
+    }
+    // Like etcd, a keep-alive stream ends with the request body. The last
+    // chunk goes through the strand behind the posted responses.
+    if (!response_started_) StartResponse(/*grpc_metadata=*/false);
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->Send("0\r\n\r\n");
+      self->finish_after_writes_ = true;
+    });
+  }
+
+  // Handles every complete message in pending_. Like grpc-gateway, a bad
+  // first message fails the request with HTTP 500 and code UNKNOWN, and
+  // handling stops silently at a bad later message.
+  void HandlePendingMessages(bool body_done) {
+    while (!failed_) {
+      base::StatusOr<std::optional<json>> message =
+          gateway_internal::TakeMessage(pending_, body_done);
+      if (message.ok() && !message->has_value()) return;  // need more bytes
+      base::Status status = message.status();
+      if (status.ok()) status = HandleStreamMessage(**message);
+      if (status.ok()) continue;
+
+      failed_ = true;
+      if (!response_started_) {
+        keep_alive_ = false;
+        SendReply({500, gateway_internal::EncodeError(status.message(), 2)});
+      }
+    }
+  }
+
+  base::Status HandleStreamMessage(const json& message) {
+    if (watch_stream_) {
+      ASSIGN_OR_RETURN(gateway_internal::WatchStreamRequest request,
+                       gateway_internal::DecodeWatchRequest(message));
+      if (!response_started_) StartResponse(/*grpc_metadata=*/true);
+      HandleWatchRequest(request);
+      return base::OkStatus();
+    }
+    ASSIGN_OR_RETURN(int64_t id, gateway_internal::DecodeLeaseId(message));
+    if (!response_started_) StartResponse(/*grpc_metadata=*/true);
+    HandleKeepAlive(id);
+    return base::OkStatus();
+  }
+
+  void StartResponse(bool grpc_metadata) {
+    response_started_ = true;
+    std::string header =
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: application/json\r\n";
+    if (grpc_metadata) {
+      header += "Grpc-Metadata-Content-Type: application/grpc\r\n";
+    }
+    header += "Transfer-Encoding: chunked\r\n\r\n";
+    Send(std::move(header));
+  }
+
+  void HandleKeepAlive(int64_t id) {
+    base::StatusOr<LeaseKeepAliveResponse> response = store_.LeaseKeepAlive(id);
     if (!response.ok()) {
       int code = gateway_internal::GrpcCode(response.status().code());
-      SendChunk(
+      PostChunk(
           gateway_internal::EncodeError(response.status().message(), code));
       return;
     }
-    SendChunk(gateway_internal::EncodeStreamResult(
+    PostChunk(gateway_internal::EncodeStreamResult(
         gateway_internal::EncodeLeaseKeepAliveResponse(*response, ids_)));
   }
 
-  void HandleWatchMessage(const json& message) {
-    base::StatusOr<gateway_internal::WatchStreamRequest> request =
-        gateway_internal::DecodeWatchRequest(message);
-    if (!request.ok()) {
-      int code = gateway_internal::GrpcCode(request.status().code());
-      SendChunk(
-          gateway_internal::EncodeError(request.status().message(), code));
-      return;
-    }
+  void HandleWatchRequest(const gateway_internal::WatchStreamRequest& request) {
     using Kind = gateway_internal::WatchStreamRequest::Kind;
-    switch (request->kind) {
+    switch (request.kind) {
       case Kind::kCreate:
-        return CreateWatch(request->create);
+        return CreateWatch(request.create);
       case Kind::kCancel:
-        return CancelWatch(request->watch_id);
+        return CancelWatch(request.watch_id);
       case Kind::kProgress: {
         // etcd replies to a progress request with watch_id -1 and the
         // current revision.
@@ -344,10 +424,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Send(std::string bytes) {
     if (closed_) return;
-    // NOTE: a client that stops reading makes this queue grow; the session
-    // closes when it passes the body limit.
+    // A stream's client that stops reading would make this queue grow
+    // without bound, so the stream closes past four body limits.
     queued_bytes_ += bytes.size();
-    if (queued_bytes_ > options_.max_body_bytes * 4) {
+    if (stream_parser_ && queued_bytes_ > options_.max_body_bytes * 4) {
       spdlog::warn(
           "etcd-gateway: closing a stream whose client is not "
           "reading ({} bytes queued)",
@@ -402,7 +482,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Used on the strand only.
   beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::string path_;
+  // Streaming requests.
+  std::optional<http::request_parser<http::buffer_body>> stream_parser_;
+  char body_buffer_[8192];
+  std::string pending_;  // received body text not yet parsed
+  bool watch_stream_ = false;
+  bool response_started_ = false;
+  bool failed_ = false;
   bool keep_alive_ = false;
   bool closed_ = false;
   bool finish_after_writes_ = false;

@@ -9,9 +9,11 @@
 // values left out, and errors as {"error","code","message"} with
 // grpc-gateway's HTTP statuses.
 //
-// NOTE: the streaming endpoints read the whole request body before they
-// reply, so a client must finish its request body (as curl does) to get
-// responses. etcd also replies to messages of a body that is still open.
+// The streaming endpoints handle each JSON message of the request body as
+// it arrives, so a client may keep a chunked body open and add watch or
+// cancel requests later. Replies to each message go out at once; etcd 3.4
+// does that for a body that is still open only when the client sent
+// "Expect: 100-continue".
 //
 // Thread-safe. The Store must outlive the Gateway.
 #ifndef ETCD_STORE_GATEWAY_H_

@@ -432,28 +432,46 @@ base::StatusOr<json> ParseBody(std::string_view body) {
 
 base::StatusOr<std::vector<json>> ParseStream(std::string_view body) {
   std::vector<json> messages;
-  std::istringstream in{std::string(body)};
+  std::string pending(body);
   while (true) {
-    in >> std::ws;
-    if (in.peek() == std::char_traits<char>::eof()) break;
-    json message;
-    auto start = in.tellg();
-    try {
-      in >> message;
-    } catch (const json::parse_error& error) {
-      // NOTE: Go words its syntax errors by context; this reproduces only
-      // the common "invalid character" and "unexpected end" forms.
-      size_t at = static_cast<size_t>(start) + error.byte - 1;
-      if (at >= body.size()) return Invalid("unexpected end of JSON input");
-      return Invalid(std::string("invalid character '") + body[at] +
-                     "' looking for beginning of value");
-    }
-    if (!message.is_object()) {
-      return TypeError(message, "map[string]json.RawMessage");
-    }
-    messages.push_back(std::move(message));
+    ASSIGN_OR_RETURN(std::optional<json> message,
+                     TakeMessage(pending, /*body_done=*/true));
+    if (!message) return messages;
+    messages.push_back(std::move(*message));
   }
-  return messages;
+}
+
+base::StatusOr<std::optional<json>> TakeMessage(std::string& pending,
+                                                bool body_done) {
+  size_t start = pending.find_first_not_of(" \t\r\n");
+  if (start == std::string::npos) {
+    pending.clear();
+    return std::optional<json>();
+  }
+  pending.erase(0, start);
+
+  std::istringstream in(pending);
+  json message;
+  try {
+    in >> message;
+  } catch (const json::parse_error& error) {
+    // NOTE: Go words its syntax errors by context; this reproduces only
+    // the common "invalid character" and "unexpected end" forms.
+    size_t at = error.byte == 0 ? 0 : error.byte - 1;
+    if (at >= pending.size()) {
+      if (!body_done) return std::optional<json>();
+      return Invalid("unexpected end of JSON input");
+    }
+    return Invalid(std::string("invalid character '") + pending[at] +
+                   "' looking for beginning of value");
+  }
+  std::streamoff consumed = in.tellg();
+  if (consumed < 0) consumed = static_cast<std::streamoff>(pending.size());
+  pending.erase(0, static_cast<size_t>(consumed));
+  if (!message.is_object()) {
+    return TypeError(message, "map[string]json.RawMessage");
+  }
+  return std::optional<json>(std::move(message));
 }
 
 base::StatusOr<RangeRequest> DecodeRangeRequest(const json& object) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,8 +28,13 @@ struct HeaderIds {
 // Parses a request body; an empty body is an empty message. Errors carry
 // Go's encoding/json messages for the common cases.
 base::StatusOr<nlohmann::json> ParseBody(std::string_view body);
-// Splits a streaming body (watch, keep-alive) into its JSON messages.
+// Splits a body into its JSON messages.
 base::StatusOr<std::vector<nlohmann::json>> ParseStream(std::string_view body);
+// Removes the first complete JSON message from `pending` and returns it.
+// Returns nullopt when `pending` holds no complete message yet; once
+// `body_done`, a partial message is an error.
+base::StatusOr<std::optional<nlohmann::json>> TakeMessage(std::string& pending,
+                                                          bool body_done);
 
 base::StatusOr<RangeRequest> DecodeRangeRequest(const nlohmann::json& json);
 base::StatusOr<PutRequest> DecodePutRequest(const nlohmann::json& json);

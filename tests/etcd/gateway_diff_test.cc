@@ -393,6 +393,41 @@ TEST_F(GatewayDiffTest, LiveWatchEventsMatchEtcd) {
   }
 }
 
+TEST_F(GatewayDiffTest, OpenWatchBodyTakesLaterMessages) {
+  HttpStream real(etcd_.port(), "/v3/watch");
+  HttpStream ours(gateway_->port(), "/v3/watch");
+  for (HttpStream* stream : {&real, &ours}) {
+    stream->SendChunk(R"({"create_request":{"key":"YQ=="}})");
+  }
+  std::vector<std::string> real_lines = real.ReadLines(1);
+  std::vector<std::string> our_lines = ours.ReadLines(1);
+
+  // The second message arrives split over two chunks.
+  for (HttpStream* stream : {&real, &ours}) {
+    stream->SendChunk(R"({"cancel_requ)");
+    stream->SendChunk(R"(est":{"watch_id":"0"}})");
+  }
+  for (const std::string& line : real.ReadLines(1)) real_lines.push_back(line);
+  for (const std::string& line : ours.ReadLines(1)) our_lines.push_back(line);
+
+  ASSERT_EQ(real_lines.size(), 2u);
+  ASSERT_EQ(our_lines.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(Mask(our_lines[i]), Mask(real_lines[i])) << "line " << i;
+  }
+}
+
+TEST_F(GatewayDiffTest, StreamErrorsMatchEtcd) {
+  // A bad first message fails the request; a bad later one is dropped.
+  ExpectSame("/v3/watch", R"({"create_request":{"key":1}})");
+  ExpectSame("/v3/lease/keepalive", R"({"ID":"x"})");
+  ExpectSame("/v3/lease/keepalive", R"({"ID":"5"} garbage)");
+  ExpectSame("/v3/lease/keepalive", "");
+  ExpectSameStream(
+      "/v3/watch",
+      R"({"create_request":{"key":"YQ=="}} {"create_request":{"key":1}})", 1);
+}
+
 TEST_F(GatewayDiffTest, HttpErrorsMatchEtcd) {
   ExpectSame("/v3/kv/nothing", "{}");
   ExpectSame("/v3/kv/range", "", false, "GET");

@@ -121,3 +121,24 @@ TEST_F(GatewayTest, ClosedStreamCancelsItsWatch) {
 
 }  // namespace
 }  // namespace etcd
+
+namespace etcd {
+namespace {
+
+TEST_F(GatewayTest, OpenWatchBodyTakesLaterMessages) {
+  HttpStream watch(gateway_->port(), "/v3/watch");
+  watch.SendChunk(R"({"create_request":{"key":"YQ=="}})");
+  ASSERT_EQ(watch.ReadLines(1).size(), 1u);
+
+  Post("/v3/kv/put", R"({"key":"YQ==","value":"MQ=="})");
+  watch.SendChunk(R"({"cancel_requ)");
+  watch.SendChunk(R"(est":{"watch_id":"0"}})");
+
+  auto lines = watch.ReadLines(2);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find(R"("events")"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find(R"("canceled":true)"), std::string::npos) << lines[1];
+}
+
+}  // namespace
+}  // namespace etcd

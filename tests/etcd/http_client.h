@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -42,10 +43,14 @@ inline HttpReply HttpPost(uint16_t port, const std::string& path,
   request.prepare_payload();
   http::write(stream, request);
 
+  // Read asynchronously so that kIoTimeout applies; Beast's timeouts do
+  // not cover synchronous reads.
   beast::flat_buffer buffer;
   http::response<http::string_body> response;
-  beast::error_code ec;
-  http::read(stream, buffer, response, ec);
+  beast::error_code ec = boost::asio::error::timed_out;
+  http::async_read(stream, buffer, response,
+                   [&ec](beast::error_code result, size_t) { ec = result; });
+  ioc.run();
   if (ec) return {0, "read failed: " + ec.message()};
   return {static_cast<int>(response.result_int()), response.body()};
 }
@@ -53,18 +58,36 @@ inline HttpReply HttpPost(uint16_t port, const std::string& path,
 // An open streaming request whose body lines are read as they arrive.
 class HttpStream {
  public:
+  // Sends `body` whole, with a Content-Length.
   HttpStream(uint16_t port, const std::string& path, const std::string& body)
       : stream_(ioc_) {
-    stream_.expires_after(kIoTimeout);
-    stream_.connect(boost::asio::ip::tcp::endpoint(
-        boost::asio::ip::make_address("127.0.0.1"), port));
-    std::string request = "POST " + path +
-                          " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                          "Content-Type: application/json\r\n"
-                          "Content-Length: " +
-                          std::to_string(body.size()) + "\r\n\r\n" + body;
-    boost::asio::write(stream_, boost::asio::buffer(request));
+    Connect(port);
+    Write("POST " + path +
+          " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          "Content-Type: application/json\r\n"
+          "Content-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body);
   }
+
+  // Starts a chunked request body that stays open; add to it with
+  // SendChunk and end it with EndBody.
+  HttpStream(uint16_t port, const std::string& path) : stream_(ioc_) {
+    Connect(port);
+    Write("POST " + path +
+          " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          "Content-Type: application/json\r\n"
+          // Without it, etcd's Go server holds replies until the body ends.
+          "Expect: 100-continue\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n");
+  }
+
+  void SendChunk(const std::string& data) {
+    char size[20];
+    std::snprintf(size, sizeof(size), "%zx\r\n", data.size());
+    Write(size + data + "\r\n");
+  }
+
+  void EndBody() { Write("0\r\n\r\n"); }
 
   // Returns the HTTP status, reading the response header if needed.
   int Status() {
@@ -92,15 +115,40 @@ class HttpStream {
   }
 
  private:
+  void Connect(uint16_t port) {
+    stream_.expires_after(kIoTimeout);
+    stream_.connect(boost::asio::ip::tcp::endpoint(
+        boost::asio::ip::make_address("127.0.0.1"), port));
+  }
+
+  void Write(const std::string& bytes) {
+    stream_.expires_after(kIoTimeout);
+    boost::asio::write(stream_, boost::asio::buffer(bytes));
+  }
+
   bool ReadMore() {
     char buffer[4096];
-    boost::beast::error_code ec;
+    boost::beast::error_code ec = boost::asio::error::timed_out;
+    size_t n = 0;
+    // Asynchronous, so that the stream's timeout applies.
     stream_.expires_after(kIoTimeout);
-    size_t n = stream_.read_some(boost::asio::buffer(buffer), ec);
+    stream_.async_read_some(
+        boost::asio::buffer(buffer),
+        [&](boost::beast::error_code result, size_t received) {
+          ec = result;
+          n = received;
+        });
+    ioc_.restart();
+    ioc_.run();
     if (ec) return false;
     raw_.append(buffer, n);
     if (header_end_ == std::string::npos) {
       size_t end = raw_.find("\r\n\r\n");
+      // Skip an interim "100 Continue" response.
+      while (end != std::string::npos && raw_.starts_with("HTTP/1.1 100")) {
+        raw_.erase(0, end + 4);
+        end = raw_.find("\r\n\r\n");
+      }
       if (end != std::string::npos) {
         header_end_ = end + 4;
         chunked_ = raw_.substr(0, end).find("chunked") != std::string::npos;
