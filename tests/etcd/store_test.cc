@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -570,6 +571,99 @@ TEST_F(StoreTest, FailedWriteMakesStoreRejectWrites) {
   EXPECT_EQ(Put("a", "3"), 3);
   auto kv = Get(*store_, "a");
   EXPECT_EQ((*kv)->version, 2);
+}
+
+}  // namespace
+}  // namespace etcd
+
+namespace etcd {
+namespace {
+
+// Fails the Nth write for every N until a workload runs through, and checks
+// that the store then holds exactly the acknowledged writes, both before
+// and after reopening.
+class WriteFaultTest : public StoreTest {
+ protected:
+  using Op = std::function<base::Status(Store&)>;
+
+  static std::vector<Op> Workload() {
+    std::vector<Op> ops;
+    ops.push_back(
+        [](Store& s) { return s.Put({.key = "a", .value = "1"}).status(); });
+    ops.push_back(
+        [](Store& s) { return s.Put({.key = "b", .value = "2"}).status(); });
+    ops.push_back(
+        [](Store& s) { return s.LeaseGrant({.ttl = 60, .id = 9}).status(); });
+    ops.push_back([](Store& s) {
+      return s.Put({.key = "c", .value = "3", .lease = 9}).status();
+    });
+    ops.push_back([](Store& s) {
+      TxnRequest txn;
+      txn.compare.push_back({.result = Compare::Result::kEqual,
+                             .target = Compare::Target::kValue,
+                             .key = "a",
+                             .value = "1"});
+      txn.success.push_back({PutRequest{.key = "a", .value = "10"}});
+      txn.success.push_back({DeleteRangeRequest{.key = "b"}});
+      return s.Txn(txn).status();
+    });
+    ops.push_back([](Store& s) { return s.Compact(3).status(); });
+    ops.push_back([](Store& s) { return s.LeaseRevoke(9).status(); });
+    ops.push_back(
+        [](Store& s) { return s.Put({.key = "d", .value = "4"}).status(); });
+    return ops;
+  }
+
+  // Describes every key with all its fields, the revision and the leases.
+  static std::string Snapshot(Store& store) {
+    RangeRequest all{.key = std::string(1, '\0'),
+                     .range_end = std::string(1, '\0')};
+    auto range = store.Range(all);
+    std::string out = "rev " + std::to_string(store.CurrentRevision());
+    for (const KeyValue& kv : range->kvs) {
+      out += " " + kv.key + "=" + kv.value + "/" +
+             std::to_string(kv.create_revision) + "/" +
+             std::to_string(kv.mod_revision) + "/" +
+             std::to_string(kv.version) + "/" + std::to_string(kv.lease);
+    }
+    auto leases = store.LeaseLeases();
+    for (int64_t id : leases->ids) {
+      out += " lease " + std::to_string(id);
+    }
+    return out;
+  }
+};
+
+TEST_F(WriteFaultTest, FailedWriteLeavesOnlyAcknowledgedWrites) {
+  std::vector<Op> ops = Workload();
+  for (int fail_at = 1;; ++fail_at) {
+    SCOPED_TRACE("failing write " + std::to_string(fail_at));
+    int writes = 0;
+    RocksDbOptions faulty;
+    faulty.write_fault = [&writes, fail_at]() -> base::Status {
+      if (++writes == fail_at) return base::UnavailableError("injected");
+      return base::OkStatus();
+    };
+    store_.reset();
+    std::filesystem::remove_all(dir_ + "/db");
+    Reopen(faulty);
+    size_t done = 0;
+    while (done < ops.size() && ops[done](*store_).ok()) ++done;
+    if (done == ops.size()) break;  // every write point has been failed
+
+    std::string after_failure = Snapshot(*store_);
+    Reopen();
+    std::string after_reopen = Snapshot(*store_);
+
+    store_.reset();
+    std::filesystem::remove_all(dir_ + "/db");
+    Reopen();
+    for (size_t i = 0; i < done; ++i) ASSERT_TRUE(ops[i](*store_).ok());
+    std::string expected = Snapshot(*store_);
+
+    EXPECT_EQ(after_failure, expected);
+    EXPECT_EQ(after_reopen, expected);
+  }
 }
 
 }  // namespace
