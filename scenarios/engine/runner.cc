@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -596,6 +597,11 @@ ScenarioResult Run::Execute() {
   result.virtual_elapsed = clock_.Now() - start_;
   Sample();
   timeline_.end = result.virtual_elapsed;
+  // Clusters on top, keys below, each in order of appearance.
+  std::stable_partition(timeline_.lanes.begin(), timeline_.lanes.end(),
+                        [](const Timeline::Lane& lane) {
+                          return !lane.name.starts_with("key ");
+                        });
   result.timeline = timeline_;
   // Clusters hold timers on the clock; drop them before it goes.
   clusters_.clear();

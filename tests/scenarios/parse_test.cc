@@ -38,10 +38,11 @@ TEST(ScenarioParser, AcceptsValidSteps) {
 }
 
 TEST(ScenarioParser, FillsShorthandAndDefaultCluster) {
-  base::StatusOr<Scenario> parsed = ParseScenario(
-      std::string(kHeader) + "  - disable_key: crk\n  - get_secret: {name: "
-                             "db}\n    expect: {within: 90s}\n",
-      "ok.yaml");
+  base::StatusOr<Scenario> parsed =
+      ParseScenario(std::string(kHeader) +
+                        "  - disable_key: crk\n  - get_secret: {name: "
+                        "db}\n    expect: {within: 90s}\n",
+                    "ok.yaml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
 
   EXPECT_EQ(parsed->steps[0].fields.String("key"), "crk");
@@ -127,7 +128,8 @@ TEST(ScenarioParser, RejectsBadVersion) {
 }
 
 TEST(ScenarioParser, RejectsBadRegex) {
-  std::string error = ParseError("  - expect_cluster: {master_status: \"(\"}\n");
+  std::string error =
+      ParseError("  - expect_cluster: {master_status: \"(\"}\n");
 
   EXPECT_NE(error.find("not a valid regular expression"), std::string::npos)
       << error;

@@ -116,3 +116,69 @@ TEST(Replay, SameSeedSameJsonReport) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string Library() { return std::string(SIM_SOURCE_DIR) + "/scenarios"; }
+
+TEST(Replay, ParallelJobsGiveSameReport) {
+  std::string serial = testing::TempDir() + "/serial.json";
+  std::string parallel = testing::TempDir() + "/parallel.json";
+
+  CommandResult a = RunSim("replay " + Library() + " --json " + serial);
+  CommandResult b =
+      RunSim("replay " + Library() + " --jobs 2 --json " + parallel);
+
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_EQ(ReadFile(serial), ReadFile(parallel));
+}
+
+TEST(Replay, ShardsPartitionTheLibrary) {
+  CommandResult all = RunSim("replay " + Library());
+  CommandResult first = RunSim("replay " + Library() + " --shard 1/2");
+  CommandResult second = RunSim("replay " + Library() + " --shard 2/2");
+
+  auto passed = [](const std::string& output) {
+    size_t at = output.rfind(" passed, ");
+    size_t line = output.rfind('\n', at);
+    return std::stoi(output.substr(line + 1, at - line - 1));
+  };
+  ASSERT_EQ(all.exit_code, 0) << all.output;
+  EXPECT_GT(passed(first.output), 0) << first.output;
+  EXPECT_GT(passed(second.output), 0) << second.output;
+  EXPECT_EQ(passed(first.output) + passed(second.output), passed(all.output));
+}
+
+TEST(Replay, BadShardIsInvalidInput) {
+  CommandResult result = RunSim("replay " + Library() + " --shard 3/2");
+
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.output.find("--shard must be i/n"), std::string::npos)
+      << result.output;
+}
+
+TEST(Replay, TimelineWritesHtmlPerScenario) {
+  std::string dir = testing::TempDir() + "/timelines";
+  std::filesystem::remove_all(dir);
+
+  CommandResult result =
+      RunSim("replay " + Library() + "/verification --timeline " + dir);
+
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::string html = ReadFile(dir + "/verify-by-disabling-root-key-1.19.html");
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("prod API"), std::string::npos);
+  EXPECT_NE(html.find("unavailable"), std::string::npos);
+  EXPECT_NE(html.find("disable_key crk-prod"), std::string::npos);
+}
+
+TEST(Replay, ValidateRunsNothing) {
+  CommandResult result = RunSim("replay " + Library() + " --validate");
+
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("scenario files valid"), std::string::npos);
+  EXPECT_EQ(result.output.find("PASS"), std::string::npos) << result.output;
+}
+
+}  // namespace
