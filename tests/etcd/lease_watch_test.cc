@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "etcd-store/store.h"
@@ -355,6 +357,56 @@ TEST_F(WatchTest, LeaseExpiryEmitsDeletes) {
   StartWatch({.key = "a", .prev_kv = true});
   clock_.Advance(std::chrono::seconds(5));
   EXPECT_EQ(Events(), "DELETE a@3(prev 1)");
+}
+
+}  // namespace
+}  // namespace etcd
+
+namespace etcd {
+namespace {
+
+TEST_F(WatchTest, ConcurrentWritersAreSeenInOrder) {
+  std::mutex mu;
+  std::vector<int64_t> revisions;
+  auto id = store_->Watch({.key = "counter"}, [&](const WatchResponse& r) {
+    std::lock_guard lock(mu);
+    for (const Event& event : r.events) {
+      revisions.push_back(event.kv.mod_revision);
+    }
+  });
+  ASSERT_TRUE(id.ok());
+
+  // Each thread increments the counter with compare-and-put, retrying on
+  // conflicts.
+  constexpr int kThreads = 4;
+  constexpr int kIncrements = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this] {
+      for (int i = 0; i < kIncrements; ++i) {
+        while (true) {
+          auto current = Get(*store_, "counter");
+          ASSERT_TRUE(current.ok());
+          int64_t value =
+              current->has_value() ? std::stoll((*current)->value) : 0;
+          int64_t expected =
+              current->has_value() ? (*current)->mod_revision : 0;
+          auto put = CompareAndPut(*store_, "counter",
+                                   std::to_string(value + 1), expected);
+          if (put.ok()) break;
+          ASSERT_EQ(put.status().code(), base::Code::kAborted);
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  EXPECT_EQ(GetValue("counter"), std::to_string(kThreads * kIncrements));
+  std::lock_guard lock(mu);
+  ASSERT_EQ(revisions.size(), static_cast<size_t>(kThreads * kIncrements));
+  for (size_t i = 1; i < revisions.size(); ++i) {
+    EXPECT_EQ(revisions[i], revisions[i - 1] + 1) << "event " << i;
+  }
 }
 
 }  // namespace
