@@ -96,12 +96,18 @@ std::vector<std::string> SplitPath(std::string_view path) {
 }
 
 ApiResponse JsonResponse(int status, const Json& body) {
-  return ApiResponse{status, "application/json",
-                     body.dump(-1, ' ', false, Json::error_handler_t::replace)};
+  ApiResponse response;
+  response.status = status;
+  response.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return response;
 }
 
 ApiResponse TextResponse(int status, std::string body) {
-  return ApiResponse{status, "text/plain; charset=utf-8", std::move(body)};
+  ApiResponse response;
+  response.status = status;
+  response.content_type = "text/plain; charset=utf-8";
+  response.body = std::move(body);
+  return response;
 }
 
 // The HTTP code of each StatusReason.
@@ -175,6 +181,10 @@ ApiResponse FailureResponse(const base::Status& status,
       {"code", code}};
   if (!details.empty()) body["details"] = details;
   return JsonResponse(code, body);
+}
+
+Json Body(const ApiResponse& response) {
+  return Json::parse(response.body, nullptr, false);
 }
 
 ApiResponse NotFoundPath() {
@@ -397,9 +407,11 @@ ApiResponse OpenApiV2(const ApiRequest& request,
   };
   const std::string info =
       field('\x0a', "Kubernetes") + field('\x12', git_version);
-  return ApiResponse{
-      200, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
-      field('\x0a', "2.0") + field('\x12', info)};
+  ApiResponse response;
+  response.content_type =
+      "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+  response.body = field('\x0a', "2.0") + field('\x12', info);
+  return response;
 }
 
 // One requirement of an equality-based label selector: "k=v", "k==v",
@@ -469,6 +481,49 @@ bool MatchesLabels(const Json& object,
     }
   }
   return true;
+}
+
+}  // namespace
+
+// The labelSelector and fieldSelector of a list or watch. Field selectors
+// support metadata.name and metadata.namespace with = or ==, as kubectl
+// sends for `kubectl get secret x --watch`.
+struct ApiHandler::Selector {
+  std::vector<LabelRequirement> labels;
+  std::map<std::string, std::string> fields;
+
+  bool Matches(const Json& object) const {
+    if (!MatchesLabels(object, labels)) return false;
+    for (const auto& [field, value] : fields) {
+      const std::string name = field.substr(std::string("metadata.").size());
+      if (object["metadata"].value(name, "") != value) return false;
+    }
+    return true;
+  }
+};
+
+namespace {
+
+base::StatusOr<ApiHandler::Selector> ParseSelector(const Query& query) {
+  ApiHandler::Selector selector;
+  auto labels = query.find("labelSelector");
+  if (labels != query.end()) {
+    ASSIGN_OR_RETURN(selector.labels, ParseLabelSelector(labels->second));
+  }
+  auto fields = query.find("fieldSelector");
+  if (fields == query.end()) return selector;
+  ASSIGN_OR_RETURN(std::vector<LabelRequirement> requirements,
+                   ParseLabelSelector(fields->second));
+  for (const LabelRequirement& requirement : requirements) {
+    if (requirement.op != LabelRequirement::Op::kEquals ||
+        (requirement.key != "metadata.name" &&
+         requirement.key != "metadata.namespace")) {
+      return base::InvalidArgumentError(
+          "field label not supported: " + requirement.key, "BadRequest");
+    }
+    selector.fields[requirement.key] = requirement.value;
+  }
+  return selector;
 }
 
 // Applies a PATCH body of the given media type to `current`.
@@ -620,24 +675,18 @@ ApiResponse ApiHandler::HandleResource(const ApiRequest& request,
   const bool collection = route.name.empty();
 
   if (collection && request.method == "GET") {
+    base::StatusOr<Selector> selector = ParseSelector(route.query);
+    if (!selector.ok()) return FailureResponse(selector.status());
     if (route.query.contains("watch") && route.query.at("watch") != "false" &&
         route.query.at("watch") != "0") {
-      // TODO: serve watches from the store's watch API; until then a watch
-      // is rejected rather than answered with a plain list.
-      return FailureResponse(base::Status(
-          base::Code::kUnimplemented,
-          "watch is not supported by this API server", "MethodNotAllowed"));
+      return Watch(route, *selector);
     }
-    base::StatusOr<std::vector<LabelRequirement>> selector = ParseLabelSelector(
-        route.query.contains("labelSelector") ? route.query.at("labelSelector")
-                                              : "");
-    if (!selector.ok()) return FailureResponse(selector.status());
     base::StatusOr<Json> list = registry_.List(resource, route.ns);
     if (!list.ok()) return FailureResponse(list.status(), &resource);
     Json& all_items = (*list)["items"];
     all_items.erase(std::remove_if(all_items.begin(), all_items.end(),
                                    [&](const Json& item) {
-                                     return !MatchesLabels(item, *selector);
+                                     return !selector->Matches(item);
                                    }),
                     all_items.end());
     if (!WantsTable(request)) return JsonResponse(200, *list);
@@ -703,6 +752,40 @@ ApiResponse ApiHandler::HandleResource(const ApiRequest& request,
                            {"uid", (*deleted)["metadata"].value("uid", "")}}}});
   }
   return MethodNotAllowed();
+}
+
+// Streams watch events as upstream does: one JSON object per line,
+// {"type":"ADDED","object":{...}}. An ERROR event ends the stream.
+// NOTE: timeoutSeconds is ignored, so a watch lasts until the client
+// disconnects or the server stops.
+ApiResponse ApiHandler::Watch(const Route& route, const Selector& selector) {
+  ApiResponse response;
+  const std::string version = route.query.contains("resourceVersion")
+                                  ? route.query.at("resourceVersion")
+                                  : "";
+  response.stream = [this, route, selector, version](StreamSink sink) {
+    auto on_event = [sink, selector](const WatchEvent& event) {
+      if (event.type != "ERROR" && !selector.Matches(event.object)) return;
+      sink(Json{{"type", event.type}, {"object", event.object}}.dump(
+               -1, ' ', false, Json::error_handler_t::replace) +
+           "\n");
+      if (event.type == "ERROR") sink(std::nullopt);
+    };
+    base::StatusOr<int64_t> watch =
+        registry_.Watch(*route.resource, route.ns, version, on_event);
+    if (!watch.ok()) {
+      on_event({"ERROR", Body(FailureResponse(watch.status()))});
+      return std::function<void()>([] {});
+    }
+    return std::function<void()>([this, id = *watch] {
+      base::Status cancelled = registry_.CancelWatch(id);
+      if (!cancelled.ok()) {
+        spdlog::warn("apiserver: failed to cancel watch {}: {}", id,
+                     cancelled.ToString());
+      }
+    });
+  };
+  return response;
 }
 
 ApiResponse ApiHandler::Patch(const ApiRequest& request, const Route& route) {

@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
@@ -18,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cctype>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -62,12 +64,14 @@ http::response<http::string_body> ToBeastResponse(const ApiResponse& in,
 }
 
 ApiResponse BodyTooLarge() {
-  return ApiResponse{
-      413, "application/json",
+  ApiResponse response;
+  response.status = 413;
+  response.body =
       R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
       R"("message":"the request body is larger than the limit of )" +
-          std::to_string(kMaxApiRequestBodyBytes) +
-          R"( bytes","reason":"RequestEntityTooLarge","code":413})"};
+      std::to_string(kMaxApiRequestBodyBytes) +
+      R"( bytes","reason":"RequestEntityTooLarge","code":413})";
+  return response;
 }
 
 // Logs an error that ends a session. Timeouts, resets, shutdowns and
@@ -89,6 +93,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket&& socket, ssl::context& tls, ApiHandler& handler,
           std::chrono::seconds timeout)
       : stream_(std::move(socket), tls), handler_(handler), timeout_(timeout) {}
+
+  ~Session() { StopStream(); }
 
   void Run() {
     // Starts on the session's strand, where every later handler runs.
@@ -130,8 +136,112 @@ class Session : public std::enable_shared_from_this<Session> {
     if (error) return Fail(error, "read");
 
     const http::request<http::string_body>& request = parser_->get();
-    DoWrite(handler_.Handle(ToApiRequest(request)), request.version(),
-            request.keep_alive());
+    ApiResponse response = handler_.Handle(ToApiRequest(request));
+    if (response.stream) {
+      return DoWriteStreamHeader(std::move(response.stream), request.version());
+    }
+    DoWrite(response, request.version(), request.keep_alive());
+  }
+
+  // A watch: a chunked response whose chunks are the stream's lines. The
+  // connection ends with the stream.
+  void DoWriteStreamHeader(
+      std::function<std::function<void()>(StreamSink)> start,
+      unsigned version) {
+    stream_header_ = std::make_shared<http::response<http::empty_body>>(
+        http::status::ok, version);
+    stream_header_->set(http::field::content_type, "application/json");
+    stream_header_->set(http::field::cache_control, "no-cache, private");
+    stream_header_->chunked(true);
+    stream_header_->keep_alive(false);
+    stream_serializer_ =
+        std::make_shared<http::response_serializer<http::empty_body>>(
+            *stream_header_);
+    // A watch may be quiet for as long as the client wants it.
+    beast::get_lowest_layer(stream_).expires_never();
+    http::async_write_header(
+        stream_, *stream_serializer_,
+        beast::bind_front_handler(&Session::OnWriteStreamHeader,
+                                  shared_from_this(), std::move(start)));
+  }
+
+  void OnWriteStreamHeader(
+      std::function<std::function<void()>(StreamSink)> start,
+      beast::error_code error, size_t) {
+    if (error) return Fail(error, "write");
+    // Lines come from store threads; each is moved onto the strand. The
+    // sink refers to the session weakly, so it does not keep a closed
+    // connection alive.
+    std::weak_ptr<Session> weak = weak_from_this();
+    auto executor = stream_.get_executor();
+    StreamSink sink = [weak, executor](std::optional<std::string> line) {
+      net::post(executor, [weak, line = std::move(line)]() mutable {
+        if (std::shared_ptr<Session> self = weak.lock()) {
+          self->EnqueueLine(std::move(line));
+        }
+      });
+    };
+    stop_stream_ = start(std::move(sink));
+    DoReadUntilClosed();
+  }
+
+  // Reads while streaming only to notice that the client went away.
+  void DoReadUntilClosed() {
+    stream_.async_read_some(
+        net::buffer(ignored_input_),
+        beast::bind_front_handler(&Session::OnReadUntilClosed,
+                                  shared_from_this()));
+  }
+
+  void OnReadUntilClosed(beast::error_code error, size_t) {
+    if (!error) return DoReadUntilClosed();
+    StopStream();
+  }
+
+  void EnqueueLine(std::optional<std::string> line) {
+    pending_lines_.push_back(std::move(line));
+    if (!writing_line_) DoWriteLine();
+  }
+
+  void DoWriteLine() {
+    if (pending_lines_.empty() || !stop_stream_) {
+      writing_line_ = false;
+      return;
+    }
+    writing_line_ = true;
+    std::optional<std::string> line = std::move(pending_lines_.front());
+    pending_lines_.pop_front();
+    if (!line.has_value()) {
+      net::async_write(stream_, http::make_chunk_last(),
+                       beast::bind_front_handler(&Session::OnWriteLastChunk,
+                                                 shared_from_this()));
+      return;
+    }
+    current_line_ = std::make_shared<std::string>(std::move(*line));
+    net::async_write(
+        stream_, http::make_chunk(net::buffer(*current_line_)),
+        beast::bind_front_handler(&Session::OnWriteLine, shared_from_this()));
+  }
+
+  void OnWriteLine(beast::error_code error, size_t) {
+    if (error) {
+      StopStream();
+      return Fail(error, "write");
+    }
+    DoWriteLine();
+  }
+
+  void OnWriteLastChunk(beast::error_code error, size_t) {
+    StopStream();
+    if (error) return Fail(error, "write");
+    DoClose();
+  }
+
+  void StopStream() {
+    if (!stop_stream_) return;
+    std::function<void()> stop = std::move(stop_stream_);
+    stop_stream_ = nullptr;
+    stop();
   }
 
   void DoWrite(const ApiResponse& response, unsigned version, bool keep_alive) {
@@ -167,6 +277,16 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::chrono::seconds timeout_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
+
+  // State of a watch stream, touched only on the strand.
+  std::shared_ptr<http::response<http::empty_body>> stream_header_;
+  std::shared_ptr<http::response_serializer<http::empty_body>>
+      stream_serializer_;
+  std::function<void()> stop_stream_;  // empty once the stream stopped
+  std::deque<std::optional<std::string>> pending_lines_;
+  std::shared_ptr<std::string> current_line_;
+  bool writing_line_ = false;
+  std::array<char, 64> ignored_input_;
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {

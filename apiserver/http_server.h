@@ -26,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "apiserver/registry.h"
@@ -46,10 +47,17 @@ struct ApiRequest {
   std::string body;
 };
 
+// Sends one line of a watch stream, or ends the stream when given nullopt.
+// Callable from any thread.
+using StreamSink = std::function<void(std::optional<std::string>)>;
+
 struct ApiResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // Set for a watch instead of a body: starts the stream, which sends its
+  // lines to the sink, and returns the function that stops it.
+  std::function<std::function<void()>(StreamSink)> stream;
 };
 
 struct ApiHandlerOptions {
@@ -62,6 +70,8 @@ struct ApiHandlerOptions {
 
 class ApiHandler {
  public:
+  struct Selector;  // a parsed labelSelector and fieldSelector
+
   // `registry` and `clock` must outlive the handler.
   ApiHandler(Registry& registry, base::Clock& clock, ApiHandlerOptions options);
 
@@ -73,6 +83,7 @@ class ApiHandler {
   ApiResponse HandleHealth(const std::string& path,
                            const std::map<std::string, std::string>& query);
   ApiResponse Patch(const ApiRequest& request, const Route& route);
+  ApiResponse Watch(const Route& route, const Selector& selector);
 
   Registry& registry_;
   base::Clock& clock_;

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <charconv>
 #include <utility>
 #include <vector>
 
@@ -460,6 +462,126 @@ base::StatusOr<Json> Registry::Delete(const Resource& resource,
     if (!response.ok()) return StoreError(response.status());
     if (response->succeeded) return std::move(stored.object);
   }
+}
+
+namespace {
+
+Json ExpiredStatus(int64_t requested, int64_t compacted) {
+  return {{"kind", "Status"},
+          {"apiVersion", "v1"},
+          {"metadata", Json::object()},
+          {"status", "Failure"},
+          {"message", "too old resource version: " + std::to_string(requested) +
+                          " (" + std::to_string(compacted) + ")"},
+          {"reason", "Expired"},
+          {"code", 410}};
+}
+
+Json InternalErrorStatus(const std::string& message) {
+  return {{"kind", "Status"},
+          {"apiVersion", "v1"},
+          {"metadata", Json::object()},
+          {"status", "Failure"},
+          {"message", "Internal error occurred: " + message},
+          {"reason", "InternalError"},
+          {"details", {{"causes", Json::array({{{"message", message}}})}}},
+          {"code", 500}};
+}
+
+// Turns one store event into a watch event. A delete carries the object's
+// last state with the deletion's revision, as upstream.
+WatchEvent ToWatchEvent(const Resource& resource, Transformer& transformer,
+                        const etcd::Event& event) {
+  const bool deleted = event.type == etcd::Event::Type::kDelete;
+  if (deleted && !event.prev_kv.has_value()) {
+    return {"ERROR", InternalErrorStatus("the deleted object of key " +
+                                         GoQuote(event.kv.key) +
+                                         " is missing from the event")};
+  }
+  const etcd::KeyValue& kv = deleted ? *event.prev_kv : event.kv;
+  base::StatusOr<Decoded> decoded = DecodeValue(resource, transformer, kv);
+  if (!decoded.ok()) {
+    return {"ERROR", InternalErrorStatus(decoded.status().message())};
+  }
+  decoded->object["metadata"]["resourceVersion"] =
+      std::to_string(event.kv.mod_revision);
+  std::string type = "MODIFIED";
+  if (deleted) {
+    type = "DELETED";
+  } else if (event.kv.create_revision == event.kv.mod_revision) {
+    type = "ADDED";
+  }
+  return {type, std::move(decoded->object)};
+}
+
+}  // namespace
+
+base::StatusOr<int64_t> Registry::Watch(const Resource& resource,
+                                        const std::string& ns,
+                                        const std::string& resource_version,
+                                        WatchHandler handler) {
+  int64_t requested = 0;
+  if (!resource_version.empty()) {
+    const char* end = resource_version.data() + resource_version.size();
+    auto [parsed_end, error] =
+        std::from_chars(resource_version.data(), end, requested);
+    if (error != std::errc() || parsed_end != end || requested < 0) {
+      return BadRequest("invalid resource version: " + resource_version);
+    }
+  }
+  std::string prefix = "/registry/" + resource.name + "/";
+  if (resource.namespaced && !ns.empty()) prefix += ns + "/";
+
+  // Without a resourceVersion the watch starts with the current objects.
+  int64_t start = requested + 1;
+  if (requested == 0) {
+    etcd::RangeRequest range;
+    range.key = prefix;
+    range.range_end = etcd::PrefixEnd(prefix);
+    base::StatusOr<etcd::RangeResponse> current = store_.Range(range);
+    if (!current.ok()) return StoreError(current.status());
+    std::shared_ptr<Transformer> decoder = transformer();
+    for (const etcd::KeyValue& kv : current->kvs) {
+      base::StatusOr<Decoded> decoded = DecodeValue(resource, *decoder, kv);
+      if (!decoded.ok()) {
+        handler({"ERROR", InternalErrorStatus(decoded.status().message())});
+        return int64_t{0};
+      }
+      handler({"ADDED", std::move(decoded->object)});
+    }
+    start = current->header.revision + 1;
+  }
+
+  etcd::WatchRequest request;
+  request.key = prefix;
+  request.range_end = etcd::PrefixEnd(prefix);
+  request.start_revision = start;
+  request.prev_kv = true;
+  // Set after an ERROR event, which ends the stream.
+  auto failed = std::make_shared<std::atomic<bool>>(false);
+  return store_.Watch(request, [this, &resource, handler, requested,
+                                failed](const etcd::WatchResponse& response) {
+    if (*failed) return;
+    if (response.canceled && response.compact_revision != 0) {
+      *failed = true;
+      handler({"ERROR", ExpiredStatus(requested, response.compact_revision)});
+      return;
+    }
+    std::shared_ptr<Transformer> decoder = transformer();
+    for (const etcd::Event& event : response.events) {
+      WatchEvent converted = ToWatchEvent(resource, *decoder, event);
+      *failed = converted.type == "ERROR";
+      handler(converted);
+      if (*failed) return;
+    }
+  });
+}
+
+base::Status Registry::CancelWatch(int64_t watch_id) {
+  // Id 0 is a watch that failed while it sent the current objects and so
+  // never reached the store.
+  if (watch_id == 0) return base::OkStatus();
+  return store_.CancelWatch(watch_id);
 }
 
 base::StatusOr<std::string> Registry::RawValue(const Resource& resource,

@@ -19,6 +19,8 @@
 #ifndef APISERVER_REGISTRY_H_
 #define APISERVER_REGISTRY_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -55,6 +57,18 @@ struct UpdateResult {
   bool written = false;  // false when the update changed nothing stored
 };
 
+// One event of a watch, as the "type" and "object" of a watch stream line.
+struct WatchEvent {
+  std::string type;  // "ADDED", "MODIFIED", "DELETED" or "ERROR"
+  // The object, with the resourceVersion of the event; for ERROR a v1
+  // Status such as 410 Expired `too old resource version: 5 (9)`.
+  Json object;
+};
+
+// Receives watch events in revision order, on the thread that wrote to the
+// store (or created the watch). After an ERROR event no more events come.
+using WatchHandler = std::function<void(const WatchEvent&)>;
+
 class Registry {
  public:
   Registry(etcd::Store& store, std::shared_ptr<Transformer> transformer,
@@ -84,6 +98,18 @@ class Registry {
   // "kube-public" cannot be deleted (reason Forbidden).
   base::StatusOr<Json> Delete(const Resource& resource, const std::string& ns,
                               const std::string& name);
+
+  // Watches the objects of one namespace, or of all when `ns` is empty.
+  // With an empty or "0" resource_version the current objects come first
+  // as ADDED events; otherwise the changes after that resourceVersion come,
+  // or one ERROR event (410 Expired) when the store has compacted it.
+  // Returns the id for CancelWatch. Fails with reason BadRequest for a
+  // resource_version that is not a number.
+  base::StatusOr<int64_t> Watch(const Resource& resource, const std::string& ns,
+                                const std::string& resource_version,
+                                WatchHandler handler);
+  // Stops a watch; its handler is not called after this returns.
+  base::Status CancelWatch(int64_t watch_id);
 
   // Returns the raw stored bytes of an object, for checks on encryption.
   base::StatusOr<std::string> RawValue(const Resource& resource,

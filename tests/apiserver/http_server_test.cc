@@ -2,11 +2,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "base/crypto.h"
 #include "tests/apiserver/test_env.h"
@@ -233,8 +236,128 @@ TEST_F(ApiHandlerTest, ListFiltersByLabelSelector) {
   EXPECT_EQ(set_based.status, 400);
 }
 
-TEST_F(ApiHandlerTest, WatchIsRejected) {
-  EXPECT_EQ(Send("GET", std::string(kSecrets) + "?watch=1").status, 405);
+// Collects the lines of a watch stream.
+class StreamCollector {
+ public:
+  StreamSink Sink() {
+    return [this](std::optional<std::string> line) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!line.has_value()) {
+        ended_ = true;
+        return;
+      }
+      events_.push_back(Json::parse(*line));
+    };
+  }
+
+  std::vector<Json> events() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_;
+  }
+
+  // "ADDED s1", "MODIFIED s1", ... in order.
+  std::vector<std::string> Summary() {
+    std::vector<std::string> summary;
+    for (const Json& event : events()) {
+      summary.push_back(event["type"].get<std::string>() + " " +
+                        event["object"]["metadata"].value("name", ""));
+    }
+    return summary;
+  }
+
+  bool ended() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ended_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Json> events_;
+  bool ended_ = false;
+};
+
+TEST_F(ApiHandlerTest, WatchStreamsChanges) {
+  Send("POST", kSecrets, SecretJson("before"));
+  StreamCollector collector;
+  ApiResponse response = Send("GET", std::string(kSecrets) + "?watch=1");
+  ASSERT_TRUE(response.stream);
+  std::function<void()> stop = response.stream(collector.Sink());
+
+  Json created = Body(Send("POST", kSecrets, SecretJson("s1")));
+  Json changed = created;
+  changed["data"]["password"] = base::Base64Encode("changed");
+  Send("PUT", std::string(kSecrets) + "/s1", changed.dump());
+  Send("DELETE", std::string(kSecrets) + "/s1");
+  Send("POST", "/api/v1/namespaces/kube-system/secrets", SecretJson("other"));
+  stop();
+  Send("POST", kSecrets, SecretJson("after-stop"));
+
+  EXPECT_EQ(collector.Summary(),
+            (std::vector<std::string>{"ADDED before", "ADDED s1", "MODIFIED s1",
+                                      "DELETED s1"}));
+  std::vector<Json> events = collector.events();
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[1]["object"]["metadata"]["resourceVersion"],
+            created["metadata"]["resourceVersion"]);
+  EXPECT_EQ(events[2]["object"]["data"]["password"],
+            base::Base64Encode("changed"));
+  EXPECT_FALSE(collector.ended());
+}
+
+TEST_F(ApiHandlerTest, WatchFromResourceVersionSkipsOlderObjects) {
+  Json first = Body(Send("POST", kSecrets, SecretJson("s1")));
+  Send("POST", kSecrets, SecretJson("s2"));
+  StreamCollector collector;
+  ApiResponse response =
+      Send("GET", std::string(kSecrets) + "?watch=true&resourceVersion=" +
+                      first["metadata"]["resourceVersion"].get<std::string>());
+  ASSERT_TRUE(response.stream);
+
+  std::function<void()> stop = response.stream(collector.Sink());
+  stop();
+
+  EXPECT_EQ(collector.Summary(), (std::vector<std::string>{"ADDED s2"}));
+}
+
+TEST_F(ApiHandlerTest, WatchByFieldSelectorFollowsOneObject) {
+  StreamCollector collector;
+  ApiResponse response =
+      Send("GET",
+           std::string(kSecrets) + "?watch=1&fieldSelector=metadata.name%3Ds2");
+  ASSERT_TRUE(response.stream);
+  std::function<void()> stop = response.stream(collector.Sink());
+
+  Send("POST", kSecrets, SecretJson("s1"));
+  Send("POST", kSecrets, SecretJson("s2"));
+  stop();
+
+  EXPECT_EQ(collector.Summary(), (std::vector<std::string>{"ADDED s2"}));
+}
+
+TEST_F(ApiHandlerTest, WatchOfCompactedVersionIsExpired) {
+  Json first = Body(Send("POST", kSecrets, SecretJson("s1")));
+  Send("POST", kSecrets, SecretJson("s2"));
+  Send("POST", kSecrets, SecretJson("s3"));
+  ASSERT_TRUE(store_->Compact(store_->CurrentRevision()).ok());
+  StreamCollector collector;
+  const std::string version =
+      first["metadata"]["resourceVersion"].get<std::string>();
+  ApiResponse response = Send(
+      "GET", std::string(kSecrets) + "?watch=1&resourceVersion=" + version);
+  ASSERT_TRUE(response.stream);
+
+  std::function<void()> stop = response.stream(collector.Sink());
+  stop();
+
+  std::vector<Json> events = collector.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["type"], "ERROR");
+  EXPECT_EQ(events[0]["object"]["code"], 410);
+  EXPECT_EQ(events[0]["object"]["reason"], "Expired");
+  EXPECT_EQ(events[0]["object"]["message"],
+            "too old resource version: " + version + " (" +
+                std::to_string(store_->CurrentRevision()) + ")");
+  EXPECT_TRUE(collector.ended());
 }
 
 TEST_F(ApiHandlerTest, UndecryptableSecretIsInternalError) {
@@ -300,6 +423,54 @@ std::pair<int, std::string> RunCommand(const std::string& command) {
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
+
+// A child process whose standard output (and error) the test reads line by
+// line; the process is killed when this object goes away.
+class ChildProcess {
+ public:
+  explicit ChildProcess(const std::vector<std::string>& argv) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDOUT_FILENO);
+      dup2(fds[1], STDERR_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+      std::vector<char*> args;
+      for (const std::string& arg : argv) {
+        args.push_back(const_cast<char*>(arg.c_str()));
+      }
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    output_ = fdopen(fds[0], "r");
+  }
+
+  ~ChildProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (output_ != nullptr) fclose(output_);
+  }
+
+  // Blocks until the next line; returns "" at the end of the output.
+  std::string ReadLine() {
+    char buffer[4096];
+    if (output_ == nullptr ||
+        fgets(buffer, sizeof(buffer), output_) == nullptr) {
+      return "";
+    }
+    return buffer;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* output_ = nullptr;
+};
 
 class KubectlTest : public ApiHandlerTest {
  protected:
@@ -413,6 +584,23 @@ TEST_F(KubectlTest, ReplaceRewritesStaleSecrets) {
   EXPECT_EQ(code, 0) << output;
   EXPECT_EQ(output, "secret/s1 replaced\nsecret/s2 replaced\n");
   EXPECT_EQ(store_->CurrentRevision(), before + 2);
+}
+
+// The secret appears once when it is created (from the list or the watch)
+// and once more when the watch reports its deletion.
+TEST_F(KubectlTest, WatchPrintsCreateAndDelete) {
+  ChildProcess kubectl({"/usr/bin/timeout", "60", "/usr/bin/kubectl",
+                        "--kubeconfig", kubeconfig_, "--cache-dir",
+                        dir_ + "/cache", "get", "secrets", "--watch", "-o",
+                        "name"});
+
+  ASSERT_TRUE(
+      registry_
+          ->Create(SecretsResource(), "default", Json::parse(SecretJson("s1")))
+          .ok());
+  EXPECT_EQ(kubectl.ReadLine(), "secret/s1\n");
+  ASSERT_TRUE(registry_->Delete(SecretsResource(), "default", "s1").ok());
+  EXPECT_EQ(kubectl.ReadLine(), "secret/s1\n");
 }
 
 }  // namespace
