@@ -164,6 +164,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void DoRead() {
+    // A finished keep-alive stream leaves its state behind.
+    stream_parser_.reset();
+    pending_.clear();
+    response_started_ = false;
+    failed_ = false;
     header_parser_.emplace();
     header_parser_->body_limit(options_.max_body_bytes);
     stream_.expires_after(std::chrono::seconds(options_.read_timeout_seconds));

@@ -72,8 +72,13 @@ void RocksDbStore::ExpireLease(int64_t id) {
   {
     std::unique_lock lock(mu_);
     auto lease = leases_.find(id);
-    // A keep-alive after this timer was scheduled moved the expiry.
-    if (lease == leases_.end() || lease->second.expiry > clock_.Now()) return;
+    if (lease == leases_.end()) return;
+    if (lease->second.expiry > clock_.Now()) {
+      // A keep-alive moved the expiry after this timer was scheduled, or a
+      // wall clock fired early: wait for the current expiry.
+      ScheduleExpiry(id, lease->second);
+      return;
+    }
     lease->second.timer = 0;
     base::Status status = CheckWritable();
     if (status.ok()) status = RevokeLocked(id);
