@@ -31,7 +31,7 @@ base::StatusOr<nlohmann::json> ParseBody(std::string_view body);
 // Splits a body into its JSON messages.
 base::StatusOr<std::vector<nlohmann::json>> ParseStream(std::string_view body);
 // Removes the first complete JSON message from `pending` and returns it.
-// Returns nullopt when `pending` holds no complete message yet; once
+// Returns nullopt when `pending` contains no complete message yet; once
 // `body_done`, a partial message is an error.
 base::StatusOr<std::optional<nlohmann::json>> TakeMessage(std::string& pending,
                                                           bool body_done);

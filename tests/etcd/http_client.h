@@ -76,7 +76,7 @@ class HttpStream {
     Write("POST " + path +
           " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
           "Content-Type: application/json\r\n"
-          // Without it, etcd's Go server holds replies until the body ends.
+          // Without it, etcd's Go server delays replies until the body ends.
           "Expect: 100-continue\r\n"
           "Transfer-Encoding: chunked\r\n\r\n");
   }
