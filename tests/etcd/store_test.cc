@@ -580,7 +580,7 @@ namespace etcd {
 namespace {
 
 // Fails the Nth write for every N until a workload runs through, and checks
-// that the store then holds exactly the acknowledged writes, both before
+// that the store then contains exactly the acknowledged writes, both before
 // and after reopening.
 class WriteFaultTest : public StoreTest {
  protected:
