@@ -73,6 +73,21 @@ Json SecretObject(const Fields& f) {
               {"data", data}};
 }
 
+// `kubectl get secrets -n NS -o json | kubectl replace -f -`: returns how
+// many Secrets were written.
+base::StatusOr<int> RewriteNamespace(sim::Cluster& cluster,
+                                     const std::string& ns) {
+  const apiserver::Resource& secrets = apiserver::SecretsResource();
+  ASSIGN_OR_RETURN(Json list, cluster.List(secrets, ns));
+  int written = 0;
+  for (Json& item : list["items"]) {
+    ASSIGN_OR_RETURN(apiserver::UpdateResult result,
+                     cluster.Update(secrets, ns, std::move(item)));
+    if (result.written) ++written;
+  }
+  return written;
+}
+
 // What an API or KMS action returned, for the expectation to inspect.
 struct ActionResult {
   base::Status status;
@@ -208,6 +223,7 @@ base::Status Run::SetUp() {
     deps.random = &random_;
     deps.kms = &kms_;
     deps.data_dir = work_dir_ + "/" + spec.name;
+    deps.sync_writes = false;
     deps.on_event = [this](const sim::ClusterEvent& event) {
       std::string message = event.message;
       // Key ids are random; the log names keys as the scenario does.
@@ -370,14 +386,19 @@ ActionResult Run::PerformAction(const Step& step) {
     base::StatusOr<apiserver::UpdateResult> updated =
         cluster.Update(secrets, ns, std::move(object));
     result.status = updated.status();
-    if (updated.ok()) result.object = updated->object;
+    if (updated.ok()) {
+      result.object = updated->object;
+      result.written = updated->written ? 1 : 0;
+    }
   } else if (step.kind == "delete_secret") {
     take(cluster.Delete(secrets, ns, f.String("name")));
   } else if (step.kind == "list_secrets") {
     bool all = f.BoolOr("all_namespaces", !f.Has("namespace"));
     take(cluster.List(secrets, all ? "" : ns));
   } else if (step.kind == "rewrite_secrets") {
-    base::StatusOr<int> written = cluster.RewriteAllSecrets();
+    base::StatusOr<int> written = f.Has("namespace")
+                                      ? RewriteNamespace(cluster, ns)
+                                      : cluster.RewriteAllSecrets();
     result.status = written.status();
     if (written.ok()) result.written = *written;
   }

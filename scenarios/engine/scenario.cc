@@ -97,7 +97,7 @@ const std::vector<StepSpec>& StepSpecs() {
        "",
        {kClusterField, kNamespaceField, {"all_namespaces", Type::kBool}},
        true},
-      {"rewrite_secrets", "cluster", {kClusterField}, true},
+      {"rewrite_secrets", "cluster", {kClusterField, kNamespaceField}, true},
       {"expect_cluster",
        "",
        {kClusterField,
