@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <charconv>
 #include <expected>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <utility>
 
 #include "kms-mock/api_internal.h"
+#include "kms-mock/kms_internal.h"
 
 namespace kms {
 namespace api_internal {
@@ -26,27 +28,9 @@ ApiError BadBody(std::string message) {
                   "field", "body"};
 }
 
-}  // namespace api_internal
+// --- Request target ---
 
 namespace {
-
-using api_internal::ApiError;
-using api_internal::Call;
-using api_internal::InvalidField;
-using api_internal::Operation;
-using api_internal::Route;
-using api_internal::Target;
-
-template <typename T>
-using Expected = std::expected<T, ApiError>;
-
-ApiError Unauthorized() {
-  return ApiError{401, std::string(api_internal::kReasonUnauthorized),
-                  "Unauthorized: The user does not have access to the "
-                  "specified resource"};
-}
-
-// --- Request target ---
 
 std::optional<std::string> PercentDecode(std::string_view text,
                                          bool plus_is_space) {
@@ -72,7 +56,9 @@ std::optional<std::string> PercentDecode(std::string_view text,
   return out;
 }
 
-Expected<Target> ParseTarget(std::string_view target) {
+}  // namespace
+
+std::expected<Target, ApiError> ParseTarget(std::string_view target) {
   Target out;
   size_t question = target.find('?');
   std::string_view path = target.substr(0, question);
@@ -118,6 +104,26 @@ Expected<Target> ParseTarget(std::string_view target) {
     if (!inserted) it->second += "," + *value;
   }
   return out;
+}
+
+}  // namespace api_internal
+
+namespace {
+
+using api_internal::ApiError;
+using api_internal::Call;
+using api_internal::InvalidField;
+using api_internal::Operation;
+using api_internal::Route;
+using api_internal::Target;
+
+template <typename T>
+using Expected = std::expected<T, ApiError>;
+
+ApiError Unauthorized() {
+  return ApiError{401, std::string(api_internal::kReasonUnauthorized),
+                  "Unauthorized: The user does not have access to the "
+                  "specified resource"};
 }
 
 // --- Routing ---
@@ -322,13 +328,25 @@ base::StatusOr<TokenTable> ParseTokens(const std::string& yaml_text) {
           where + ": role must be Reader, Writer or Manager, got " +
           entry["role"].as<std::string>());
     }
-    AccessGrant grant{*role, {}};
+    AccessGrant grant{*role, {}, ""};
     if (YAML::Node instances = entry["instances"]) {
       if (!instances.IsSequence()) {
         return base::InvalidArgumentError(where + ": instances must be a list");
       }
       for (const YAML::Node& id : instances) {
         grant.instances.push_back(id.as<std::string>());
+      }
+    }
+    if (YAML::Node api_key = entry["apikey"]) {
+      if (!api_key.IsScalar() || api_key.as<std::string>().empty()) {
+        return base::InvalidArgumentError(
+            where + ": apikey must be a non-empty string");
+      }
+      grant.api_key = api_key.as<std::string>();
+      for (const auto& [other_token, other] : table) {
+        if (other.api_key == grant.api_key) {
+          return base::InvalidArgumentError(where + ": apikey is repeated");
+        }
       }
     }
     std::string token = entry["token"].as<std::string>();
@@ -356,9 +374,114 @@ base::StatusOr<TokenTable> LoadTokenFile(const std::string& path) {
 
 // --- The API ---
 
+namespace {
+
+// The name a fault is scoped by for a route: the KeyService call it makes,
+// as KeyService::CallCounts names it.
+std::string_view FaultOperation(const Route& route) {
+  switch (route.operation) {
+    case Operation::kListKeys:
+    case Operation::kCountKeys:
+      return "list_keys";
+    case Operation::kCreateKey:
+      return "create_key";
+    case Operation::kGetKey:
+    case Operation::kGetMetadata:
+      return "get_key";
+    case Operation::kDeleteKey:
+      return "delete";
+    case Operation::kRestore:
+      return "restore";
+    case Operation::kPurge:
+      return "purge";
+    case Operation::kListVersions:
+      return "list_versions";
+    case Operation::kListKeyRegistrations:
+    case Operation::kListInstanceRegistrations:
+      return "list_registrations";
+    case Operation::kRegister:
+      return "register";
+    case Operation::kUnregister:
+      return "unregister";
+    case Operation::kAction:
+      break;
+  }
+  if (route.action == "setKeyForDeletion") return "set_key_for_deletion";
+  if (route.action == "unsetKeyForDeletion") return "unset_key_for_deletion";
+  return route.action;  // wrap, unwrap, rewrap, rotate, disable, enable
+}
+
+// Applies an injected error or outage; nullopt when the request proceeds.
+std::optional<HttpResponse> FaultResponse(const FaultDecision& decision,
+                                          std::string_view summary) {
+  HttpResponse response;
+  response.fault_id = decision.fault_id;
+  switch (decision.outcome) {
+    case FaultDecision::Outcome::kProceed:
+      return std::nullopt;
+    case FaultDecision::Outcome::kError:
+      return api_internal::ErrorResponse(
+          ApiError{decision.http_status, decision.reason, decision.message},
+          summary.empty() ? "Request could not be processed" : summary);
+    case FaultDecision::Outcome::kRefuse:
+      response.delivery = Delivery::kReset;
+      return response;
+    case FaultDecision::Outcome::kHang:
+      response.delivery = Delivery::kHang;
+      return response;
+  }
+  return std::nullopt;
+}
+
+std::string Lowercase(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+// A body must be JSON: application/json, or a Key Protect media type such
+// as application/vnd.ibm.kms.key_action_wrap+json, which the Node SDK
+// sends. Parameters such as charset are ignored.
+// NOTE: the reason code Key Protect returns for another content type was
+// not checked; the mock uses BAD_BODY_ERR naming the header.
+std::optional<ApiError> CheckContentType(const HttpRequest& request) {
+  if (request.body.empty()) return std::nullopt;
+  auto header = request.headers.find("content-type");
+  std::string media_type;
+  if (header != request.headers.end()) {
+    media_type = Lowercase(header->second.substr(0, header->second.find(';')));
+    while (!media_type.empty() && media_type.back() == ' ') {
+      media_type.pop_back();
+    }
+  }
+  if (media_type == "application/json" ||
+      (media_type.starts_with("application/vnd.ibm.kms.") &&
+       media_type.ends_with("+json"))) {
+    return std::nullopt;
+  }
+  return ApiError{
+      400, std::string(api_internal::kReasonBadBody),
+      "Invalid body data was passed: content-type must be "
+      "application/json or application/vnd.ibm.kms.<type>+json, "
+      "got \"" +
+          (header == request.headers.end() ? std::string("") : header->second) +
+          "\"",
+      "header", "content-type"};
+}
+
+}  // namespace
+
 KeyProtectApi::KeyProtectApi(KeyService& service, base::Clock& clock,
-                             TokenTable tokens)
-    : service_(service), clock_(clock), tokens_(std::move(tokens)) {}
+                             TokenTable tokens, ApiOptions options)
+    : service_(service),
+      clock_(clock),
+      tokens_(std::move(tokens)),
+      options_(options),
+      issued_(std::make_unique<api_internal::IssuedTokens>(options.random)) {}
+
+KeyProtectApi::~KeyProtectApi() = default;
 
 HttpResponse KeyProtectApi::BodyTooLarge(size_t limit) {
   return api_internal::ErrorResponse(
@@ -367,38 +490,82 @@ HttpResponse KeyProtectApi::BodyTooLarge(size_t limit) {
       "Request could not be processed");
 }
 
-HttpResponse KeyProtectApi::Handle(const HttpRequest& request) {
-  // Authentication comes first, so that nothing about keys or paths is
-  // revealed to a caller without a valid token.
+std::optional<AccessGrant> KeyProtectApi::FindGrant(
+    const HttpRequest& request) const {
   auto auth = request.headers.find("authorization");
   constexpr std::string_view kBearer = "Bearer ";
-  const AccessGrant* grant = nullptr;
-  if (auth != request.headers.end() && auth->second.starts_with(kBearer)) {
-    auto it = tokens_.find(auth->second.substr(kBearer.size()));
-    if (it != tokens_.end()) grant = &it->second;
+  if (auth == request.headers.end() || !auth->second.starts_with(kBearer)) {
+    return std::nullopt;
   }
-  if (grant == nullptr) {
-    return api_internal::ErrorResponse(Unauthorized(), "Unauthorized");
-  }
+  std::string token = auth->second.substr(kBearer.size());
+  if (auto it = tokens_.find(token); it != tokens_.end()) return it->second;
+  return issued_->Find(token, clock_.Now());
+}
 
-  Expected<Target> target = ParseTarget(request.target);
-  if (!target) {
-    return api_internal::ErrorResponse(target.error(), "Bad request");
+HttpResponse KeyProtectApi::Handle(const HttpRequest& request) {
+  std::string_view path =
+      std::string_view(request.target).substr(0, request.target.find('?'));
+  if (path == "/identity/token") {
+    return api_internal::HandleIdentityToken(request, tokens_, *issued_,
+                                             clock_.Now(),
+                                             options_.issued_token_lifetime);
   }
-  Expected<Route> route = Resolve(request, *target);
-  if (!route) {
-    return api_internal::ErrorResponse(route.error(), "Bad request");
+  if (options_.control &&
+      (path == "/control" || path.starts_with("/control/"))) {
+    Expected<Target> target = api_internal::ParseTarget(request.target);
+    if (!target) {
+      return api_internal::ErrorResponse(target.error(), "Bad request");
+    }
+    return api_internal::HandleControl({service_, clock_, options_}, request,
+                                       *target);
   }
+  return HandleKeyProtect(request);
+}
 
+HttpResponse KeyProtectApi::HandleKeyProtect(const HttpRequest& request) {
+  Expected<Target> target = api_internal::ParseTarget(request.target);
+  Expected<Route> route =
+      target ? Resolve(request, *target) : std::unexpected(target.error());
   auto instance_header = request.headers.find("bluemix-instance");
-  if (instance_header == request.headers.end() ||
-      instance_header->second.empty()) {
-    return api_internal::ErrorResponse(
+  std::string instance_id =
+      instance_header == request.headers.end() ? "" : instance_header->second;
+
+  // Faults come first: a server that is down or failing checks nothing.
+  FaultDecision decision = service_.faults().Evaluate(
+      {route ? FaultOperation(*route) : "", instance_id,
+       route ? std::string_view(route->key_id) : ""});
+  std::string_view summary = route ? route->summary : "";
+  std::optional<base::Time> send_at;
+  if (decision.latency > base::Duration(0)) {
+    send_at = clock_.Now() + decision.latency;
+  }
+  auto deliver = [&send_at](HttpResponse response) {
+    response.send_at = send_at;
+    return response;
+  };
+  if (std::optional<HttpResponse> fault = FaultResponse(decision, summary)) {
+    return deliver(std::move(*fault));
+  }
+
+  // Authentication comes next, so that nothing about keys or paths is
+  // revealed to a caller without a valid token.
+  std::optional<AccessGrant> grant = FindGrant(request);
+  if (!grant) {
+    return deliver(api_internal::ErrorResponse(Unauthorized(), "Unauthorized"));
+  }
+  if (!target) {
+    return deliver(api_internal::ErrorResponse(target.error(), "Bad request"));
+  }
+  if (!route) {
+    return deliver(api_internal::ErrorResponse(route.error(), "Bad request"));
+  }
+
+  if (instance_id.empty()) {
+    return deliver(api_internal::ErrorResponse(
         InvalidField("bluemix-instance", "header bluemix-instance is missing",
                      "header"),
-        route->summary);
+        route->summary));
   }
-  const std::string& instance_id = instance_header->second;
   bool granted = grant->instances.empty() ||
                  std::ranges::find(grant->instances, instance_id) !=
                      grant->instances.end();
@@ -406,11 +573,18 @@ HttpResponse KeyProtectApi::Handle(const HttpRequest& request) {
   // Key Protect returns 401 both for an instance the token may not use and
   // for one that does not exist.
   if (!granted || !instance.ok() || grant->role < route->role) {
-    return api_internal::ErrorResponse(Unauthorized(), "Unauthorized");
+    return deliver(api_internal::ErrorResponse(Unauthorized(), "Unauthorized"));
+  }
+  if (std::optional<ApiError> error = CheckContentType(request)) {
+    return deliver(api_internal::ErrorResponse(*error, route->summary));
   }
 
   Call call{service_, clock_, request, *target, *route, *instance, grant->role};
-  HttpResponse response = api_internal::Dispatch(call);
+  HttpResponse response;
+  {
+    internal::ScopedFaultsEvaluated evaluated;
+    response = api_internal::Dispatch(call);
+  }
   // Client errors are ordinary traffic; a 5xx means the mock itself failed.
   if (response.status >= 500) {
     spdlog::warn("kms api: {} {} on instance {} failed with {}: {}",
@@ -418,7 +592,7 @@ HttpResponse KeyProtectApi::Handle(const HttpRequest& request) {
                  request.target.substr(0, request.target.find('?')),
                  instance_id, response.status, response.body);
   }
-  return response;
+  return deliver(std::move(response));
 }
 
 }  // namespace kms

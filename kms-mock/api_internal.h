@@ -4,8 +4,12 @@
 #ifndef KMS_MOCK_API_INTERNAL_H_
 #define KMS_MOCK_API_INTERNAL_H_
 
+#include <expected>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -88,6 +92,58 @@ HttpResponse ErrorResponse(const ApiError& error, std::string_view summary);
 
 // Runs the handler of call.route.operation.
 HttpResponse Dispatch(const Call& call);
+
+// Splits a request target into percent-decoded path segments and query
+// parameters; a repeated parameter joins its values with commas.
+std::expected<Target, ApiError> ParseTarget(std::string_view target);
+
+// Tokens issued by the IAM stand-in, each with the grant of the API key it
+// was exchanged for. Thread-safe.
+class IssuedTokens {
+ public:
+  struct Issued {
+    std::string token;  // a JWT
+    base::Time issued_at;
+    base::Time expires_at;
+  };
+
+  // `random` must outlive the object; a SecureRandom is used when null.
+  explicit IssuedTokens(base::Random* random);
+
+  // Issues a token with `grant`, valid from `now` for `lifetime`. Expired
+  // tokens are dropped on the way.
+  Issued Issue(const AccessGrant& grant, base::Time now,
+               base::Duration lifetime);
+  // Returns the grant of an issued token that has not expired at `now`.
+  std::optional<AccessGrant> Find(const std::string& token,
+                                  base::Time now) const;
+
+ private:
+  struct Entry {
+    AccessGrant grant;
+    base::Time expires_at;
+  };
+
+  std::unique_ptr<base::Random> own_random_;
+  base::Random& random_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> tokens_;  // guarded by mu_
+  uint64_t next_subject_ = 1;            // guarded by mu_
+};
+
+// POST /identity/token: exchanges an API key of `tokens` for a JWT.
+HttpResponse HandleIdentityToken(const HttpRequest& request,
+                                 const TokenTable& tokens, IssuedTokens& issued,
+                                 base::Time now, base::Duration lifetime);
+
+// The /control/ endpoints of api.h.
+struct ControlContext {
+  KeyService& service;
+  base::Clock& clock;
+  const ApiOptions& options;
+};
+HttpResponse HandleControl(const ControlContext& context,
+                           const HttpRequest& request, const Target& target);
 
 }  // namespace kms::api_internal
 
