@@ -39,6 +39,7 @@ struct ReplayFlags {
   uint64_t seed = 1;
   int jobs = 1;
   bool validate_only = false;
+  bool print_schema = false;
 };
 
 // Parses "i/n" with 1 <= i <= n into a zero-based index and a count.
@@ -136,11 +137,19 @@ bool WriteReports(const ReplayFlags& flags,
 }
 
 int Replay(const ReplayFlags& flags) {
+  if (flags.print_schema) {
+    std::cout << ScenarioJsonSchema();
+    return kAllPassed;
+  }
   std::optional<std::pair<int, int>> shard{std::make_pair(0, 1)};
   if (!flags.shard.empty()) shard = ParseShard(flags.shard);
   if (!shard) {
     std::cerr << "error: --shard must be i/n with 1 <= i <= n, got \""
               << flags.shard << "\"\n";
+    return kInvalidInput;
+  }
+  if (flags.paths.empty()) {
+    std::cerr << "error: name at least one scenario file or folder\n";
     return kInvalidInput;
   }
   if (flags.jobs < 1) {
@@ -185,8 +194,9 @@ std::function<int()> AddReplayCommand(CLI::App& app) {
   auto flags = std::make_shared<ReplayFlags>();
   CLI::App* cmd =
       app.add_subcommand("replay", "Run scenario files and report results");
-  cmd->add_option("paths", flags->paths, "Scenario files or folders")
-      ->required();
+  cmd->add_option("paths", flags->paths, "Scenario files or folders");
+  cmd->add_flag("--schema", flags->print_schema,
+                "Print the JSON Schema of scenario files and exit");
   cmd->add_option("--junit", flags->junit,
                   "Write a JUnit XML report to this file");
   cmd->add_option("--json", flags->json, "Write a JSON report to this file");

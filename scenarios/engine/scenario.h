@@ -110,6 +110,10 @@ base::StatusOr<Scenario> ParseScenario(const std::string& text,
 base::StatusOr<std::vector<std::string>> FindScenarioFiles(
     const std::vector<std::string>& paths);
 
+// A JSON Schema (draft 2020-12) of the format, built from the parser's
+// tables so that the two cannot drift apart.
+std::string ScenarioJsonSchema();
+
 // The step keywords the parser accepts, sorted.
 std::vector<std::string> StepKinds();
 

@@ -182,3 +182,17 @@ TEST(Replay, ValidateRunsNothing) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Replay, CommittedSchemaMatchesParser) {
+  CommandResult result = RunSim("replay --schema");
+
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output,
+            ReadFile(std::string(SIM_SOURCE_DIR) + "/scenarios/schema.json"))
+      << "regenerate with: build/bin/sim replay --schema > "
+         "scenarios/schema.json";
+}
+
+}  // namespace
