@@ -183,6 +183,9 @@ int Replay(const ReplayFlags& flags) {
   bool reports_written = WriteReports(flags, results);
   std::cout << SummaryLine(results) << "\n";
   for (const auto& result : results) {
+    if (result.invalid) return kInvalidInput;
+  }
+  for (const auto& result : results) {
     if (!result.passed) return kScenarioFailed;
   }
   return reports_written ? kAllPassed : kInvalidInput;

@@ -43,10 +43,12 @@ std::string Milliseconds(double seconds) {
 }  // namespace
 
 void PrintResult(std::ostream& out, const ScenarioResult& result) {
-  out << (result.passed ? "PASS " : "FAIL ") << result.name << " ("
-      << result.steps_run << "/" << result.steps_total << " steps, "
-      << base::FormatDuration(result.virtual_elapsed) << " virtual, "
-      << Milliseconds(result.wall_seconds) << ")\n";
+  out << (result.passed    ? "PASS "
+          : result.invalid ? "INVALID "
+                           : "FAIL ")
+      << result.name << " (" << result.steps_run << "/" << result.steps_total
+      << " steps, " << base::FormatDuration(result.virtual_elapsed)
+      << " virtual, " << Milliseconds(result.wall_seconds) << ")\n";
   if (!result.passed) {
     out << "  " << result.file << "\n  " << result.failure << "\n";
   }

@@ -121,6 +121,9 @@ class Run {
   Check CheckKey(const Step& step);
   Check CheckStored(const Step& step);
   Check CheckKmsCalls(const Step& step);
+  // Returns why `step` can never succeed because its cluster's data is
+  // gone, or "" when that is not the cause of its failure.
+  std::string DataLostReason(const Step& step);
   // Checks that `attempt` keeps passing until `hold` has passed.
   Check Hold(base::Duration hold, const std::function<Check()>& attempt);
   // Records the current value of every timeline lane.
@@ -153,6 +156,9 @@ class Run {
   std::vector<std::string> events_;
   Timeline timeline_;
   std::map<std::string, size_t> lane_index_;  // lane name -> timeline_.lanes
+  // When each cluster lost its data, as a "T+..." offset.
+  std::map<std::string, std::string> data_lost_at_;
+  bool invalid_ = false;
 };
 
 std::string_view MasterStateName(sim::MasterState state) {
@@ -183,6 +189,9 @@ void Run::Sample() {
     // A cluster reports events while it is being created.
     if (it == clusters_.end() || !it->second) continue;
     sim::MasterState state = it->second->master_state();
+    if (state == sim::MasterState::kDataLost) {
+      data_lost_at_.emplace(spec.name, Offset(clock_.Now() - start_));
+    }
     SetLane(spec.name + " master", std::string(MasterStateName(state)));
     bool usable = state != sim::MasterState::kKeyUnusable &&
                   state != sim::MasterState::kDataLost;
@@ -586,10 +595,37 @@ std::string Run::RunStep(const Step& step) {
         Await(step, [&] { return ExpectAction(step, PerformAction(step)); });
   }
   if (check.ok) return "";
-  return "step " + std::to_string(step.index) + " " + step.kind + " (" +
-         scenario_.file + ":" + std::to_string(step.line) +
-         ")\n    expected: " + check.expected +
+  std::string where = "step " + std::to_string(step.index) + " " + step.kind +
+                      " (" + scenario_.file + ":" + std::to_string(step.line) +
+                      ")";
+  if (std::string lost = DataLostReason(step); !lost.empty()) {
+    invalid_ = true;
+    return where + " cannot run: " + lost;
+  }
+  return where + "\n    expected: " + check.expected +
          "\n    actual:   " + check.actual;
+}
+
+std::string Run::DataLostReason(const Step& step) {
+  if (!step.fields.Has("cluster") || step.kind.starts_with("expect_")) {
+    return "";
+  }
+  const std::string& name = step.fields.String("cluster");
+  if (clusters_.at(name)->master_state() != sim::MasterState::kDataLost) {
+    return "";
+  }
+  // A step that expects a failure is a valid check on the lost cluster.
+  if (step.expect && (step.expect->Has("error") || step.expect->Has("reason") ||
+                      !step.expect->BoolOr("ok", true))) {
+    return "";
+  }
+  return "cluster " + name +
+         " lost its data for good when its root key was "
+         "deleted (at " +
+         data_lost_at_[name] +
+         "), so every request to it "
+         "fails.\n    fix: expect the failure, for example expect: {error: "
+         "\"i/o timeout\"}, or end the scenario before this step";
 }
 
 ScenarioResult Run::Execute() {
@@ -615,6 +651,7 @@ ScenarioResult Run::Execute() {
     }
   }
   result.passed = result.failure.empty();
+  result.invalid = invalid_;
   result.virtual_elapsed = clock_.Now() - start_;
   Sample();
   timeline_.end = result.virtual_elapsed;

@@ -48,6 +48,9 @@ struct ScenarioResult {
   std::string file;
   std::string description;
   bool passed = false;
+  // The scenario asked for something that can never run (a request to a
+  // cluster whose data is gone): invalid input rather than a failed check.
+  bool invalid = false;
   int steps_total = 0;
   int steps_run = 0;
   uint64_t seed = 0;

@@ -9,7 +9,10 @@
 int main(int argc, char** argv) {
   CLI::App app{"Simulated managed-cluster control plane for testing"};
   app.require_subcommand(1);
-  std::string log_level = "warn";
+  // The simulated components log their own lifecycle (a key disabled, a
+  // provider unhealthy); in a replay that is the story being told, so it
+  // stays quiet unless asked for.
+  std::string log_level = "error";
   app.add_option("--log-level", log_level,
                  "Log level: trace, debug, info, warn, error or off")
       ->capture_default_str();

@@ -196,3 +196,21 @@ TEST(Replay, CommittedSchemaMatchesParser) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Replay, StepAfterDataLossIsInvalid) {
+  CommandResult result =
+      RunSim("replay " + TestData("step-after-data-loss.yaml"));
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("step 5 create_secret (" +
+                               TestData("step-after-data-loss.yaml") +
+                               ":15) cannot run: cluster prod lost its data"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("fix: expect the failure"), std::string::npos)
+      << result.output;
+}
+
+}  // namespace
