@@ -3,10 +3,15 @@
 //
 //   kms-mock-server --tokens tokens.yaml --seed seed.yaml --port 8200
 //
-// Runs on the wall clock (optionally sped up) until SIGINT or SIGTERM.
+// Runs until SIGINT or SIGTERM, on the wall clock (optionally sped up) or on
+// a simulated clock that moves only through POST /control/clock. Once it
+// listens it prints "listening on http://<address>:<port>" on stdout, so a
+// parent process started with --port 0 learns the port without polling.
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/clock.h"
@@ -24,7 +29,10 @@ struct Flags {
   std::string seed;
   std::string data_dir;
   kms::ServerOptions server;
+  std::string clock = "wall";
   double speed = 1.0;
+  std::string start_time;
+  bool no_control = false;
   std::string log_level = "info";
 };
 
@@ -41,8 +49,32 @@ void WaitForSignal(const sigset_t& signals) {
   spdlog::info("kms-mock-server: received signal {}, stopping", received);
 }
 
+struct Clocks {
+  std::unique_ptr<base::Clock> clock;
+  base::SimulatedClock* simulated = nullptr;  // clock, when it is simulated
+};
+
+// Returns the clock the flags ask for: the wall clock, or a simulated clock
+// that starts at --start-time (default: the current wall-clock time).
+base::StatusOr<Clocks> MakeClock(const Flags& flags) {
+  if (flags.clock == "wall") {
+    return Clocks{std::make_unique<base::SystemClock>(flags.speed), nullptr};
+  }
+  std::optional<base::Time> start = base::SystemClock().Now();
+  if (!flags.start_time.empty()) start = base::ParseRfc3339(flags.start_time);
+  if (!start) {
+    return base::InvalidArgumentError("--start-time is not an RFC 3339 time: " +
+                                      flags.start_time);
+  }
+  auto clock = std::make_unique<base::SimulatedClock>(*start);
+  base::SimulatedClock* simulated = clock.get();
+  return Clocks{std::move(clock), simulated};
+}
+
 int Run(const Flags& flags, const sigset_t& signals) {
-  base::SystemClock clock(flags.speed);
+  base::StatusOr<Clocks> clocks = MakeClock(flags);
+  if (!clocks.ok()) return Fail(clocks.status());
+  base::Clock& clock = *clocks->clock;
   base::SecureRandom random;
   base::StatusOr<kms::TokenTable> tokens = kms::LoadTokenFile(flags.tokens);
   if (!tokens.ok()) return Fail(tokens.status());
@@ -61,10 +93,18 @@ int Run(const Flags& flags, const sigset_t& signals) {
     if (!seeded.ok()) return Fail(seeded);
   }
 
-  kms::KeyProtectApi api(*service, clock, std::move(tokens).value());
+  kms::ApiOptions api_options;
+  api_options.control = !flags.no_control;
+  api_options.simulated_clock = clocks->simulated;
+  api_options.random = &random;
+  kms::KeyProtectApi api(*service, clock, std::move(tokens).value(),
+                         api_options);
   base::StatusOr<std::unique_ptr<kms::Server>> server =
       kms::Server::Start(api, flags.server);
   if (!server.ok()) return Fail(server.status());
+  std::printf("listening on http://%s:%u\n", flags.server.address.c_str(),
+              static_cast<unsigned>((*server)->port()));
+  std::fflush(stdout);
   WaitForSignal(signals);
   (*server)->Stop();
   return 0;
@@ -89,9 +129,20 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", flags.server.threads, "I/O threads")
       ->capture_default_str();
-  app.add_option("--speed", flags.speed,
-                 "virtual seconds per wall-clock second")
+  app.add_option("--clock", flags.clock,
+                 "wall, or simulated: time moves only through POST "
+                 "/control/clock")
+      ->check(CLI::IsMember({"wall", "simulated"}))
       ->capture_default_str();
+  app.add_option("--speed", flags.speed,
+                 "with --clock wall: virtual seconds per wall-clock second")
+      ->capture_default_str();
+  app.add_option("--start-time", flags.start_time,
+                 "with --clock simulated: the RFC 3339 start time; the "
+                 "current time when absent");
+  app.add_flag("--no-control", flags.no_control,
+               "do not serve the /control/ endpoints (faults, events, "
+               "instances, clock, calls)");
   app.add_option("--log-level", flags.log_level,
                  "trace, debug, info, warn, error or off")
       ->capture_default_str();

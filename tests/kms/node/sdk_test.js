@@ -3,87 +3,124 @@
 //
 //   node sdk_test.js <path to kms-mock-server>
 //
-// Exits 0 on success, 1 on a failed check and 77 (skipped) when the SDK is
-// not installed; install it with `npm install` in this directory.
+// The server runs on a simulated clock, which the test moves through
+// POST /control/clock instead of sleeping. Exits 0 on success, 1 on a
+// failed check and 77 (skipped) when the SDK is not installed; install it
+// with `npm ci` in this directory (scripts/setup.sh does).
 'use strict';
 
 const assert = require('node:assert/strict');
 const childProcess = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
+const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
+const readline = require('node:readline');
 
 let KeyProtect;
 let BearerTokenAuthenticator;
+let IamAuthenticator;
 try {
   KeyProtect = require('@ibm-cloud/ibm-key-protect/ibm-key-protect-api/v2');
-  ({BearerTokenAuthenticator} = require('@ibm-cloud/ibm-key-protect/auth'));
+  ({BearerTokenAuthenticator, IamAuthenticator} =
+       require('@ibm-cloud/ibm-key-protect/auth'));
 } catch (error) {
   console.log('skipped: @ibm-cloud/ibm-key-protect is not installed');
   process.exit(77);
 }
 
 const INSTANCE = 'inst-sdk';
-// Virtual seconds per wall-clock second, so that the 30-second guards of
-// enable and restore pass in half a second.
-const SPEED = 60;
+const HPCS_INSTANCE = 'inst-sdk-hpcs';
+const API_KEY = 'sdk-api-key';
 
-function freePort() {
+// Starts the server and resolves with it and its URL once it prints the
+// line "listening on http://127.0.0.1:<port>".
+function startServer(binary, dir) {
+  const server = childProcess.spawn(binary, [
+    '--tokens', path.join(dir, 'tokens.yaml'),
+    '--seed', path.join(dir, 'seed.yaml'),
+    '--port', '0', '--clock', 'simulated', '--log-level', 'warn',
+  ], {stdio: ['ignore', 'pipe', 'inherit']});
   return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const {port} = server.address();
-      server.close(() => resolve(port));
+    const lines = readline.createInterface({input: server.stdout});
+    lines.on('line', (line) => {
+      const match = /^listening on (http:\/\/\S+)$/.exec(line);
+      if (match) resolve({server, url: match[1]});
     });
-    server.on('error', reject);
+    server.on('exit', (code) => {
+      reject(new Error(`kms-mock-server exited with ${code} before listening`));
+    });
   });
 }
 
-async function waitForPort(port) {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const connected = await new Promise((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
+// Sends a request to a /control/ endpoint; resolves with status and body.
+function control(url, method, target, body) {
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${url}${target}`, {
+      method,
+      headers: {'content-type': 'application/json'},
+    }, (response) => {
+      let text = '';
+      response.on('data', (chunk) => text += chunk);
+      response.on('end', () => resolve({
+        status: response.statusCode,
+        body: text ? JSON.parse(text) : null,
+      }));
     });
-    if (connected) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`kms-mock-server did not listen on port ${port}`);
+    request.on('error', reject);
+    request.end(body ? JSON.stringify(body) : undefined);
+  });
 }
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+async function advance(url, duration) {
+  const moved = await control(url, 'POST', '/control/clock',
+                              {advance: duration});
+  assert.equal(moved.status, 200, JSON.stringify(moved.body));
 }
 
-// Returns the Key Protect reason code of a failed SDK call.
+// Reads a stream to its end as text.
+function readAll(stream) {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    stream.on('data', (chunk) => text += chunk);
+    stream.on('end', () => resolve(text));
+    stream.on('error', reject);
+  });
+}
+
+// Returns the HTTP status and Key Protect reason code of a failed SDK call.
 async function reasonOf(promise) {
+  let error;
   try {
     await promise;
-  } catch (error) {
-    const body = error.body ? JSON.parse(error.body) : {};
-    return {status: error.status, code: body.resources[0].reasons[0].code};
+  } catch (caught) {
+    error = caught;
   }
-  throw new Error('call succeeded but was expected to fail');
+  if (!error) throw new Error('call succeeded but was expected to fail');
+  // The SDK gives the body as text, except for calls whose Accept header is
+  // a Key Protect media type (restoreKey): it then gives the response
+  // stream.
+  let body = error.body;
+  if (body && typeof body.on === 'function') body = await readAll(body);
+  const parsed = JSON.parse(body);
+  return {status: error.status, code: parsed.resources[0].reasons[0].code};
 }
 
-async function runChecks(client) {
+function keyBody(name) {
+  return {
+    metadata: {
+      collectionType: 'application/vnd.ibm.kms.key+json',
+      collectionTotal: 1,
+    },
+    resources: [{type: 'application/vnd.ibm.kms.key+json', name,
+                 extractable: false}],
+  };
+}
+
+async function checkLifecycle(client, url) {
   const params = {bluemixInstance: INSTANCE};
 
-  const created = await client.createKey({
-    ...params,
-    body: {
-      metadata: {
-        collectionType: 'application/vnd.ibm.kms.key+json',
-        collectionTotal: 1,
-      },
-      resources: [{type: 'application/vnd.ibm.kms.key+json', name: 'crk',
-                   extractable: false}],
-    },
-  });
+  const created = await client.createKey({...params, body: keyBody('crk')});
   assert.equal(created.status, 201);
   const key = created.result.resources[0];
   assert.equal(key.state, 1);
@@ -132,7 +169,7 @@ async function runChecks(client) {
                    {status: 409, code: 'KEY_ACTION_INVALID_STATE_ERR'});
   assert.deepEqual(await reasonOf(client.enableKey({...params, id})),
                    {status: 409, code: 'REQ_TOO_EARLY_ERR'});
-  await sleep((31 / SPEED) * 1000);
+  await advance(url, '31s');
   assert.equal((await client.enableKey({...params, id})).status, 204);
 
   const registrations = await client.getRegistrations({...params, id});
@@ -143,13 +180,74 @@ async function runChecks(client) {
   assert.equal((await client.deleteKey({...params, id})).status, 204);
   assert.deepEqual(await reasonOf(client.getKey({...params, id})),
                    {status: 410, code: 'KEY_DELETED_ERR'});
+  assert.deepEqual(await reasonOf(client.wrapKey({...params, id})),
+                   {status: 410, code: 'KEY_DELETED_ERR'});
   const metadata = await client.getKeyMetadata({...params, id});
   assert.equal(metadata.result.resources[0].state, 5);
-  await sleep((31 / SPEED) * 1000);
+  assert.deepEqual(await reasonOf(client.restoreKey({...params, id})),
+                   {status: 409, code: 'REQ_TOO_EARLY_ERR'});
+  await advance(url, '31s');
   const restored = await client.restoreKey({...params, id});
   assert.equal(restored.status, 201);
   const after = await client.getKey({...params, id});
   assert.equal(after.result.resources[0].state, 1);
+  return id;
+}
+
+// An injected error reaches the SDK with its status and reason, and stops
+// once the fault is removed.
+async function checkInjectedFault(client, url, id) {
+  const params = {bluemixInstance: INSTANCE, id};
+  const added = await control(url, 'POST', '/control/faults', {
+    kind: 'error', operation: 'wrap', key: id, status: 503,
+    reason: 'SERVICE_UNAVAILABLE_ERR',
+  });
+  assert.equal(added.status, 201, JSON.stringify(added.body));
+
+  assert.deepEqual(await reasonOf(client.wrapKey(params)),
+                   {status: 503, code: 'SERVICE_UNAVAILABLE_ERR'});
+  const fault = await control(url, 'GET', `/control/faults/${added.body.id}`);
+  assert.equal(fault.body.hits, 1);
+
+  const removed = await control(url, 'DELETE',
+                                `/control/faults/${added.body.id}`);
+  assert.equal(removed.status, 204);
+  assert.equal((await client.wrapKey(params)).status, 200);
+}
+
+// The SDK's IamAuthenticator exchanges the API key at /identity/token and
+// uses the token on a Hyper Protect Crypto Services instance.
+async function checkIamOnHpcs(url) {
+  const client = new KeyProtect({
+    authenticator: new IamAuthenticator({apikey: API_KEY, url}),
+    serviceUrl: url,
+  });
+  const params = {bluemixInstance: HPCS_INSTANCE};
+
+  const created = await client.createKey({...params, body: keyBody('hs-crk')});
+  assert.equal(created.status, 201);
+  const key = created.result.resources[0];
+  assert.match(key.crn, /:hs-crypto:/);
+  const wrapped = await client.wrapKey({...params, id: key.id});
+  const unwrapped = await client.unwrapKey({
+    ...params, id: key.id,
+    keyActionUnwrapBody: {ciphertext: wrapped.result.ciphertext},
+  });
+  assert.equal(unwrapped.result.plaintext, wrapped.result.plaintext);
+
+  const instances = await control(url, 'GET', '/control/instances');
+  const types = Object.fromEntries(
+      instances.body.instances.map((i) => [i.id, i.type]));
+  assert.deepEqual(types, {[INSTANCE]: 'key-protect', [HPCS_INSTANCE]: 'hpcs'});
+
+  const wrongKey = new KeyProtect({
+    authenticator: new IamAuthenticator({apikey: 'not-a-key', url}),
+    serviceUrl: url,
+  });
+  await assert.rejects(wrongKey.getKeys(params), (error) => {
+    assert.equal(error.status, 400);
+    return true;
+  });
 }
 
 async function main() {
@@ -160,31 +258,31 @@ async function main() {
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kms-sdk-'));
   fs.writeFileSync(path.join(dir, 'tokens.yaml'),
-                   'tokens:\n  - token: sdk-token\n    role: Manager\n');
+                   'tokens:\n  - token: sdk-token\n    role: Manager\n' +
+                   `    apikey: ${API_KEY}\n`);
   fs.writeFileSync(path.join(dir, 'seed.yaml'),
-                   `instances:\n  - id: ${INSTANCE}\n    name: sdk\n`);
-  const port = await freePort();
-  const server = childProcess.spawn(binary, [
-    '--tokens', path.join(dir, 'tokens.yaml'),
-    '--seed', path.join(dir, 'seed.yaml'),
-    '--port', String(port), '--speed', String(SPEED),
-    '--log-level', 'warn',
-  ], {stdio: 'inherit'});
+                   `instances:\n  - id: ${INSTANCE}\n    name: sdk\n` +
+                   `  - id: ${HPCS_INSTANCE}\n    name: sdk-hpcs\n` +
+                   '    type: hpcs\n');
 
+  let server;
   let failed = false;
   try {
-    await waitForPort(port);
+    let url;
+    ({server, url} = await startServer(binary, dir));
     const client = new KeyProtect({
       authenticator: new BearerTokenAuthenticator({bearerToken: 'sdk-token'}),
-      serviceUrl: `http://127.0.0.1:${port}`,
+      serviceUrl: url,
     });
-    await runChecks(client);
+    const id = await checkLifecycle(client, url);
+    await checkInjectedFault(client, url, id);
+    await checkIamOnHpcs(url);
     console.log('ok: the Key Protect Node SDK works against kms-mock-server');
   } catch (error) {
     failed = true;
     console.error('FAILED:', error);
   } finally {
-    server.kill('SIGTERM');
+    if (server) server.kill('SIGTERM');
     fs.rmSync(dir, {recursive: true, force: true});
   }
   process.exit(failed ? 1 : 0);
