@@ -2,42 +2,202 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <filesystem>
-#include <map>
-#include <mutex>
-#include <set>
+#include <regex>
 
-#include "apiserver/kms_client.h"
-#include "apiserver/transformer.h"
 #include "base/crypto.h"
-#include "etcd-store/store.h"
+#include "sim/cluster_state.h"
+#include "sim/json_file.h"
 
 namespace sim {
 namespace {
 
-using std::chrono::minutes;
+using nlohmann::json;
 
-// How long a KMS enablement runs: "The enablement process can take some
-// time"; the model draws 5 to 10 virtual minutes.
-constexpr int kMinEnablementMinutes = 5;
-constexpr int kEnablementJitterMinutes = 6;
+constexpr int kStateFormat = 1;
+constexpr char kStateFile[] = "cluster.json";
 
-// From 1.19 a root key change is detected "within minutes": a master refresh
-// every 5 minutes, and a check 1 to 3 minutes after a key event.
-constexpr minutes kFastRefresh{5};
-constexpr int kMinEventCheckMinutes = 1;
-constexpr int kEventCheckJitterMinutes = 3;
-// Before 1.19 "you might need to wait for an hour or longer": a refresh every
-// 60 to 90 minutes.
-constexpr minutes kSlowRefresh{60};
-constexpr int kSlowRefreshJitterMinutes = 31;
+constexpr std::array<std::string_view, 5> kMasterStateNames = {
+    "ready", "kms_enabling", "key_unusable", "data_lost", "updating"};
 
-std::string AgoText(base::Duration elapsed) {
-  auto mins = std::chrono::duration_cast<minutes>(elapsed).count();
-  if (mins < 60) return std::to_string(std::max<int64_t>(mins, 1)) + " min ago";
-  auto hours = mins / 60;
-  if (hours < 48) return std::to_string(hours) + " hours ago";
-  return std::to_string(hours / 24) + " days ago";
+std::optional<MasterState> ParseMasterState(std::string_view name) {
+  for (size_t i = 0; i < kMasterStateNames.size(); ++i) {
+    if (kMasterStateNames[i] == name) return static_cast<MasterState>(i);
+  }
+  return std::nullopt;
+}
+
+std::optional<WorkerState> ParseWorkerState(std::string_view name) {
+  for (WorkerState state : {WorkerState::kNormal, WorkerState::kReloading,
+                            WorkerState::kUpdating}) {
+    if (WorkerStateName(state) == name) return state;
+  }
+  return std::nullopt;
+}
+
+// The managed service's naming rule for clusters.
+base::Status ValidateClusterName(const std::string& name) {
+  static const std::regex kPattern(R"([A-Za-z][A-Za-z0-9.\-_]{0,34})");
+  if (std::regex_match(name, kPattern)) return base::OkStatus();
+  return base::InvalidArgumentError(
+      "invalid cluster name \"" + name +
+      "\": use up to 35 letters, digits, '.', '-' or '_', starting with a "
+      "letter");
+}
+
+std::string DefaultZone(const std::string& region,
+                        Infrastructure infrastructure) {
+  if (infrastructure == Infrastructure::kVpc) return region + "-1";
+  static const std::map<std::string, std::string> kClassicZones = {
+      {"us-south", "dal10"}, {"us-east", "wdc04"}, {"eu-de", "fra02"},
+      {"eu-gb", "lon04"},    {"jp-tok", "tok02"},  {"au-syd", "syd01"},
+  };
+  auto it = kClassicZones.find(region);
+  return it == kClassicZones.end() ? region + "-classic-1" : it->second;
+}
+
+json WorkerToJson(const Worker& worker) {
+  return {{"id", worker.id},
+          {"flavor", worker.flavor},
+          {"zone", worker.zone},
+          {"private_ip", worker.private_ip},
+          {"version", worker.version.ToString()},
+          {"state", WorkerStateName(worker.state)},
+          {"state_since", TimeToJson(worker.state_since)},
+          {"luks_secret", worker.luks_secret},
+          {"luks_key_generation", worker.luks_key_generation}};
+}
+
+base::StatusOr<Version> VersionFromJson(const json& in) {
+  base::StatusOr<Version> version = Version::Parse(in.get<std::string>());
+  if (!version.ok()) return base::DataLossError(version.status().message());
+  return version;
+}
+
+base::StatusOr<Worker> WorkerFromJson(const json& in) {
+  Worker worker;
+  worker.id = in.at("id").get<std::string>();
+  worker.flavor = in.at("flavor").get<std::string>();
+  worker.zone = in.at("zone").get<std::string>();
+  worker.private_ip = in.at("private_ip").get<std::string>();
+  ASSIGN_OR_RETURN(worker.version, VersionFromJson(in.at("version")));
+  std::optional<WorkerState> state =
+      ParseWorkerState(in.at("state").get<std::string>());
+  if (!state) return base::DataLossError("unknown worker state " + in.dump());
+  worker.state = *state;
+  ASSIGN_OR_RETURN(worker.state_since, TimeFromJson(in.at("state_since")));
+  worker.luks_secret = in.at("luks_secret").get<std::string>();
+  worker.luks_key_generation = in.at("luks_key_generation").get<int>();
+  return worker;
+}
+
+json ProviderToJson(const ProviderRecord& record) {
+  const KmsProviderInfo& info = record.info;
+  return {{"name", info.name},
+          {"type", kms::InstanceTypeName(info.type)},
+          {"instance_id", info.instance_id},
+          {"key_id", info.key_id},
+          {"follows_key_rotation", info.follows_key_rotation},
+          {"current", info.current},
+          {"fixed_key_id", record.fixed_key_id}};
+}
+
+base::StatusOr<ProviderRecord> ProviderFromJson(const json& in) {
+  ProviderRecord record;
+  KmsProviderInfo& info = record.info;
+  info.name = in.at("name").get<std::string>();
+  std::optional<kms::InstanceType> type =
+      kms::ParseInstanceType(in.at("type").get<std::string>());
+  if (!type) return base::DataLossError("unknown KMS type " + in.dump());
+  info.type = *type;
+  info.instance_id = in.at("instance_id").get<std::string>();
+  info.key_id = in.at("key_id").get<std::string>();
+  info.follows_key_rotation = in.at("follows_key_rotation").get<bool>();
+  info.current = in.at("current").get<bool>();
+  record.fixed_key_id = in.at("fixed_key_id").get<std::string>();
+  return record;
+}
+
+json SpecToJson(const ClusterSpec& spec) {
+  return {{"name", spec.name},
+          {"version", spec.version.ToString()},
+          {"infrastructure", InfrastructureName(spec.infrastructure)},
+          {"region", spec.region},
+          {"workers", spec.workers},
+          {"flavor", spec.flavor},
+          {"zone", spec.zone}};
+}
+
+base::StatusOr<ClusterSpec> SpecFromJson(const json& in) {
+  ClusterSpec spec;
+  spec.name = in.at("name").get<std::string>();
+  ASSIGN_OR_RETURN(spec.version, VersionFromJson(in.at("version")));
+  spec.infrastructure = in.at("infrastructure").get<std::string>() == "vpc"
+                            ? Infrastructure::kVpc
+                            : Infrastructure::kClassic;
+  spec.region = in.at("region").get<std::string>();
+  spec.workers = in.at("workers").get<int>();
+  spec.flavor = in.at("flavor").get<std::string>();
+  spec.zone = in.at("zone").get<std::string>();
+  return spec;
+}
+
+// Restores the fields of `s` from its stored form; the store, registry and
+// transformers are set up by the caller.
+base::Status StateFromJson(const json& in, Cluster::State& s) {
+  if (in.value("format", 0) != kStateFormat) {
+    return base::DataLossError("unsupported cluster state format in " +
+                               s.state_path);
+  }
+  ASSIGN_OR_RETURN(s.spec, SpecFromJson(in.at("spec")));
+  s.id = in.at("id").get<std::string>();
+  s.endpoint = in.at("endpoint").get<std::string>();
+  s.api_token = in.at("api_token").get<std::string>();
+  ASSIGN_OR_RETURN(s.created, TimeFromJson(in.at("created")));
+  if (in.contains("account")) {
+    ASSIGN_OR_RETURN(s.own_account, Account::FromJson(in.at("account")));
+  }
+  ASSIGN_OR_RETURN(s.version, VersionFromJson(in.at("version")));
+  s.features = FeaturesOf(s.version);
+
+  const json& master = in.at("master");
+  std::optional<MasterState> state =
+      ParseMasterState(master.at("state").get<std::string>());
+  if (!state) return base::DataLossError("unknown master state in state file");
+  s.master_state = *state;
+  ASSIGN_OR_RETURN(s.state_since, TimeFromJson(master.at("since")));
+  s.unusable_cause = master.at("unusable_cause").get<std::string>();
+
+  const json& kms = in.at("kms");
+  s.kms_enabled = kms.at("enabled").get<bool>();
+  s.instance_id = kms.at("instance_id").get<std::string>();
+  s.crk_id = kms.at("crk_id").get<std::string>();
+  s.public_endpoint = kms.at("public_endpoint").get<bool>();
+  s.key_registered = kms.at("key_registered").get<bool>();
+  for (const json& key : kms.at("used_crks")) {
+    s.used_crks.insert(key.get<std::string>());
+  }
+  for (const json& provider : kms.at("providers")) {
+    ASSIGN_OR_RETURN(ProviderRecord record, ProviderFromJson(provider));
+    s.providers.push_back(std::move(record));
+  }
+  if (!kms.at("enabling").is_null()) {
+    const json& enabling = kms.at("enabling");
+    s.enabling_instance = enabling.at("instance_id").get<std::string>();
+    s.enabling_crk = enabling.at("crk_id").get<std::string>();
+    s.enabling_public = enabling.at("public_endpoint").get<bool>();
+  }
+  if (!in.at("update_target").is_null()) {
+    ASSIGN_OR_RETURN(s.update_target, VersionFromJson(in.at("update_target")));
+  }
+  for (const json& worker : in.at("workers")) {
+    ASSIGN_OR_RETURN(Worker parsed, WorkerFromJson(worker));
+    s.workers.push_back(std::move(parsed));
+  }
+  s.next_worker = in.at("next_worker").get<int>();
+  s.data_shield = in.at("data_shield").get<bool>();
+  return base::OkStatus();
 }
 
 }  // namespace
@@ -50,253 +210,161 @@ std::string_view MasterHealthName(MasterHealth health) {
       return "warning";
     case MasterHealth::kCritical:
       return "critical";
+    case MasterHealth::kUnavailable:
+      return "unavailable";
   }
   return "unknown";
 }
 
-struct Cluster::State {
-  // Constant after construction.
-  ClusterSpec spec;
-  Features features;
-  ClusterDeps deps;
-  std::string id;
-  std::string endpoint;
-  std::unique_ptr<etcd::Store> store;
-  std::unique_ptr<apiserver::Registry> registry;
-  kms::KeyService::SubscriptionId subscription = 0;
-
-  mutable std::mutex mu;
-  MasterState master_state = MasterState::kReady;  // guarded by mu
-  base::Time state_since;                          // guarded by mu
-  std::string unusable_cause;                      // guarded by mu
-  bool kms_enabled = false;                        // guarded by mu
-  std::string instance_id;                         // guarded by mu
-  std::string crk_id;                              // guarded by mu
-  // The pending enablement: instance and key.
-  std::string enabling_instance;    // guarded by mu
-  std::string enabling_crk;         // guarded by mu
-  std::set<std::string> used_crks;  // guarded by mu
-  // KMS providers of the encryption configuration, newest first.
-  std::vector<apiserver::Provider> kms_providers;  // guarded by mu
-  base::Clock::TimerId refresh_timer = 0;          // guarded by mu
-  bool event_check_pending = false;                // guarded by mu
-
-  base::Clock& clock() const { return *deps.clock; }
-
-  void Emit(const std::string& message) {
-    spdlog::info("cluster {}: {}", spec.name, message);
-    if (deps.on_event) deps.on_event({clock().Now(), spec.name, message});
+std::string_view WorkerStateName(WorkerState state) {
+  switch (state) {
+    case WorkerState::kNormal:
+      return "normal";
+    case WorkerState::kReloading:
+      return "reloading";
+    case WorkerState::kUpdating:
+      return "updating";
   }
-
-  // REQUIRES: mu held.
-  void SetMasterState(MasterState state) {
-    master_state = state;
-    state_since = clock().Now();
-  }
-
-  bool Unusable() const {
-    std::lock_guard lock(mu);
-    return master_state == MasterState::kKeyUnusable ||
-           master_state == MasterState::kDataLost;
-  }
-
-  base::Status ConnectError() const {
-    return base::UnavailableError("Unable to connect to the server: dial tcp " +
-                                      endpoint + ": i/o timeout",
-                                  "Timeout");
-  }
-
-  base::Duration RefreshInterval() {
-    if (features.reports_key_health) return kFastRefresh;
-    return kSlowRefresh +
-           minutes(deps.random->Uniform(kSlowRefreshJitterMinutes));
-  }
-
-  void ScheduleRefresh(base::Duration delay);
-  void CheckRootKey();
-  void OnKeyEvent(const kms::KeyEvent& event);
-  void FinishEnablement();
-  void LoseData();
-  base::StatusOr<int> RewriteSecrets();
-};
-
-base::StatusOr<int> Cluster::State::RewriteSecrets() {
-  ASSIGN_OR_RETURN(Json list, registry->List(apiserver::SecretsResource(), ""));
-  int written = 0;
-  for (Json& item : list["items"]) {
-    std::string ns = item["metadata"].value("namespace", "");
-    ASSIGN_OR_RETURN(
-        apiserver::UpdateResult result,
-        registry->Update(apiserver::SecretsResource(), ns, std::move(item)));
-    if (result.written) ++written;
-  }
-  return written;
+  return "unknown";
 }
 
-void Cluster::State::ScheduleRefresh(base::Duration delay) {
-  std::lock_guard lock(mu);
-  if (refresh_timer != 0) clock().Cancel(refresh_timer);
-  refresh_timer = clock().ScheduleAfter(delay, [this] {
+void Cluster::State::Emit(const std::string& message) {
+  spdlog::info("cluster {}: {}", spec.name, message);
+  if (deps.on_event) deps.on_event({clock().Now(), spec.name, message});
+}
+
+void Cluster::State::SetMasterState(MasterState state) {
+  master_state = state;
+  state_since = clock().Now();
+}
+
+base::Status Cluster::State::ConnectError() const {
+  return base::UnavailableError(
+      "Unable to connect to the server: dial tcp " + endpoint + ": i/o timeout",
+      "Timeout");
+}
+
+std::string Cluster::State::UnusableReasonLocked() const {
+  if (master_state == MasterState::kDataLost) {
+    return "its root key " + crk_id +
+           " was deleted, so its data is lost for good; create a new cluster";
+  }
+  return "its root key " + crk_id + " in KMS instance " + instance_id + " is " +
+         unusable_cause +
+         "; enable the root key in the KMS instance "
+         "and wait for the master to recover";
+}
+
+void Cluster::State::ScheduleLocked(const std::string& slot, base::Time due) {
+  CancelLocked(slot);
+  base::Clock::TimerId id = clock().ScheduleAt(due, [this, slot] {
     {
       std::lock_guard lock(mu);
-      refresh_timer = 0;
+      timers.erase(slot);
     }
-    CheckRootKey();
-    ScheduleRefresh(RefreshInterval());
+    Fire(slot);
   });
+  timers[slot] = {id, due};
 }
 
-void Cluster::State::OnKeyEvent(const kms::KeyEvent& event) {
-  {
-    std::lock_guard lock(mu);
-    if (!kms_enabled || event.key_id != crk_id) return;
-    // Only 1.19+ reacts to key events within minutes; older versions see
-    // the change at their next hourly refresh.
-    if (!features.reports_key_health || event_check_pending) return;
-    event_check_pending = true;
-  }
-  base::Duration delay = minutes(
-      kMinEventCheckMinutes + deps.random->Uniform(kEventCheckJitterMinutes));
-  clock().ScheduleAfter(delay, [this] {
-    {
-      std::lock_guard lock(mu);
-      event_check_pending = false;
-    }
-    CheckRootKey();
-  });
+void Cluster::State::CancelLocked(const std::string& slot) {
+  auto it = timers.find(slot);
+  if (it == timers.end()) return;
+  clock().Cancel(it->second.id);
+  timers.erase(it);
 }
 
-void Cluster::State::CheckRootKey() {
-  std::string instance, key;
-  {
-    std::lock_guard lock(mu);
-    if (!kms_enabled || master_state == MasterState::kDataLost) return;
-    instance = instance_id;
-    key = crk_id;
-  }
+void Cluster::State::CancelAllLocked() {
+  for (const auto& [slot, timer] : timers) clock().Cancel(timer.id);
+  timers.clear();
+}
 
-  // Read the key outside the lock: the KMS may call back with events.
-  base::StatusOr<kms::Key> info = deps.kms->GetKey(instance, key);
-  std::optional<kms::KeyState> state;
-  if (info.ok()) {
-    state = info->state;
-  } else if (info.status().code() == base::Code::kNotFound) {
-    state = kms::KeyState::kDestroyed;  // purged, or destroyed
+void Cluster::State::Fire(const std::string& slot) {
+  if (slot == "enablement") {
+    FinishEnablement();
+  } else if (slot == "update") {
+    FinishUpdate();
+  } else if (slot == "refresh") {
+    CheckRootKey();
+    std::lock_guard lock(mu);
+    ScheduleLocked("refresh", clock().Now() + RefreshIntervalLocked());
+  } else if (slot == "event_check" || slot == "expiry_check") {
+    CheckRootKey();
+  } else if (slot.starts_with("worker/")) {
+    FinishWorkerOperation(slot.substr(std::string_view("worker/").size()));
   } else {
-    spdlog::warn("cluster {}: root key check failed: {}", spec.name,
-                 info.status().ToString());
-    return;
+    spdlog::error("cluster {}: timer of unknown slot {}", spec.name, slot);
   }
-
-  if (*state == kms::KeyState::kDestroyed) {
-    LoseData();
-    return;
-  }
-  std::unique_lock lock(mu);
-  if (*state == kms::KeyState::kActive) {
-    if (master_state == MasterState::kKeyUnusable) {
-      SetMasterState(MasterState::kReady);
-      unusable_cause.clear();
-      lock.unlock();
-      Emit("root key " + key + " is Active again: master recovered");
-    }
-    return;
-  }
-  if (master_state == MasterState::kKeyUnusable) return;
-  unusable_cause = *state == kms::KeyState::kSuspended ? "disabled" : "expired";
-  SetMasterState(MasterState::kKeyUnusable);
-  std::string cause = unusable_cause;
-  lock.unlock();
-  Emit("root key " + key + " is " + cause + ": master unusable");
+  // A failed write is logged by Persist; a timer has no caller to tell.
+  (void)Persist();
 }
 
-void Cluster::State::LoseData() {
-  std::string key;
-  {
-    std::lock_guard lock(mu);
-    if (master_state == MasterState::kDataLost) return;
-    SetMasterState(MasterState::kDataLost);
-    unusable_cause = "deleted";
-    key = crk_id;
+Json Cluster::State::ToJsonLocked() const {
+  json kms_json = {{"enabled", kms_enabled},
+                   {"instance_id", instance_id},
+                   {"crk_id", crk_id},
+                   {"public_endpoint", public_endpoint},
+                   {"key_registered", key_registered},
+                   {"used_crks", used_crks},
+                   {"providers", json::array()},
+                   {"enabling", nullptr}};
+  for (const ProviderRecord& record : providers) {
+    kms_json["providers"].push_back(ProviderToJson(record));
   }
-  // The master's etcd data was encrypted under the deleted key; the managed
-  // service cannot recover it, so the model erases it.
-  etcd::DeleteRangeRequest wipe;
-  wipe.key = "/registry/";
-  wipe.range_end = etcd::PrefixEnd(wipe.key);
-  base::StatusOr<etcd::DeleteRangeResponse> wiped = store->DeleteRange(wipe);
-  if (!wiped.ok()) {
-    spdlog::error("cluster {}: erasing data after key deletion failed: {}",
-                  spec.name, wiped.status().ToString());
+  if (!enabling_crk.empty()) {
+    kms_json["enabling"] = {{"instance_id", enabling_instance},
+                            {"crk_id", enabling_crk},
+                            {"public_endpoint", enabling_public}};
   }
-  Emit("root key " + key + " was deleted: cluster data lost for good");
+  json out = {
+      {"format", kStateFormat},
+      {"spec", SpecToJson(spec)},
+      {"id", id},
+      {"endpoint", endpoint},
+      {"api_token", api_token},
+      {"created", TimeToJson(created)},
+      {"version", version.ToString()},
+      {"master",
+       {{"state", kMasterStateNames[static_cast<size_t>(master_state)]},
+        {"since", TimeToJson(state_since)},
+        {"unusable_cause", unusable_cause}}},
+      {"kms", kms_json},
+      {"update_target",
+       update_target ? json(update_target->ToString()) : json(nullptr)},
+      {"workers", json::array()},
+      {"next_worker", next_worker},
+      {"data_shield", data_shield},
+      {"timers", json::object()},
+  };
+  if (own_account) out["account"] = own_account->ToJson();
+  for (const Worker& worker : workers) {
+    out["workers"].push_back(WorkerToJson(worker));
+  }
+  for (const auto& [slot, timer] : timers) {
+    out["timers"][slot] = TimeToJson(timer.due);
+  }
+  return out;
 }
 
-void Cluster::State::FinishEnablement() {
-  std::string instance, key;
+base::Status Cluster::State::Persist() {
+  json snapshot;
+  uint64_t seq;
   {
     std::lock_guard lock(mu);
-    instance = enabling_instance;
-    key = enabling_crk;
+    snapshot = ToJsonLocked();
+    seq = ++change_seq;
   }
-
-  auto client = std::shared_ptr<apiserver::KmsClient>(
-      apiserver::NewKeyServiceKmsClient(*deps.kms, instance, key));
-  auto kms_transformer = std::make_shared<apiserver::KmsV2Transformer>(
-      "ibm-kms-" + key, client, clock(), *deps.random);
-  std::vector<apiserver::Provider> chain;
-  {
-    std::lock_guard lock(mu);
-    kms_providers.insert(kms_providers.begin(),
-                         {kms_transformer->prefix(), kms_transformer});
-    chain = kms_providers;
+  std::lock_guard lock(save_mu);
+  // A later snapshot may have been written first by another thread.
+  if (seq <= saved_seq) return base::OkStatus();
+  base::Status written = WriteJsonFile(state_path, snapshot);
+  if (!written.ok()) {
+    spdlog::error("cluster {}: saving state failed: {}", spec.name,
+                  written.ToString());
+    return written;
   }
-  // Identity stays last so that Secrets written before enablement still
-  // read.
-  chain.push_back({"", apiserver::NewIdentityTransformer()});
-  registry->SetTransformer(
-      std::make_shared<apiserver::TransformerChain>(std::move(chain)));
-
-  if (features.registers_root_key) {
-    kms::Registration registration;
-    registration.instance_id = instance;
-    registration.key_id = key;
-    registration.resource_crn =
-        "crn:v1:bluemix:public:containers-kubernetes:" + spec.region +
-        ":a/account:" + id + "::";
-    registration.description = "cluster " + spec.name;
-    base::Status registered = deps.kms->Register(registration);
-    if (!registered.ok()) {
-      spdlog::warn("cluster {}: registering root key failed: {}", spec.name,
-                   registered.ToString());
-    }
-  }
-
-  {
-    std::lock_guard lock(mu);
-    kms_enabled = true;
-    instance_id = instance;
-    crk_id = key;
-    enabling_instance.clear();
-    enabling_crk.clear();
-    SetMasterState(MasterState::kReady);
-  }
-  Emit(
-      "KMS enablement finished: Key Management Service: enabled with root "
-      "key " +
-      key);
-
-  if (features.rewrites_existing_secrets) {
-    base::StatusOr<int> rewritten = RewriteSecrets();
-    if (rewritten.ok()) {
-      Emit("re-encrypted " + std::to_string(*rewritten) +
-           " existing Secrets under the root key");
-    } else {
-      spdlog::warn("cluster {}: rewriting Secrets after enablement failed: {}",
-                   spec.name, rewritten.status().ToString());
-    }
-  }
-  ScheduleRefresh(RefreshInterval());
+  saved_seq = seq;
+  return base::OkStatus();
 }
 
 Cluster::Cluster(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -304,178 +372,195 @@ Cluster::Cluster(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Cluster::~Cluster() {
   state_->deps.kms->Unsubscribe(state_->subscription);
   std::lock_guard lock(state_->mu);
-  if (state_->refresh_timer != 0) state_->clock().Cancel(state_->refresh_timer);
+  state_->CancelAllLocked();
 }
 
-base::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(ClusterSpec spec,
-                                                         ClusterDeps deps) {
+namespace {
+
+base::Status CheckDeps(const ClusterDeps& deps) {
   if (!deps.clock || !deps.random || !deps.kms) {
     return base::InvalidArgumentError("cluster needs a clock, random and KMS");
   }
-  auto state = std::make_unique<State>();
-  state->spec = std::move(spec);
-  state->features = FeaturesOf(state->spec.version);
-  state->deps = std::move(deps);
-  base::Random& random = *state->deps.random;
-  state->id = base::Sha256Hex(random.Bytes(16)).substr(0, 20);
-  state->endpoint = "169.48." + std::to_string(random.Uniform(256)) + "." +
-                    std::to_string(random.Uniform(256)) + ":" +
-                    std::to_string(30000 + random.Uniform(2768));
-  state->state_since = state->clock().Now();
+  if (deps.data_dir.empty()) {
+    return base::InvalidArgumentError("cluster needs a data directory");
+  }
+  return base::OkStatus();
+}
 
+// Opens the store and registry of `s` and subscribes to key events.
+base::Status Attach(Cluster::State& s) {
   std::error_code ec;
-  std::filesystem::create_directories(state->deps.data_dir, ec);
+  std::filesystem::create_directories(s.deps.data_dir, ec);
   if (ec) {
     return base::FailedPreconditionError("cannot create cluster data dir " +
-                                         state->deps.data_dir + ": " +
-                                         ec.message());
+                                         s.deps.data_dir + ": " + ec.message());
   }
-  ASSIGN_OR_RETURN(state->store, etcd::OpenRocksDbStore(state->deps.data_dir,
-                                                        state->clock()));
-  state->registry = std::make_unique<apiserver::Registry>(
-      *state->store, apiserver::NewIdentityTransformer(), state->clock(),
-      random);
+  ASSIGN_OR_RETURN(s.store,
+                   etcd::OpenRocksDbStore(s.deps.data_dir, s.clock(),
+                                          {.sync = s.deps.sync_writes}));
+  s.registry = std::make_unique<apiserver::Registry>(
+      *s.store, apiserver::NewIdentityTransformer(), s.clock(), *s.deps.random);
+  s.account = s.deps.account ? s.deps.account : s.own_account.get();
+  return base::OkStatus();
+}
 
-  State* raw = state.get();
-  state->subscription = state->deps.kms->Subscribe(
+void Subscribe(Cluster::State& s) {
+  Cluster::State* raw = &s;
+  s.subscription = s.deps.kms->Subscribe(
       [raw](const kms::KeyEvent& event) { raw->OnKeyEvent(event); });
-  raw->Emit(
-      "created: version " + raw->spec.version.ToString() + ", " +
-      (raw->spec.infrastructure == Infrastructure::kVpc ? "VPC" : "classic"));
+}
+
+}  // namespace
+
+base::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(ClusterSpec spec,
+                                                         ClusterDeps deps) {
+  RETURN_IF_ERROR(CheckDeps(deps));
+  RETURN_IF_ERROR(ValidateClusterName(spec.name));
+  if (spec.workers < 0) {
+    return base::InvalidArgumentError("invalid worker count " +
+                                      std::to_string(spec.workers) +
+                                      ": expected 0 or more");
+  }
+  if (spec.flavor.empty()) spec.flavor = DefaultFlavor(spec.infrastructure);
+  ASSIGN_OR_RETURN(Flavor flavor, FindFlavor(spec.flavor, spec.infrastructure));
+  if (spec.zone.empty()) {
+    spec.zone = DefaultZone(spec.region, spec.infrastructure);
+  }
+
+  auto state = std::make_unique<State>();
+  State& s = *state;
+  s.spec = std::move(spec);
+  s.version = s.spec.version;
+  s.features = FeaturesOf(s.version);
+  s.deps = std::move(deps);
+  s.state_path = s.deps.data_dir + "/" + kStateFile;
+  base::Random& random = *s.deps.random;
+  s.id = base::Sha256Hex(random.Bytes(16)).substr(0, 20);
+  s.endpoint = s.deps.master_endpoint;
+  if (s.endpoint.empty()) {
+    s.endpoint = "169.48." + std::to_string(random.Uniform(256)) + "." +
+                 std::to_string(random.Uniform(256)) + ":" +
+                 std::to_string(30000 + random.Uniform(2768));
+  }
+  s.api_token = base::Sha256Hex(random.Bytes(32));
+  s.created = s.clock().Now();
+  s.state_since = s.created;
+  if (!s.deps.account) {
+    s.own_account = std::make_unique<Account>(kDefaultOwner);
+    RETURN_IF_ERROR(s.own_account
+                        ->ResetApiKey(s.spec.region, kDefaultOwner,
+                                      "ApiKey-" + random.Uuid(), s.created)
+                        .status());
+  }
+  RETURN_IF_ERROR(Attach(s));
+  Subscribe(s);
+  s.Emit("created: version " + s.version.ToString() + ", " +
+         (s.spec.infrastructure == Infrastructure::kVpc ? "VPC" : "classic"));
+
+  std::unique_ptr<Cluster> cluster(new Cluster(std::move(state)));
+  if (cluster->spec().workers > 0) {
+    RETURN_IF_ERROR(
+        cluster->AddWorkers(flavor.name, cluster->spec().workers).status());
+  }
+  RETURN_IF_ERROR(cluster->state_->Persist());
+  return cluster;
+}
+
+base::StatusOr<std::unique_ptr<Cluster>> Cluster::Open(ClusterDeps deps) {
+  RETURN_IF_ERROR(CheckDeps(deps));
+  auto state = std::make_unique<State>();
+  State& s = *state;
+  s.deps = std::move(deps);
+  s.state_path = s.deps.data_dir + "/" + kStateFile;
+  ASSIGN_OR_RETURN(json stored, ReadJsonFile(s.state_path));
+  json timers;
+  try {
+    RETURN_IF_ERROR(StateFromJson(stored, s));
+    timers = stored.at("timers");
+  } catch (const json::exception& error) {
+    return base::DataLossError("malformed cluster state " + s.state_path +
+                               ": " + error.what());
+  }
+  RETURN_IF_ERROR(Attach(s));
+
+  for (ProviderRecord& record : s.providers) s.BuildTransformer(record);
+  s.InstallTransformerChain();
+  Subscribe(s);
+  {
+    std::lock_guard lock(s.mu);
+    for (const auto& [slot, due] : timers.items()) {
+      base::StatusOr<base::Time> time = TimeFromJson(due);
+      if (!time.ok()) return time.status();
+      s.ScheduleLocked(slot, *time);
+    }
+  }
+  s.Emit("restored from " + s.state_path);
   return std::unique_ptr<Cluster>(new Cluster(std::move(state)));
 }
 
 const ClusterSpec& Cluster::spec() const { return state_->spec; }
 const std::string& Cluster::id() const { return state_->id; }
 const std::string& Cluster::master_endpoint() const { return state_->endpoint; }
+base::Time Cluster::created() const { return state_->created; }
+const std::string& Cluster::api_token() const { return state_->api_token; }
+Account& Cluster::account() const { return *state_->account; }
 
-base::Status Cluster::EnableKms(const std::string& instance_id,
-                                const std::string& crk_id,
-                                bool public_endpoint) {
-  State& s = *state_;
+Version Cluster::version() const {
+  std::lock_guard lock(state_->mu);
+  return state_->version;
+}
+
+Features Cluster::features() const {
+  std::lock_guard lock(state_->mu);
+  return state_->features;
+}
+
+base::StatusOr<std::string> Cluster::Kubeconfig(const std::string& user) const {
+  const State& s = *state_;
   {
     std::lock_guard lock(s.mu);
-    if (s.master_state == MasterState::kKmsEnabling) {
-      return base::FailedPreconditionError(
-          "cluster " + s.spec.name +
-          " is busy with another key management service action; wait until "
-          "its Master Status is Ready and try again");
-    }
-    if (s.master_state == MasterState::kDataLost) {
-      return base::FailedPreconditionError(
-          "cluster " + s.spec.name +
-          " lost its data when its root key was deleted and cannot be "
-          "recovered; create a new cluster");
-    }
-    if (s.used_crks.contains(crk_id)) {
-      return base::FailedPreconditionError(
-          "root key " + crk_id + " was already used by cluster " + s.spec.name +
-          "; a previous root key cannot be reused, create a new "
-          "root key");
+    if (s.UnusableLocked()) {
+      return base::UnavailableError(
+          "failed to get the configuration of cluster " + s.spec.name +
+              ": its Kubernetes master at " + s.endpoint + " does not respond",
+          "Timeout");
     }
   }
-
-  base::StatusOr<kms::Instance> instance = s.deps.kms->GetInstance(instance_id);
-  if (!instance.ok()) {
-    return base::NotFoundError("KMS instance " + instance_id +
-                               " not found; list instances with `ks kms "
-                               "instance ls`");
-  }
-  base::StatusOr<kms::Key> key = s.deps.kms->GetKey(instance_id, crk_id);
-  if (!key.ok()) {
-    return base::NotFoundError("root key " + crk_id +
-                               " not found in KMS instance " + instance_id +
-                               "; list root keys with `ks kms crk ls "
-                               "--instance-id " +
-                               instance_id + "`");
-  }
-  if (key->extractable) {
-    return base::FailedPreconditionError(
-        "key " + crk_id +
-        " is a standard key; KMS enablement needs a root "
-        "key (not extractable)");
-  }
-  if (key->state != kms::KeyState::kActive) {
-    return base::FailedPreconditionError(
-        "root key " + crk_id + " is " +
-        std::string(kms::KeyStateName(key->state)) +
-        "; enable it in the KMS instance first");
-  }
-
-  base::Duration duration = minutes(
-      kMinEnablementMinutes + s.deps.random->Uniform(kEnablementJitterMinutes));
-  {
-    std::lock_guard lock(s.mu);
-    s.used_crks.insert(crk_id);
-    s.enabling_instance = instance_id;
-    s.enabling_crk = crk_id;
-    s.SetMasterState(MasterState::kKmsEnabling);
-  }
-  s.Emit("KMS enablement started with root key " + crk_id + " of instance " +
-         instance->name + " over the " +
-         (public_endpoint ? "public" : "private") + " endpoint");
-  s.clock().ScheduleAfter(duration, [&s] { s.FinishEnablement(); });
-  return base::OkStatus();
-}
-
-MasterState Cluster::master_state() const {
-  std::lock_guard lock(state_->mu);
-  return state_->master_state;
-}
-
-MasterHealth Cluster::health() const {
-  std::lock_guard lock(state_->mu);
-  if (!state_->features.reports_key_health) return MasterHealth::kNormal;
-  switch (state_->master_state) {
-    case MasterState::kKeyUnusable:
-      return MasterHealth::kWarning;
-    case MasterState::kDataLost:
-      return MasterHealth::kCritical;
-    default:
-      return MasterHealth::kNormal;
-  }
-}
-
-std::string Cluster::MasterStatusText() const {
-  State& s = *state_;
-  std::lock_guard lock(s.mu);
-  std::string ready =
-      "Ready (" + AgoText(s.clock().Now() - s.state_since) + ")";
-  switch (s.master_state) {
-    case MasterState::kReady:
-      return ready;
-    case MasterState::kKmsEnabling:
-      return "Key management service feature enablement in progress.";
-    case MasterState::kKeyUnusable:
-    case MasterState::kDataLost:
-      // Before 1.19 the cluster reports nothing about its root key.
-      if (!s.features.reports_key_health) return ready;
-      if (s.master_state == MasterState::kDataLost) {
-        return "The root key " + s.crk_id +
-               " was deleted. The master lost its data and cannot be "
-               "recovered.";
-      }
-      return "The root key " + s.crk_id + " is " + s.unusable_cause +
-             ". The master cannot decrypt its data; enable the root key to "
-             "restore it.";
-  }
-  return ready;
-}
-
-std::string Cluster::HealthMessage() const {
-  if (health() == MasterHealth::kNormal) return "";
-  return MasterStatusText();
-}
-
-bool Cluster::kms_enabled() const {
-  std::lock_guard lock(state_->mu);
-  return state_->kms_enabled;
-}
-
-std::optional<std::string> Cluster::crk_id() const {
-  std::lock_guard lock(state_->mu);
-  if (!state_->kms_enabled) return std::nullopt;
-  return state_->crk_id;
+  std::string context = s.spec.name + "/" + s.id;
+  std::string user_name = user + "/" + s.spec.name;
+  return "apiVersion: v1\n"
+         "kind: Config\n"
+         "clusters:\n"
+         "- name: " +
+         context +
+         "\n"
+         "  cluster:\n"
+         "    server: https://" +
+         s.endpoint +
+         "\n"
+         "    insecure-skip-tls-verify: true\n"
+         "contexts:\n"
+         "- name: " +
+         context +
+         "\n"
+         "  context:\n"
+         "    cluster: " +
+         context +
+         "\n"
+         "    user: " +
+         user_name +
+         "\n"
+         "    namespace: default\n"
+         "current-context: " +
+         context +
+         "\n"
+         "users:\n"
+         "- name: " +
+         user_name +
+         "\n"
+         "  user:\n"
+         "    token: " +
+         s.api_token + "\n";
 }
 
 base::StatusOr<Json> Cluster::Create(const apiserver::Resource& resource,
