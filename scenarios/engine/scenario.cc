@@ -525,11 +525,14 @@ base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
   where = "step " + std::to_string(index) + " (" + step.kind + "): ";
 
   if (body.IsScalar() && !spec->shorthand.empty()) {
-    YAML::Node expanded;
-    expanded[spec->shorthand] = body;
-    expanded.SetStyle(YAML::EmitterStyle::Block);
-    RETURN_IF_ERROR(
-        ConvertFields(ctx.errors, expanded, spec->fields, where, step.fields));
+    // Converted directly: building a YAML map here would merge the whole
+    // document's node memory into it, once per step.
+    const FieldSpec& field = *std::find_if(
+        spec->fields.begin(), spec->fields.end(),
+        [&](const FieldSpec& f) { return f.name == spec->shorthand; });
+    ASSIGN_OR_RETURN(Value value,
+                     ConvertField(ctx.errors, body, field, where));
+    step.fields.Set(field.name, std::move(value));
   } else if (body.IsNull() && spec->shorthand == "cluster") {
     // `rewrite_secrets:` alone: the only cluster.
   } else {
