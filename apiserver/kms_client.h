@@ -2,8 +2,9 @@
 // API of Kubernetes (Encrypt, Decrypt, Status).
 //
 // Two implementations: KeyServiceKmsClient calls a kms::KeyService in
-// process; the HTTP client (for a Key Protect-compatible server) lives beside
-// the apiserver's HTTP code. Implementations are thread-safe.
+// process; the HTTP client for a Key Protect-compatible server is in
+// apiserver/kms_http_client.h (library apiserver_http). Implementations are
+// thread-safe.
 #ifndef APISERVER_KMS_CLIENT_H_
 #define APISERVER_KMS_CLIENT_H_
 
@@ -36,9 +37,9 @@ class KmsClient {
   virtual ~KmsClient() = default;
   virtual base::StatusOr<KmsEncryptResponse> Encrypt(
       const std::string& uid, const std::string& plaintext) = 0;
-  virtual base::StatusOr<std::string> Decrypt(
-      const std::string& uid, const std::string& ciphertext,
-      const std::string& key_id) = 0;
+  virtual base::StatusOr<std::string> Decrypt(const std::string& uid,
+                                              const std::string& ciphertext,
+                                              const std::string& key_id) = 0;
   virtual KmsStatusResponse Status() = 0;
 };
 
