@@ -95,6 +95,9 @@ void Fail(beast::error_code error, const char* what) {
   spdlog::warn("kms server: {} failed: {}", what, error.message());
 }
 
+// The most bytes read and dropped after the last response of a connection.
+constexpr size_t kMaxDrainBytes = 4 * kMaxRequestBodyBytes;
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, KeyProtectApi& api, std::shared_ptr<Gate> gate,
@@ -340,9 +343,28 @@ class Session : public std::enable_shared_from_this<Session> {
     DoRead();
   }
 
+  // Closes after the last response. Whatever the client still sends (the
+  // rest of a body over the size limit) is read and dropped, up to a budget:
+  // closing a socket with unread data sends a reset, which can destroy the
+  // response before the client has read it.
   void DoClose() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    drain_budget_ = kMaxDrainBytes;
+    stream_.expires_after(timeout_);
+    DoDrain();
+  }
+
+  void DoDrain() {
+    stream_.async_read_some(
+        net::buffer(discard_),
+        beast::bind_front_handler(&Session::OnDrain, shared_from_this()));
+  }
+
+  void OnDrain(beast::error_code error, size_t bytes) {
+    if (error || bytes >= drain_budget_) return;
+    drain_budget_ -= bytes;
+    DoDrain();
   }
 
   beast::tcp_stream stream_;
@@ -355,7 +377,8 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   bool keep_alive_ = true;
   HttpResponse delayed_response_;
-  std::array<char, 512> discard_;
+  std::array<char, 4096> discard_;
+  size_t drain_budget_ = 0;
 
   std::optional<KeyService::SubscriptionId> subscription_;
   std::unique_ptr<http::response<http::empty_body>> stream_response_;
