@@ -221,6 +221,7 @@ base::Status Run::SetUp() {
     request.name = spec.name;
     request.extractable = !spec.root;
     if (spec.expires_after) request.expiration = start_ + *spec.expires_after;
+    request.dual_auth_delete = spec.dual_auth_delete;
     ASSIGN_OR_RETURN(kms::Key key,
                      kms_.CreateKey(instance_ids_.at(spec.instance), request));
     keys_[spec.name] = {key.instance_id, key.id};
@@ -321,6 +322,7 @@ ActionResult Run::PerformKeyAction(const Step& step) {
     kms::CreateKeyRequest request;
     request.name = f.String("name");
     request.extractable = !f.BoolOr("root", true);
+    request.dual_auth_delete = f.BoolOr("dual_auth_delete", false);
     if (f.Has("expires_after")) {
       request.expiration = clock_.Now() + f.DurationOf("expires_after");
     }
@@ -358,7 +360,10 @@ ActionResult Run::PerformKeyAction(const Step& step) {
 
 ActionResult Run::PerformAction(const Step& step) {
   const Fields& f = step.fields;
-  if (step.kind.ends_with("_key")) return PerformKeyAction(step);
+  if (step.fields.Has("key") && !step.fields.Has("cluster")) {
+    return PerformKeyAction(step);
+  }
+  if (step.kind == "create_key") return PerformKeyAction(step);
 
   sim::Cluster& cluster = ClusterOf(f);
   const apiserver::Resource& secrets = apiserver::SecretsResource();

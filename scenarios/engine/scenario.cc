@@ -50,7 +50,8 @@ const std::vector<StepSpec>& StepSpecs() {
        {{"instance", Type::kString, true},
         {"name", Type::kString, true},
         {"root", Type::kBool},
-        {"expires_after", Type::kDuration}},
+        {"expires_after", Type::kDuration},
+        {"dual_auth_delete", Type::kBool}},
        true},
       KeyAction("disable_key"),
       KeyAction("enable_key"),
@@ -431,13 +432,15 @@ base::Status ParseKms(ParseContext& ctx, const YAML::Node& root) {
       RETURN_IF_ERROR(ConvertFields(ctx.errors, key_node,
                                     {{"name", Type::kString, true},
                                      {"root", Type::kBool},
-                                     {"expires_after", Type::kDuration}},
+                                     {"expires_after", Type::kDuration},
+                                     {"dual_auth_delete", Type::kBool}},
                                     "kms key: ", key_fields));
       KeySpec key{key_fields.String("name"), instance.name,
                   key_fields.BoolOr("root", true), std::nullopt};
       if (key_fields.Has("expires_after")) {
         key.expires_after = key_fields.DurationOf("expires_after");
       }
+      key.dual_auth_delete = key_fields.BoolOr("dual_auth_delete", false);
       if (!ctx.keys.insert(key.name).second) {
         return ctx.errors.At(key_node, "kms key: duplicate key name '" +
                                            key.name +
@@ -530,8 +533,7 @@ base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
     const FieldSpec& field = *std::find_if(
         spec->fields.begin(), spec->fields.end(),
         [&](const FieldSpec& f) { return f.name == spec->shorthand; });
-    ASSIGN_OR_RETURN(Value value,
-                     ConvertField(ctx.errors, body, field, where));
+    ASSIGN_OR_RETURN(Value value, ConvertField(ctx.errors, body, field, where));
     step.fields.Set(field.name, std::move(value));
   } else if (body.IsNull() && spec->shorthand == "cluster") {
     // `rewrite_secrets:` alone: the only cluster.
@@ -799,7 +801,8 @@ std::string ScenarioJsonSchema() {
 
   J key = FieldsSchema({{"name", Type::kString, true},
                         {"root", Type::kBool},
-                        {"expires_after", Type::kDuration}});
+                        {"expires_after", Type::kDuration},
+                        {"dual_auth_delete", Type::kBool}});
   J instance = {{"type", "object"},
                 {"properties",
                  {{"instance", {{"type", "string"}}},

@@ -80,6 +80,8 @@ struct KeySpec {
   std::string instance;
   bool root = true;
   std::optional<base::Duration> expires_after;  // from the scenario start
+  // Deletion needs a prior set_key_for_deletion (dual authorization).
+  bool dual_auth_delete = false;
 };
 
 struct InstanceSpec {
