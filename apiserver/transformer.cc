@@ -1,8 +1,5 @@
 #include "apiserver/transformer.h"
 
-#include <openssl/core_names.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -36,37 +33,12 @@ constexpr size_t kMaxAnnotationsSize = 32 * 1024;
 
 constexpr std::string_view kEncryptedPrefix = "k8s:enc:";
 
-// HKDF-SHA256 expand only (RFC 5869 section 2.3) with the seed as the
-// pseudorandom key, as upstream's extended-nonce transformer derives each
-// write's key. NOTE: base::HkdfSha256 always runs the extract step first,
-// which yields other keys, so this calls OpenSSL's EXPAND_ONLY mode directly
-// to stay byte-compatible with kube-apiserver.
-base::StatusOr<std::string> HkdfSha256Expand(std::string_view seed,
-                                             std::string_view info) {
-  std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(
-      EVP_KDF_fetch(nullptr, "HKDF", nullptr), EVP_KDF_free);
-  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(
-      kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr, EVP_KDF_CTX_free);
-  if (!ctx) return base::InternalError("HKDF is not available in OpenSSL");
-
-  char digest[] = "SHA256";
-  int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-      OSSL_PARAM_construct_octet_string(
-          OSSL_KDF_PARAM_KEY, const_cast<char*>(seed.data()), seed.size()),
-      OSSL_PARAM_construct_octet_string(
-          OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()), info.size()),
-      OSSL_PARAM_construct_end(),
-  };
-  std::string key(base::kAes256KeySize, '\0');
-  if (EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(key.data()),
-                     key.size(), params) != 1) {
-    return base::InternalError(
-        "failed to KDF expand seed with info: HKDF failed in OpenSSL");
-  }
-  return key;
+// Derives a write's AES-256-GCM key from the DEK seed as upstream's
+// extended-nonce transformer does: HKDF-SHA256 expand only, with the seed as
+// the pseudorandom key.
+base::StatusOr<std::string> DeriveKey(std::string_view seed,
+                                      std::string_view info) {
+  return base::HkdfSha256Expand(seed, info, base::kAes256KeySize);
 }
 
 // "sha256:<hex>", how upstream names a key_id in messages.
@@ -152,8 +124,7 @@ base::StatusOr<std::string> OpenWithSeed(std::string_view seed,
   if (data.size() < kInfoSize + base::kGcmNonceSize + base::kGcmTagSize) {
     return base::InvalidArgumentError("the stored data is too short");
   }
-  base::StatusOr<std::string> key =
-      HkdfSha256Expand(seed, data.substr(0, kInfoSize));
+  base::StatusOr<std::string> key = DeriveKey(seed, data.substr(0, kInfoSize));
   if (!key.ok()) {
     return base::InternalError("failed to derive read key from KDF: " +
                                key.status().message());
@@ -386,7 +357,7 @@ base::StatusOr<std::string> KmsV2Core::ToStorage(const std::string& data,
 
   const std::string info = random.Bytes(kInfoSize);
   const std::string nonce = random.Bytes(base::kGcmNonceSize);
-  base::StatusOr<std::string> key = HkdfSha256Expand(current.seed, info);
+  base::StatusOr<std::string> key = DeriveKey(current.seed, info);
   if (!key.ok()) {
     return base::InternalError("failed to derive write key from KDF: " +
                                key.status().message());

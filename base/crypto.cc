@@ -116,6 +116,33 @@ StatusOr<std::string> HkdfSha256(std::string_view secret, std::string_view salt,
   return out;
 }
 
+StatusOr<std::string> HkdfSha256Expand(std::string_view prk,
+                                       std::string_view info, size_t length) {
+  std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(
+      EVP_KDF_fetch(nullptr, "HKDF", nullptr), EVP_KDF_free);
+  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(
+      kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr, EVP_KDF_CTX_free);
+  if (!ctx) return InternalError("HKDF is not available in OpenSSL");
+
+  char digest[] = "SHA256";
+  int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+      OSSL_PARAM_construct_octet_string(
+          OSSL_KDF_PARAM_KEY, const_cast<char*>(prk.data()), prk.size()),
+      OSSL_PARAM_construct_octet_string(
+          OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()), info.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  std::string out(length, '\0');
+  if (EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()),
+                     length, params) != 1) {
+    return InternalError("HKDF expansion failed in OpenSSL");
+  }
+  return out;
+}
+
 std::string Base64Encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),

@@ -31,6 +31,13 @@ StatusOr<std::string> AesGcmOpen(std::string_view key, std::string_view nonce,
 StatusOr<std::string> HkdfSha256(std::string_view secret, std::string_view salt,
                                  std::string_view info, size_t length);
 
+// The expand step of RFC 5869 HKDF alone (section 2.3) with SHA-256: `prk`
+// is used as the pseudorandom key as it is, with no extract step. Kubernetes'
+// KMS v2 provider derives each write's key this way from its DEK seed.
+// REQUIRES: prk.size() >= 32, length <= 8160.
+StatusOr<std::string> HkdfSha256Expand(std::string_view prk,
+                                       std::string_view info, size_t length);
+
 // Standard base64 with padding (RFC 4648 section 4).
 std::string Base64Encode(std::string_view bytes);
 // Strict standard base64; fails with kInvalidArgument on any other input.

@@ -72,6 +72,30 @@ TEST(Hkdf, MatchesRfc5869TestCase1) {
             "PLJfJfqs1XqQQ09k0DYvKi0tCpDPGlpMXbAtVuzExb80AHII1biHGFhl");
 }
 
+// RFC 5869 appendix A.1: the PRK that the extract step yields, expanded
+// with the same info, gives the same OKM.
+TEST(HkdfExpand, MatchesRfc5869TestCase1) {
+  std::string prk =
+      *Base64Decode("B3cJNiwuMt8N3D8NxHu6Y5C2xzu1D5wxIuyEStfCs+U=");
+  std::string info = *Base64Decode("8PHy8/T19vf4+Q==");
+
+  StatusOr<std::string> okm = HkdfSha256Expand(prk, info, 42);
+
+  ASSERT_TRUE(okm.ok()) << okm.status();
+  EXPECT_EQ(Base64Encode(*okm),
+            "PLJfJfqs1XqQQ09k0DYvKi0tCpDPGlpMXbAtVuzExb80AHII1biHGFhl");
+}
+
+TEST(HkdfExpand, SkipsTheExtractStep) {
+  std::string seed(32, 's');
+
+  StatusOr<std::string> expanded = HkdfSha256Expand(seed, "info", 32);
+
+  ASSERT_TRUE(expanded.ok()) << expanded.status();
+  EXPECT_NE(*expanded, *HkdfSha256(seed, "", "info", 32));
+  EXPECT_NE(*expanded, *HkdfSha256Expand(seed, "other", 32));
+}
+
 TEST(Hkdf, DifferentInfoGivesDifferentKeys) {
   std::string seed(32, 's');
 
