@@ -17,6 +17,7 @@
 #ifndef ETCD_STORE_STORE_H_
 #define ETCD_STORE_STORE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -283,6 +284,38 @@ struct RocksDbOptions {
 base::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
     const std::string& path, base::Clock& clock,
     const RocksDbOptions& options = {});
+
+struct EtcdClientOptions {
+  // The members' client addresses, "host:port" (IPv6 as "[addr]:port").
+  // Requests go to one member until it fails, then to the next.
+  std::vector<std::string> endpoints;
+  // The time one call may take, retries on other members included.
+  std::chrono::milliseconds request_timeout = std::chrono::seconds(10);
+  // The pause between two rounds over the members when none responded.
+  std::chrono::milliseconds retry_delay = std::chrono::milliseconds(50);
+};
+
+// Opens a store on a real etcd 3.4 cluster through its v3 JSON gateway,
+// after checking that a member responds (kUnavailable when none does).
+//
+// The cluster owns revisions, leases and time: lease TTLs run on etcd's
+// wall clock, not on an injected Clock. A write whose reply is lost fails
+// with kUnavailable, and etcd may or may not have applied it; reads and
+// other requests that are safe to repeat are retried on the next member.
+// Watches resume on another member from the next revision when their
+// stream breaks. Each watch uses its own connection and thread, on which
+// its callback runs.
+base::StatusOr<std::unique_ptr<Store>> OpenEtcdStore(
+    const EtcdClientOptions& options);
+
+// Opens the store that a URL names:
+//   rocksdb:///abs/path   the embedded RocksDB store in that directory
+//                         (a URL without a scheme is a RocksDB path too);
+//   etcd://host:port[,host:port...]   a real etcd cluster (OpenEtcdStore).
+// `clock` drives lease expiry of the RocksDB store. Fails with
+// kInvalidArgument on a malformed URL or an unknown scheme.
+base::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url,
+                                                 base::Clock& clock);
 
 // Convenience reads and writes on top of the interface.
 
