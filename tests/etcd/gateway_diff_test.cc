@@ -3,13 +3,8 @@
 // loopback ports with a temporary data directory) and to the Gateway over a
 // RocksDB Store; the response bodies must match byte for byte once the
 // header's cluster_id, member_id and raft_term are masked.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
-#include <boost/asio.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,9 +18,8 @@
 #include "base/clock.h"
 #include "etcd-store/gateway.h"
 #include "etcd-store/store.h"
+#include "tests/etcd/etcd_cluster.h"
 #include "tests/etcd/http_client.h"
-
-extern char** environ;
 
 namespace etcd {
 namespace {
@@ -33,19 +27,6 @@ namespace {
 using testing::HttpPost;
 using testing::HttpReply;
 using testing::HttpStream;
-
-std::string EtcdBinary() {
-  const char* configured = std::getenv("ETCD_BIN");
-  return configured != nullptr ? configured : "/usr/bin/etcd";
-}
-
-uint16_t FreePort() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor acceptor(
-      ioc, boost::asio::ip::tcp::endpoint(
-               boost::asio::ip::make_address("127.0.0.1"), 0));
-  return acceptor.local_endpoint().port();
-}
 
 // Replaces the values that differ between any two clusters.
 std::string Mask(const std::string& body, bool mask_ttl = false) {
@@ -57,84 +38,16 @@ std::string Mask(const std::string& body, bool mask_ttl = false) {
   return masked;
 }
 
-class EtcdProcess {
- public:
-  // Starts etcd and waits until it serves requests; returns false on
-  // failure.
-  bool Start(const std::string& data_dir) {
-    client_port_ = FreePort();
-    uint16_t peer_port = FreePort();
-    std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
-    std::string peer = "http://127.0.0.1:" + std::to_string(peer_port);
-    std::vector<std::string> args = {EtcdBinary(),
-                                     "--name=diff",
-                                     "--data-dir=" + data_dir,
-                                     "--listen-client-urls=" + client,
-                                     "--advertise-client-urls=" + client,
-                                     "--listen-peer-urls=" + peer,
-                                     "--initial-advertise-peer-urls=" + peer,
-                                     "--initial-cluster=diff=" + peer};
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    // etcd logs to stderr; keep it beside the data directory.
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    std::string log = data_dir + ".log";
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    int spawned =
-        posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawned != 0) {
-      pid_ = 0;
-      return false;
-    }
-
-    // NOTE: waits on the real clock, because etcd is a separate process;
-    // it usually serves within a second.
-    for (int attempt = 0; attempt < 150; ++attempt) {
-      try {
-        HttpReply reply = HttpPost(client_port_, "/v3/kv/range",
-                                   R"({"key":"AA==","count_only":true})");
-        if (reply.status == 200) return true;
-      } catch (const std::exception&) {
-      }
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = 0;
-        return false;  // etcd exited; the reason is in its log
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-
-  ~EtcdProcess() {
-    if (pid_ == 0) return;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-  }
-
-  uint16_t port() const { return client_port_; }
-
- private:
-  pid_t pid_ = 0;
-  uint16_t client_port_ = 0;
-};
-
 class GatewayDiffTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(EtcdBinary())) {
-      GTEST_SKIP() << "etcd not installed at " << EtcdBinary();
+    if (!testing::EtcdInstalled()) {
+      GTEST_SKIP() << "etcd is not installed at " << testing::EtcdBinary();
     }
     std::string pattern =
         (std::filesystem::temp_directory_path() / "etcd-diff-XXXXXX").string();
     dir_ = mkdtemp(pattern.data());
-    ASSERT_TRUE(etcd_.Start(dir_ + "/etcd")) << "etcd did not start";
+    ASSERT_TRUE(etcd_.Start(dir_, {})) << "etcd did not start";
 
     auto store = OpenRocksDbStore(dir_ + "/store", clock_);
     ASSERT_TRUE(store.ok()) << store.status();
@@ -154,7 +67,7 @@ class GatewayDiffTest : public ::testing::Test {
   // masked bodies.
   void ExpectSame(const std::string& path, const std::string& body,
                   bool mask_ttl = false, const std::string& method = "POST") {
-    HttpReply real = HttpPost(etcd_.port(), path, body, method);
+    HttpReply real = HttpPost(etcd_.client_port(0), path, body, method);
     HttpReply ours = HttpPost(gateway_->port(), path, body, method);
     if (std::getenv("ETCD_DIFF_VERBOSE") != nullptr) {
       std::printf("%s %s\n  etcd %d %s\n  ours %d %s\n", path.c_str(),
@@ -170,7 +83,7 @@ class GatewayDiffTest : public ::testing::Test {
   // `count` lines.
   void ExpectSameStream(const std::string& path, const std::string& body,
                         size_t count) {
-    HttpStream real(etcd_.port(), path, body);
+    HttpStream real(etcd_.client_port(0), path, body);
     HttpStream ours(gateway_->port(), path, body);
     EXPECT_EQ(ours.Status(), real.Status()) << body;
     std::vector<std::string> real_lines = real.ReadLines(count);
@@ -189,7 +102,7 @@ class GatewayDiffTest : public ::testing::Test {
 
   base::SimulatedClock clock_{base::Time(std::chrono::seconds(1'700'000'000))};
   std::string dir_;
-  EtcdProcess etcd_;
+  testing::EtcdCluster etcd_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Gateway> gateway_;
 };
@@ -373,7 +286,7 @@ TEST_F(GatewayDiffTest, WatchStreamsMatchEtcd) {
 TEST_F(GatewayDiffTest, LiveWatchEventsMatchEtcd) {
   const std::string watch =
       R"({"create_request":{"key":"YQ==","range_end":"Yw==","prev_kv":true}})";
-  HttpStream real(etcd_.port(), "/v3/watch", watch);
+  HttpStream real(etcd_.client_port(0), "/v3/watch", watch);
   HttpStream ours(gateway_->port(), "/v3/watch", watch);
   ASSERT_EQ(real.ReadLines(1).size(), 1u);
   ASSERT_EQ(ours.ReadLines(1).size(), 1u);
@@ -394,7 +307,7 @@ TEST_F(GatewayDiffTest, LiveWatchEventsMatchEtcd) {
 }
 
 TEST_F(GatewayDiffTest, OpenWatchBodyTakesLaterMessages) {
-  HttpStream real(etcd_.port(), "/v3/watch");
+  HttpStream real(etcd_.client_port(0), "/v3/watch");
   HttpStream ours(gateway_->port(), "/v3/watch");
   for (HttpStream* stream : {&real, &ours}) {
     stream->SendChunk(R"({"create_request":{"key":"YQ=="}})");
