@@ -68,8 +68,7 @@ bool IsValidMaterialSize(size_t size) {
 
 // GCM associated data: every field prefixed with its 4-byte length, so that
 // no two different (key, version, aad list) tuples encode the same bytes.
-std::string AssociatedData(const std::string& key_id,
-                           const std::string& version_id,
+std::string AssociatedData(std::string_view key_id, std::string_view version_id,
                            const std::vector<std::string>& aad) {
   std::string out;
   auto append = [&out](std::string_view field) {
@@ -310,12 +309,25 @@ StatusOr<KeyRecord*> FindActiveRootKey(Operation& op,
   return key;
 }
 
-StatusOr<WrapResult> SealDek(Operation& op, const KeyRecord& key,
+// Returns the AES key of version `index`, derived once and then kept in the
+// record: HKDF costs more than the AES-GCM of a whole wrap.
+StatusOr<std::string_view> CachedWrappingKey(KeyRecord& key, size_t index) {
+  while (key.wrapping_keys.size() <= index) {
+    size_t next = key.wrapping_keys.size();
+    ASSIGN_OR_RETURN(
+        std::string derived,
+        WrappingKey(key.materials[next], key.meta.versions[next].id));
+    key.wrapping_keys.push_back(std::move(derived));
+  }
+  return std::string_view(key.wrapping_keys[index]);
+}
+
+StatusOr<WrapResult> SealDek(Operation& op, KeyRecord& key,
                              const std::string& dek,
                              const std::vector<std::string>& aad) {
   const KeyVersion& version = key.meta.versions.back();
-  ASSIGN_OR_RETURN(std::string wrapping_key,
-                   WrappingKey(key.materials.back(), version.id));
+  ASSIGN_OR_RETURN(std::string_view wrapping_key,
+                   CachedWrappingKey(key, key.meta.versions.size() - 1));
   std::string nonce = op.state().random.Bytes(base::kGcmNonceSize);
   ASSIGN_OR_RETURN(
       std::string sealed,
@@ -335,14 +347,14 @@ StatusOr<WrapResult> SealDek(Operation& op, const KeyRecord& key,
 // Opens a ciphertext made by SealDek under any version of `key`. Returns the
 // DEK and the index of the version that sealed it.
 StatusOr<std::pair<std::string, size_t>> OpenDek(
-    const KeyRecord& key, const std::string& ciphertext,
+    KeyRecord& key, std::string_view ciphertext,
     const std::vector<std::string>& aad) {
   if (ciphertext.size() <
           kCiphertextHeaderSize + base::kGcmNonceSize + base::kGcmTagSize ||
       ciphertext[0] != kCiphertextFormat) {
     return Unprocessable("unknown format");
   }
-  std::string version_id = ciphertext.substr(1, kVersionIdSize);
+  std::string_view version_id = ciphertext.substr(1, kVersionIdSize);
   size_t index = 0;
   while (index < key.meta.versions.size() &&
          key.meta.versions[index].id != version_id) {
@@ -352,11 +364,11 @@ StatusOr<std::pair<std::string, size_t>> OpenDek(
     return Unprocessable("not made by a version of key " + key.meta.id);
   }
 
-  ASSIGN_OR_RETURN(std::string wrapping_key,
-                   WrappingKey(key.materials[index], version_id));
-  std::string nonce =
+  ASSIGN_OR_RETURN(std::string_view wrapping_key,
+                   CachedWrappingKey(key, index));
+  std::string_view nonce =
       ciphertext.substr(kCiphertextHeaderSize, base::kGcmNonceSize);
-  std::string sealed =
+  std::string_view sealed =
       ciphertext.substr(kCiphertextHeaderSize + base::kGcmNonceSize);
   StatusOr<std::string> dek =
       base::AesGcmOpen(wrapping_key, nonce, sealed,

@@ -25,6 +25,8 @@ namespace kms::internal {
 struct KeyRecord {
   Key meta;                            // meta.payload set for standard keys
   std::vector<std::string> materials;  // parallel to meta.versions
+  // AES keys derived from materials, filled on first use; not persisted.
+  std::vector<std::string> wrapping_keys;
   std::optional<KeyState> state_before_deletion;
   std::optional<base::Time> disabled_at;
   // The seeded instant within kExpiryLag after expiration at which an Active
