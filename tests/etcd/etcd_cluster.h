@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <regex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -112,6 +113,32 @@ class EtcdCluster {
       endpoints.push_back("127.0.0.1:" + std::to_string(member.client_port));
     }
     return endpoints;
+  }
+
+  // Returns the index of the member that leads, or -1 when the members do
+  // not agree on one.
+  int LeaderIndex() const {
+    static const std::regex kMemberId(R"re("member_id":"(\d+)")re");
+    static const std::regex kLeader(R"re("leader":"(\d+)")re");
+    std::vector<std::string> ids;
+    std::string leader;
+    for (const Member& member : members_) {
+      HttpReply reply =
+          HttpPost(member.client_port, "/v3/maintenance/status", "{}");
+      std::smatch id_match;
+      std::smatch leader_match;
+      if (!std::regex_search(reply.body, id_match, kMemberId) ||
+          !std::regex_search(reply.body, leader_match, kLeader)) {
+        return -1;
+      }
+      ids.push_back(id_match[1]);
+      if (!leader.empty() && leader != leader_match[1]) return -1;
+      leader = leader_match[1];
+    }
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] == leader) return static_cast<int>(i);
+    }
+    return -1;
   }
 
   // Kills a member with SIGKILL and waits for it to exit.

@@ -950,7 +950,15 @@ class EtcdFailoverTest : public ::testing::Test {
 };
 
 TEST_F(EtcdFailoverTest, WritesAndWatchesMoveToLiveMember) {
-  auto opened = OpenEtcdStore({.endpoints = cluster_.Endpoints()});
+  // Put a follower first: the store talks to it until it fails. Killing the
+  // leader instead could lose the write in flight, which etcd then reports
+  // as "request timed out" and the store does not retry.
+  int leader = cluster_.LeaderIndex();
+  ASSERT_GE(leader, 0);
+  size_t follower = leader == 0 ? 1 : 0;
+  std::vector<std::string> endpoints = cluster_.Endpoints();
+  std::swap(endpoints[0], endpoints[follower]);
+  auto opened = OpenEtcdStore({.endpoints = endpoints});
   ASSERT_TRUE(opened.ok()) << opened.status();
   std::unique_ptr<Store> store = std::move(*opened);
   ASSERT_TRUE(store->Put({.key = "a", .value = "1"}).ok());  // rev 2
@@ -958,8 +966,7 @@ TEST_F(EtcdFailoverTest, WritesAndWatchesMoveToLiveMember) {
   ASSERT_TRUE(store->Watch({.key = "a"}, callback).ok());
   log->WaitFor(1);
 
-  // The store talks to the first member until it fails.
-  cluster_.Kill(0);
+  cluster_.Kill(follower);
   auto put = store->Put({.key = "a", .value = "2"});
   ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ(put->header.revision, 3);
