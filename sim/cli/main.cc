@@ -1,10 +1,15 @@
 // The `sim` command: the one entry point that sees every component.
 //   sim replay PATH...   run scenario files (scenarios/engine)
+//   sim ks ...           the managed service's cluster and KMS commands on
+//                        a state directory (sim/ks.h, sim/ks_state.h)
 #include <CLI/CLI.hpp>
+#include <iostream>
 #include <string>
 
 #include "base/log.h"
 #include "scenarios/engine/replay_command.h"
+#include "sim/ks.h"
+#include "sim/ks_state.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Simulated managed-cluster control plane for testing"};
@@ -19,8 +24,20 @@ int main(int argc, char** argv) {
 
   std::function<int()> replay = scenarios::AddReplayCommand(app);
 
+  // `ks` parses its own words (sim/ks.cc), so this only collects them.
+  CLI::App* ks = app.add_subcommand(
+      "ks",
+      "Cluster, KMS, API key and worker commands as `ibmcloud ks` offers "
+      "them, on a state directory (`sim ks --help`)");
+  ks->prefix_command();
+  ks->set_help_flag();
+
   CLI11_PARSE(app, argc, argv);
   base::InitLogging(log_level);
+  if (*ks) {
+    sim::StateDirHost host;
+    return sim::RunKs(host, ks->remaining(), std::cout, std::cerr);
+  }
   if (int code = replay(); code >= 0) return code;
   return 2;
 }
