@@ -139,9 +139,11 @@ std::string Chunk(const std::string& data) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Store& store, const GatewayOptions& options)
+  Session(tcp::socket socket, Store& store, const GatewayOptions& options,
+          net::thread_pool& store_pool)
       : stream_(std::move(socket)),
         store_(store),
+        store_pool_(store_pool),
         options_(options),
         ids_{options.cluster_id, options.member_id, options.raft_term} {}
 
@@ -217,7 +219,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
     base::StatusOr<json> body = gateway_internal::ParseBody(request.body());
     if (!body.ok()) return SendReply(ErrorReply(body.status()));
-    SendReply(HandleUnary(store_, path_, *body, ids_));
+    // A write blocks until it is synced, so it runs off the I/O threads;
+    // the connection reads nothing more until the reply is sent.
+    net::post(store_pool_, [self = shared_from_this(),
+                            body = std::move(*body)] {
+      Reply reply = HandleUnary(self->store_, self->path_, body, self->ids_);
+      net::post(self->stream_.get_executor(),
+                [self, reply = std::move(reply)]() mutable {
+                  self->SendReply(std::move(reply));
+                });
+    });
   }
 
   // Queues a whole response; the connection then reads its next request,
@@ -482,6 +493,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   Store& store_;
+  net::thread_pool& store_pool_;
   const GatewayOptions options_;
   const HeaderIds ids_;
 
@@ -510,7 +522,10 @@ class Session : public std::enable_shared_from_this<Session> {
 class GatewayImpl final : public Gateway {
  public:
   GatewayImpl(Store& store, const GatewayOptions& options)
-      : store_(store), options_(options), acceptor_(net::make_strand(ioc_)) {}
+      : store_(store),
+        options_(options),
+        store_pool_(std::max(1, options.store_threads)),
+        acceptor_(net::make_strand(ioc_)) {}
 
   ~GatewayImpl() override {
     net::post(acceptor_.get_executor(), [this] {
@@ -519,6 +534,9 @@ class GatewayImpl final : public Gateway {
     });
     ioc_.stop();
     for (std::thread& thread : threads_) thread.join();
+    // Store calls still running finish; queued ones are dropped.
+    store_pool_.stop();
+    store_pool_.join();
     // Cancel watches before the io_context goes, so that no store callback
     // posts into a destroyed context.
     std::lock_guard lock(mu_);
@@ -557,17 +575,17 @@ class GatewayImpl final : public Gateway {
 
  private:
   void DoAccept() {
-    acceptor_.async_accept(net::make_strand(ioc_),
-                           [this](beast::error_code ec, tcp::socket socket) {
-                             if (ec == net::error::operation_aborted) return;
-                             if (!ec) {
-                               auto session = std::make_shared<Session>(
-                                   std::move(socket), store_, options_);
-                               Track(session);
-                               session->Run();
-                             }
-                             DoAccept();
-                           });
+    acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec,
+                                                          tcp::socket socket) {
+      if (ec == net::error::operation_aborted) return;
+      if (!ec) {
+        auto session = std::make_shared<Session>(std::move(socket), store_,
+                                                 options_, store_pool_);
+        Track(session);
+        session->Run();
+      }
+      DoAccept();
+    });
   }
 
   void Track(const std::shared_ptr<Session>& session) {
@@ -580,6 +598,7 @@ class GatewayImpl final : public Gateway {
 
   Store& store_;
   const GatewayOptions options_;
+  net::thread_pool store_pool_;
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   uint16_t port_ = 0;

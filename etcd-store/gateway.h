@@ -43,7 +43,12 @@ struct GatewayOptions {
   // Seconds a connection may take to send a request before it is closed.
   // This is a socket timeout on the real clock, not the simulated one.
   int read_timeout_seconds = 60;
+  // Threads that run the network I/O.
   int threads = 2;
+  // Threads that run unary store calls, which block until a write is
+  // synced. Concurrent writes share one sync, so this is also the largest
+  // number of writes that can share one.
+  int store_threads = 64;
 };
 
 class Gateway {

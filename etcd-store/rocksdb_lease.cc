@@ -59,6 +59,19 @@ void RocksDbStore::AttachLeases(const TxnContext& ctx) {
   }
 }
 
+void RocksDbStore::DetachLeases(const TxnContext& ctx) {
+  for (auto it = ctx.changes.rbegin(); it != ctx.changes.rend(); ++it) {
+    if (!it->tombstone && it->kv.lease != 0) {
+      auto lease = leases_.find(it->kv.lease);
+      if (lease != leases_.end()) lease->second.keys.erase(it->kv.key);
+    }
+    if (it->previous_lease != 0) {
+      auto lease = leases_.find(it->previous_lease);
+      if (lease != leases_.end()) lease->second.keys.insert(it->kv.key);
+    }
+  }
+}
+
 void RocksDbStore::ScheduleExpiry(int64_t id, Lease& lease) {
   if (lease.timer != 0) clock_.Cancel(lease.timer);
   lease.timer =
@@ -70,6 +83,7 @@ void RocksDbStore::ScheduleExpiry(int64_t id, Lease& lease) {
 
 void RocksDbStore::ExpireLease(int64_t id) {
   {
+    std::lock_guard commit(commit_mu_);
     std::unique_lock lock(mu_);
     auto lease = leases_.find(id);
     if (lease == leases_.end()) return;
@@ -81,6 +95,7 @@ void RocksDbStore::ExpireLease(int64_t id) {
     }
     lease->second.timer = 0;
     base::Status status = CheckWritable();
+    if (status.ok()) status = FlushLocked();
     if (status.ok()) status = RevokeLocked(id);
     if (!status.ok()) {
       spdlog::error("etcd-store: revoking expired lease {} failed: {}", id,
@@ -115,8 +130,10 @@ base::Status RocksDbStore::RevokeLocked(int64_t id) {
 
 base::StatusOr<LeaseGrantResponse> RocksDbStore::LeaseGrant(
     const LeaseGrantRequest& request) {
+  std::lock_guard commit(commit_mu_);
   std::unique_lock lock(mu_);
   RETURN_IF_ERROR(CheckWritable());
+  RETURN_IF_ERROR(FlushLocked());
   if (request.ttl > kMaxLeaseTtl) return ErrLeaseTtlTooLarge();
   if (request.id != 0 && leases_.contains(request.id)) return ErrLeaseExist();
 
@@ -140,7 +157,7 @@ base::StatusOr<LeaseGrantResponse> RocksDbStore::LeaseGrant(
   ScheduleExpiry(id, lease);
 
   LeaseGrantResponse response;
-  response.header.revision = current_revision_;
+  response.header.revision = visible_revision_;
   response.id = id;
   response.ttl = ttl;
   return response;
@@ -149,11 +166,13 @@ base::StatusOr<LeaseGrantResponse> RocksDbStore::LeaseGrant(
 base::StatusOr<LeaseRevokeResponse> RocksDbStore::LeaseRevoke(int64_t id) {
   LeaseRevokeResponse response;
   {
+    std::lock_guard commit(commit_mu_);
     std::unique_lock lock(mu_);
     RETURN_IF_ERROR(CheckWritable());
+    RETURN_IF_ERROR(FlushLocked());
     if (!leases_.contains(id)) return ErrLeaseNotFound();
     RETURN_IF_ERROR(RevokeLocked(id));
-    response.header.revision = current_revision_;
+    response.header.revision = visible_revision_;
   }
   DeliverQueued();
   return response;
@@ -163,7 +182,7 @@ base::StatusOr<LeaseKeepAliveResponse> RocksDbStore::LeaseKeepAlive(
     int64_t id) {
   std::unique_lock lock(mu_);
   LeaseKeepAliveResponse response;
-  response.header.revision = current_revision_;
+  response.header.revision = visible_revision_;
   response.id = id;
   auto lease = leases_.find(id);
   if (lease == leases_.end()) return response;
@@ -178,7 +197,7 @@ base::StatusOr<LeaseTimeToLiveResponse> RocksDbStore::LeaseTimeToLive(
     const LeaseTimeToLiveRequest& request) {
   std::shared_lock lock(mu_);
   LeaseTimeToLiveResponse response;
-  response.header.revision = current_revision_;
+  response.header.revision = visible_revision_;
   response.id = request.id;
   auto lease = leases_.find(request.id);
   if (lease == leases_.end()) {
@@ -200,7 +219,7 @@ base::StatusOr<LeaseTimeToLiveResponse> RocksDbStore::LeaseTimeToLive(
 base::StatusOr<LeaseLeasesResponse> RocksDbStore::LeaseLeases() {
   std::shared_lock lock(mu_);
   LeaseLeasesResponse response;
-  response.header.revision = current_revision_;
+  response.header.revision = visible_revision_;
   for (const auto& [id, lease] : leases_) response.ids.push_back(id);
   return response;
 }

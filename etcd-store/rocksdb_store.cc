@@ -183,6 +183,7 @@ base::Status RocksDbStore::Recover() {
       "keys, {} leases",
       path_, current_revision_, compact_revision_, index_.size(),
       leases_.size());
+  visible_revision_ = current_revision_;
   return base::OkStatus();
 }
 
@@ -244,6 +245,19 @@ base::StatusOr<KeyValue> RocksDbStore::LoadKeyValue(const TxnContext& ctx,
   if (rev.main == ctx.begin_rev + 1 &&
       rev.sub < static_cast<int64_t>(ctx.changes.size())) {
     return ctx.changes[rev.sub].kv;
+  }
+  // A queued write that is not on disk yet, read by a later writer.
+  if (rev.main > visible_revision_) {
+    size_t queued = static_cast<size_t>(rev.main - visible_revision_ - 1);
+    if (queued < unpublished_.size()) {
+      const TxnContext& pending = unpublished_[queued].ctx;
+      if (rev.sub < static_cast<int64_t>(pending.changes.size())) {
+        return pending.changes[rev.sub].kv;
+      }
+    }
+    return base::InternalError("etcd-store: revision " +
+                               std::to_string(rev.main) +
+                               " is neither on disk nor queued");
   }
   std::string value;
   rocksdb::Status s =
@@ -544,21 +558,26 @@ base::Status RocksDbStore::CheckWritable() const {
       write_error_.ToString() + "); reopen it");
 }
 
-base::Status RocksDbStore::WriteBatch(rocksdb::WriteBatch& batch) {
+base::Status RocksDbStore::SyncBatch(rocksdb::WriteBatch& batch) {
   base::Status status;
   if (options_.write_fault) status = options_.write_fault();
-  if (status.ok()) {
-    rocksdb::WriteOptions write_options;
-    write_options.sync = options_.sync;
-    status = FromRocks(db_->Write(write_options, &batch), "write failed");
-  }
-  if (!status.ok()) {
-    // NOTE: the batch may or may not have reached the disk, so the store
-    // stops writing rather than guess; reopening recovers what is there.
-    write_error_ = status;
-    spdlog::error("etcd-store: write to {} failed, rejecting writes: {}", path_,
-                  status.ToString());
-  }
+  if (!status.ok()) return status;
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  return FromRocks(db_->Write(write_options, &batch), "write failed");
+}
+
+void RocksDbStore::LatchWriteError(const base::Status& status) {
+  // NOTE: the batch may or may not have reached the disk, so the store
+  // stops writing rather than guess; reopening recovers what is there.
+  write_error_ = status;
+  spdlog::error("etcd-store: write to {} failed, rejecting writes: {}", path_,
+                status.ToString());
+}
+
+base::Status RocksDbStore::WriteBatch(rocksdb::WriteBatch& batch) {
+  base::Status status = SyncBatch(batch);
+  if (!status.ok()) LatchWriteError(status);
   return status;
 }
 
@@ -583,6 +602,7 @@ base::Status RocksDbStore::Commit(TxnContext& ctx, rocksdb::WriteBatch& batch) {
   if (ctx.changes.empty()) return base::OkStatus();
 
   current_revision_ = rev;
+  visible_revision_ = rev;
   AttachLeases(ctx);
   NotifyWatchers(ctx);
   return base::OkStatus();
@@ -599,13 +619,14 @@ void RocksDbStore::Rollback(const TxnContext& ctx) {
 base::StatusOr<RangeResponse> RocksDbStore::Range(const RangeRequest& request) {
   RETURN_IF_ERROR(CheckRangeRequest(request));
   std::shared_lock lock(mu_);
-  TxnContext ctx{current_revision_, {}};
+  TxnContext ctx{visible_revision_, {}};
   return RangeLocked(ctx, request);
 }
 
 base::StatusOr<PutResponse> RocksDbStore::Put(const PutRequest& request) {
   RETURN_IF_ERROR(CheckPutRequest(request));
   base::StatusOr<PutResponse> response = base::InternalError("unset");
+  uint64_t sequence = 0;
   {
     std::unique_lock lock(mu_);
     RETURN_IF_ERROR(CheckWritable());
@@ -618,10 +639,11 @@ base::StatusOr<PutResponse> RocksDbStore::Put(const PutRequest& request) {
       Rollback(ctx);
       return response;
     }
-    rocksdb::WriteBatch batch;
-    RETURN_IF_ERROR(Commit(ctx, batch));
+    sequence = QueueWrite(std::move(ctx));
   }
+  base::Status durable = WaitDurable(sequence);
   DeliverQueued();
+  RETURN_IF_ERROR(durable);
   return response;
 }
 
@@ -629,6 +651,7 @@ base::StatusOr<DeleteRangeResponse> RocksDbStore::DeleteRange(
     const DeleteRangeRequest& request) {
   RETURN_IF_ERROR(CheckDeleteRangeRequest(request));
   base::StatusOr<DeleteRangeResponse> response = base::InternalError("unset");
+  uint64_t sequence = 0;
   {
     std::unique_lock lock(mu_);
     RETURN_IF_ERROR(CheckWritable());
@@ -638,28 +661,43 @@ base::StatusOr<DeleteRangeResponse> RocksDbStore::DeleteRange(
       Rollback(ctx);
       return response;
     }
-    rocksdb::WriteBatch batch;
-    RETURN_IF_ERROR(Commit(ctx, batch));
+    sequence = QueueWrite(std::move(ctx));
   }
+  base::Status durable = WaitDurable(sequence);
   DeliverQueued();
+  RETURN_IF_ERROR(durable);
   return response;
 }
 
 base::StatusOr<TxnResponse> RocksDbStore::Txn(const TxnRequest& request) {
   RETURN_IF_ERROR(CheckTxnRequest(request));
-  base::StatusOr<TxnResponse> response = TxnLocked(request);
+  if (IsReadOnlyTxn(request)) {
+    std::shared_lock lock(mu_);
+    TxnContext ctx{visible_revision_, {}};
+    return TxnLocked(ctx, request, /*writes=*/false);
+  }
+
+  base::StatusOr<TxnResponse> response = base::InternalError("unset");
+  uint64_t sequence = 0;
+  {
+    std::unique_lock lock(mu_);
+    RETURN_IF_ERROR(CheckWritable());
+    TxnContext ctx{current_revision_, {}};
+    response = TxnLocked(ctx, request, /*writes=*/true);
+    if (!response.ok()) return response;
+    sequence = QueueWrite(std::move(ctx));
+  }
+  base::Status durable = WaitDurable(sequence);
   DeliverQueued();
+  RETURN_IF_ERROR(durable);
   return response;
 }
 
-base::StatusOr<TxnResponse> RocksDbStore::TxnLocked(const TxnRequest& request) {
-  bool writes = !IsReadOnlyTxn(request);
-  std::unique_lock lock(mu_);
-  if (writes) RETURN_IF_ERROR(CheckWritable());
-
+base::StatusOr<TxnResponse> RocksDbStore::TxnLocked(TxnContext& ctx,
+                                                    const TxnRequest& request,
+                                                    bool writes) {
   // Like etcd, decide every branch, nested ones included, against the state
   // before the transaction, then check the chosen operations, then apply.
-  TxnContext ctx{current_revision_, {}};
   TxnPath path = DecidePath(ctx, request);
   RETURN_IF_ERROR(CheckTxnOps(ctx, request, path, writes));
   base::StatusOr<TxnResponse> response = ApplyTxn(ctx, request, path);
@@ -667,15 +705,15 @@ base::StatusOr<TxnResponse> RocksDbStore::TxnLocked(const TxnRequest& request) {
     Rollback(ctx);
     return response.status();
   }
-  rocksdb::WriteBatch batch;
-  RETURN_IF_ERROR(Commit(ctx, batch));
   response->header.revision = ctx.ReadRevision();
   return response;
 }
 
 base::StatusOr<CompactionResponse> RocksDbStore::Compact(int64_t revision) {
+  std::lock_guard commit(commit_mu_);
   std::unique_lock lock(mu_);
   RETURN_IF_ERROR(CheckWritable());
+  RETURN_IF_ERROR(FlushLocked());
   if (revision <= compact_revision_) return ErrCompacted();
   if (revision > current_revision_) return ErrFutureRev();
 
@@ -710,7 +748,7 @@ base::StatusOr<CompactionResponse> RocksDbStore::Compact(int64_t revision) {
 
 int64_t RocksDbStore::CurrentRevision() {
   std::shared_lock lock(mu_);
-  return current_revision_;
+  return visible_revision_;
 }
 
 }  // namespace etcd::rocksdb_internal

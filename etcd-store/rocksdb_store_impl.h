@@ -1,6 +1,15 @@
 // Internal: the RocksDB implementation of Store, modelled on etcd 3.4's mvcc
 // package and lessor. Split over rocksdb_store.cc (keys and revisions),
-// rocksdb_lease.cc and rocksdb_watch.cc.
+// rocksdb_commit.cc (group commit), rocksdb_lease.cc and rocksdb_watch.cc.
+//
+// Group commit: a put, delete or writing transaction applies its changes to
+// the in-memory index under mu_, takes the next revision and queues itself
+// in unpublished_. Then, outside mu_, it takes commit_mu_: the holder writes
+// every queued change in one synced RocksDB batch, so writers that queued
+// during the previous sync share the next one. Only then do the revisions
+// become visible: readers and watchers see visible_revision_, never a
+// revision that is not yet on disk. Rare writes (leases, compaction) take
+// commit_mu_ and mu_ together, flush the queue and write on their own.
 //
 // RocksDB holds one record per change, keyed by its revision (main, sub) as
 // etcd's backend does, one record per lease, and metadata records: the
@@ -111,6 +120,7 @@ class RocksDbStore final : public Store {
 
   // The state of one transaction: reads see the index as of begin_rev plus
   // this transaction's own changes, which all get revision begin_rev + 1.
+  // Writers begin at current_revision_, readers at visible_revision_.
   struct TxnContext {
     int64_t begin_rev = 0;
     std::vector<Change> changes;
@@ -124,6 +134,13 @@ class RocksDbStore final : public Store {
   struct TxnPath {
     bool succeeded = false;
     std::vector<TxnPath> nested;
+  };
+
+  // A write applied to the index and waiting for its group's sync. Each
+  // has exactly one revision: unpublished_[i] has visible_revision_ + 1 + i.
+  struct PendingWrite {
+    TxnContext ctx;
+    uint64_t sequence = 0;
   };
 
   struct LiveKey {
@@ -176,21 +193,55 @@ class RocksDbStore final : public Store {
   base::StatusOr<TxnResponse> ApplyTxn(TxnContext& ctx,
                                        const TxnRequest& request,
                                        const TxnPath& path);
-  base::StatusOr<TxnResponse> TxnLocked(const TxnRequest& request);
+  // Decides, checks and applies a transaction in `ctx`. REQUIRES: mu_
+  // held, exclusively when `writes`.
+  base::StatusOr<TxnResponse> TxnLocked(TxnContext& ctx,
+                                        const TxnRequest& request, bool writes);
   base::StatusOr<CompactionResponse> CompactLocked(int64_t revision);
 
   base::Status CheckWritable() const;
+  // For rare writes. REQUIRES: commit_mu_ and mu_ held, unpublished_ empty.
   // Writes the transaction's changes plus whatever `batch` already holds,
   // then updates leases and queues watch events. Rolls the index back when
   // the write fails.
   base::Status Commit(TxnContext& ctx, rocksdb::WriteBatch& batch);
   void Rollback(const TxnContext& ctx);
+  // Writes `batch` to RocksDB, synced unless options_.sync is off.
+  base::Status SyncBatch(rocksdb::WriteBatch& batch);
+  // Remembers the first failed write so that every later write fails.
+  // REQUIRES: mu_ held exclusively.
+  void LatchWriteError(const base::Status& status);
+  // SyncBatch, then LatchWriteError on failure. REQUIRES: mu_ held
+  // exclusively.
   base::Status WriteBatch(rocksdb::WriteBatch& batch);
+
+  // rocksdb_commit.cc: group commit.
+  // Queues a write that the index already contains and returns the
+  // sequence number to wait for. A context without changes queues nothing
+  // and returns the last queued write's number, because it read the state
+  // that write left. REQUIRES: mu_ held exclusively.
+  uint64_t QueueWrite(TxnContext ctx);
+  // Returns once the write with `sequence` is synced and visible, syncing
+  // it and every other queued write if no other thread is. Fails when that
+  // sync failed; the store then rejects writes. REQUIRES: mu_ not held.
+  base::Status WaitDurable(uint64_t sequence);
+  // Syncs every queued write. REQUIRES: commit_mu_ and mu_ held.
+  base::Status FlushLocked();
+  // Writes the changes of `group` in one batch.
+  base::Status WriteGroup(const std::vector<const PendingWrite*>& group);
+  // Makes the first `count` queued writes visible and notifies watchers.
+  // REQUIRES: mu_ held exclusively.
+  void Publish(size_t count);
+  // Undoes every queued write after a failed sync. REQUIRES: mu_ held
+  // exclusively.
+  void FailQueued(const base::Status& status);
 
   // rocksdb_lease.cc.
   base::Status RecoverLeases();
   bool LeaseExists(int64_t id) const;
   void AttachLeases(const TxnContext& ctx);
+  // Undoes AttachLeases.
+  void DetachLeases(const TxnContext& ctx);
   void ScheduleExpiry(int64_t id, Lease& lease);
   base::Status RevokeLocked(int64_t id);
   void ExpireLease(int64_t id);
@@ -213,8 +264,17 @@ class RocksDbStore final : public Store {
   const std::string path_;
   const std::shared_ptr<TimerGuard> timer_guard_;
 
+  // Held by the thread that writes to RocksDB. Acquired before mu_.
+  std::mutex commit_mu_;
+
   mutable std::shared_mutex mu_;
+  // The revision of the last write applied to the index, synced or not.
   int64_t current_revision_ = 1;  // guarded by mu_
+  // The revision of the last synced write: what reads and watches see.
+  int64_t visible_revision_ = 1;          // guarded by mu_
+  std::deque<PendingWrite> unpublished_;  // guarded by mu_
+  uint64_t last_sequence_ = 0;            // guarded by mu_
+  uint64_t durable_sequence_ = 0;         // guarded by mu_
   // Reads below this revision fail; -1 before the first compaction, as in
   // etcd, so that Compact(0) succeeds once.
   int64_t compact_revision_ = -1;  // guarded by mu_

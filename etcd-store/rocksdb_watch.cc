@@ -34,7 +34,7 @@ std::optional<KeyValue> RocksDbStore::PreviousKeyValue(const std::string& key,
   if (history == index_.end()) return std::nullopt;
   const IndexEntry* entry = FindAt(history->second, previous);
   if (entry == nullptr) return std::nullopt;
-  TxnContext ctx{current_revision_, {}};
+  TxnContext ctx{visible_revision_, {}};
   base::StatusOr<KeyValue> kv = LoadKeyValue(ctx, entry->rev);
   if (!kv.ok()) return std::nullopt;
   return std::move(*kv);
@@ -70,7 +70,7 @@ base::StatusOr<std::vector<Event>> RocksDbStore::HistoryEvents(
   for (it->Seek(RevisionKey({from_revision, 0}));
        it->Valid() && it->key()[0] == kRevisionPrefix; it->Next()) {
     int64_t revision = DecodeInt64(it->key().ToStringView().substr(1));
-    if (revision > current_revision_) break;
+    if (revision > visible_revision_) break;
     KeyValue kv;
     bool tombstone = false;
     if (!DecodeRecord(it->value().ToStringView(), kv, tombstone)) {
@@ -101,7 +101,7 @@ base::StatusOr<int64_t> RocksDbStore::Watch(const WatchRequest& request,
     watcher->callback = std::move(callback);
 
     WatchResponse created;
-    created.header.revision = current_revision_;
+    created.header.revision = visible_revision_;
     created.watch_id = id;
     created.created = true;
     Enqueue(watcher, std::move(created));
@@ -114,20 +114,20 @@ base::StatusOr<int64_t> RocksDbStore::Watch(const WatchRequest& request,
       canceled.compact_revision = compact_revision_;
       Enqueue(watcher, std::move(canceled));
     } else {
-      if (start > 0 && start <= current_revision_) {
+      if (start > 0 && start <= visible_revision_) {
         // NOTE: etcd splits long histories over several responses; this
         // sends the whole history in one.
         ASSIGN_OR_RETURN(std::vector<Event> events,
                          HistoryEvents(request, start));
         if (!events.empty()) {
           WatchResponse history;
-          history.header.revision = current_revision_;
+          history.header.revision = visible_revision_;
           history.watch_id = id;
           history.events = std::move(events);
           Enqueue(watcher, std::move(history));
         }
       }
-      watcher->min_revision = std::max(start, current_revision_ + 1);
+      watcher->min_revision = std::max(start, visible_revision_ + 1);
       watchers_[id] = watcher;
     }
   }
