@@ -37,6 +37,9 @@ struct FailureCase {
   std::vector<std::string> fragments;  // each must appear in the failure
 };
 
+// Names the case in test output instead of dumping its bytes.
+void PrintTo(const FailureCase& c, std::ostream* os) { *os << c.name; }
+
 class ExpectationFailure : public testing::TestWithParam<FailureCase> {};
 
 TEST_P(ExpectationFailure, ReportsExpectedAndActual) {
