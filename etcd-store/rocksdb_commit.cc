@@ -24,15 +24,84 @@ uint64_t RocksDbStore::QueueWrite(TxnContext ctx) {
   return last_sequence_;
 }
 
+void RocksDbStore::TakeCommitTurn() {
+  std::unique_lock lock(turn_mu_);
+  if (!turn_taken_) {
+    turn_taken_ = true;
+    return;
+  }
+  TurnWaiter waiter;
+  waiter.sequence = TurnWaiter::kTurnOnly;
+  turn_waiters_.push_back(&waiter);
+  waiter.wake.wait(lock, [&] { return waiter.has_turn; });
+}
+
+void RocksDbStore::ReleaseCommitTurn() {
+  std::lock_guard lock(turn_mu_);
+  uint64_t durable = durable_sequence_.load();
+  bool failed = sync_failed_.load();
+  // Wake each writer whose write is now synced (or failed) once, and hand
+  // the turn to the first one still waiting, so that no thread wakes only
+  // to sleep again. Notifying under the lock keeps a waiter from returning
+  // and destroying its condition variable first.
+  TurnWaiter* next = nullptr;
+  for (auto it = turn_waiters_.begin(); it != turn_waiters_.end();) {
+    TurnWaiter* waiter = *it;
+    bool finished = waiter->sequence != TurnWaiter::kTurnOnly &&
+                    (waiter->sequence <= durable || failed);
+    if (finished) {
+      waiter->done = true;
+      waiter->wake.notify_one();
+    } else if (next == nullptr) {
+      next = waiter;
+    } else {
+      ++it;
+      continue;
+    }
+    it = turn_waiters_.erase(it);
+  }
+  if (next == nullptr) {
+    turn_taken_ = false;
+    return;
+  }
+  next->has_turn = true;
+  next->wake.notify_one();
+}
+
 base::Status RocksDbStore::WaitDurable(uint64_t sequence) {
-  std::lock_guard commit(commit_mu_);
-  // Pointers stay valid: only the commit_mu_ holder removes queued writes,
-  // and a deque keeps its elements in place when others are appended.
+  bool synced_by_another = false;
+  {
+    std::unique_lock lock(turn_mu_);
+    if (durable_sequence_.load() >= sequence) return base::OkStatus();
+    if (sync_failed_.load()) {
+      synced_by_another = true;
+    } else if (!turn_taken_) {
+      turn_taken_ = true;
+    } else {
+      TurnWaiter waiter;
+      waiter.sequence = sequence;
+      turn_waiters_.push_back(&waiter);
+      waiter.wake.wait(lock, [&] { return waiter.done || waiter.has_turn; });
+      synced_by_another = waiter.done;
+    }
+  }
+  if (synced_by_another) {
+    if (durable_sequence_.load() >= sequence) return base::OkStatus();
+    std::shared_lock lock(mu_);
+    return CheckWritable();
+  }
+
+  base::Status status = SyncQueued();
+  ReleaseCommitTurn();
+  return status;
+}
+
+base::Status RocksDbStore::SyncQueued() {
+  // Pointers stay valid: only the commit turn's holder removes queued
+  // writes, and a deque keeps its elements in place when others are added.
   std::vector<const PendingWrite*> group;
   {
     std::shared_lock lock(mu_);
-    if (durable_sequence_ >= sequence) return base::OkStatus();
-    RETURN_IF_ERROR(CheckWritable());
     for (const PendingWrite& write : unpublished_) group.push_back(&write);
   }
   if (group.empty()) return base::OkStatus();
@@ -83,7 +152,7 @@ void RocksDbStore::Publish(size_t count) {
   for (size_t i = 0; i < count; ++i) {
     PendingWrite& write = unpublished_.front();
     visible_revision_ = write.ctx.begin_rev + 1;
-    durable_sequence_ = write.sequence;
+    durable_sequence_.store(write.sequence);
     NotifyWatchers(write.ctx);
     unpublished_.pop_front();
   }

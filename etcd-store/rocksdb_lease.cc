@@ -83,7 +83,7 @@ void RocksDbStore::ScheduleExpiry(int64_t id, Lease& lease) {
 
 void RocksDbStore::ExpireLease(int64_t id) {
   {
-    std::lock_guard commit(commit_mu_);
+    CommitTurn commit(*this);
     std::unique_lock lock(mu_);
     auto lease = leases_.find(id);
     if (lease == leases_.end()) return;
@@ -130,7 +130,7 @@ base::Status RocksDbStore::RevokeLocked(int64_t id) {
 
 base::StatusOr<LeaseGrantResponse> RocksDbStore::LeaseGrant(
     const LeaseGrantRequest& request) {
-  std::lock_guard commit(commit_mu_);
+  CommitTurn commit(*this);
   std::unique_lock lock(mu_);
   RETURN_IF_ERROR(CheckWritable());
   RETURN_IF_ERROR(FlushLocked());
@@ -166,7 +166,7 @@ base::StatusOr<LeaseGrantResponse> RocksDbStore::LeaseGrant(
 base::StatusOr<LeaseRevokeResponse> RocksDbStore::LeaseRevoke(int64_t id) {
   LeaseRevokeResponse response;
   {
-    std::lock_guard commit(commit_mu_);
+    CommitTurn commit(*this);
     std::unique_lock lock(mu_);
     RETURN_IF_ERROR(CheckWritable());
     RETURN_IF_ERROR(FlushLocked());

@@ -571,6 +571,7 @@ void RocksDbStore::LatchWriteError(const base::Status& status) {
   // NOTE: the batch may or may not have reached the disk, so the store
   // stops writing rather than guess; reopening recovers what is there.
   write_error_ = status;
+  sync_failed_.store(true);
   spdlog::error("etcd-store: write to {} failed, rejecting writes: {}", path_,
                 status.ToString());
 }
@@ -623,28 +624,61 @@ base::StatusOr<RangeResponse> RocksDbStore::Range(const RangeRequest& request) {
   return RangeLocked(ctx, request);
 }
 
-base::StatusOr<PutResponse> RocksDbStore::Put(const PutRequest& request) {
+base::StatusOr<PutResponse> RocksDbStore::QueuePut(const PutRequest& request,
+                                                   uint64_t& sequence) {
   RETURN_IF_ERROR(CheckPutRequest(request));
+  RETURN_IF_ERROR(CheckWritable());
+  if (request.lease != 0 && !LeaseExists(request.lease)) {
+    return ErrLeaseNotFound();
+  }
+  TxnContext ctx{current_revision_, {}};
+  base::StatusOr<PutResponse> response = PutLocked(ctx, request);
+  if (!response.ok()) {
+    Rollback(ctx);
+    return response;
+  }
+  sequence = QueueWrite(std::move(ctx));
+  return response;
+}
+
+base::StatusOr<PutResponse> RocksDbStore::Put(const PutRequest& request) {
   base::StatusOr<PutResponse> response = base::InternalError("unset");
   uint64_t sequence = 0;
   {
     std::unique_lock lock(mu_);
-    RETURN_IF_ERROR(CheckWritable());
-    if (request.lease != 0 && !LeaseExists(request.lease)) {
-      return ErrLeaseNotFound();
-    }
-    TxnContext ctx{current_revision_, {}};
-    response = PutLocked(ctx, request);
-    if (!response.ok()) {
-      Rollback(ctx);
-      return response;
-    }
-    sequence = QueueWrite(std::move(ctx));
+    response = QueuePut(request, sequence);
+    if (!response.ok()) return response;
   }
   base::Status durable = WaitDurable(sequence);
   DeliverQueued();
   RETURN_IF_ERROR(durable);
   return response;
+}
+
+std::vector<base::StatusOr<PutResponse>> RocksDbStore::PutBatch(
+    const std::vector<PutRequest>& requests) {
+  std::vector<base::StatusOr<PutResponse>> responses;
+  responses.reserve(requests.size());
+  uint64_t last_sequence = 0;
+  {
+    std::unique_lock lock(mu_);
+    for (const PutRequest& request : requests) {
+      uint64_t sequence = 0;
+      responses.push_back(QueuePut(request, sequence));
+      if (responses.back().ok()) last_sequence = sequence;
+    }
+  }
+  if (last_sequence == 0) return responses;
+
+  // Queued writes sync in order, so the last one covers the batch.
+  base::Status durable = WaitDurable(last_sequence);
+  DeliverQueued();
+  if (!durable.ok()) {
+    for (base::StatusOr<PutResponse>& response : responses) {
+      if (response.ok()) response = durable;
+    }
+  }
+  return responses;
 }
 
 base::StatusOr<DeleteRangeResponse> RocksDbStore::DeleteRange(
@@ -710,7 +744,7 @@ base::StatusOr<TxnResponse> RocksDbStore::TxnLocked(TxnContext& ctx,
 }
 
 base::StatusOr<CompactionResponse> RocksDbStore::Compact(int64_t revision) {
-  std::lock_guard commit(commit_mu_);
+  CommitTurn commit(*this);
   std::unique_lock lock(mu_);
   RETURN_IF_ERROR(CheckWritable());
   RETURN_IF_ERROR(FlushLocked());

@@ -4,12 +4,13 @@
 //
 // Group commit: a put, delete or writing transaction applies its changes to
 // the in-memory index under mu_, takes the next revision and queues itself
-// in unpublished_. Then, outside mu_, it takes commit_mu_: the holder writes
-// every queued change in one synced RocksDB batch, so writers that queued
-// during the previous sync share the next one. Only then do the revisions
-// become visible: readers and watchers see visible_revision_, never a
-// revision that is not yet on disk. Rare writes (leases, compaction) take
-// commit_mu_ and mu_ together, flush the queue and write on their own.
+// in unpublished_. Then, outside mu_, it waits until its write is synced or
+// no sync runs. In the second case it takes the commit turn and writes every
+// queued change in one synced RocksDB batch, so writers that queued during
+// the previous sync share the next one. Only then do the revisions become
+// visible: readers and watchers see visible_revision_, never a revision
+// that is not yet on disk. Rare writes (leases, compaction) take the commit
+// turn and mu_ together, flush the queue and write on their own.
 //
 // RocksDB holds one record per change, keyed by its revision (main, sub) as
 // etcd's backend does, one record per lease, and metadata records: the
@@ -22,6 +23,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -85,6 +88,8 @@ class RocksDbStore final : public Store {
 
   base::StatusOr<RangeResponse> Range(const RangeRequest& request) override;
   base::StatusOr<PutResponse> Put(const PutRequest& request) override;
+  std::vector<base::StatusOr<PutResponse>> PutBatch(
+      const std::vector<PutRequest>& requests) override;
   base::StatusOr<DeleteRangeResponse> DeleteRange(
       const DeleteRangeRequest& request) override;
   base::StatusOr<TxnResponse> Txn(const TxnRequest& request) override;
@@ -181,6 +186,9 @@ class RocksDbStore final : public Store {
                                             const RangeRequest& request) const;
   base::StatusOr<PutResponse> PutLocked(TxnContext& ctx,
                                         const PutRequest& request);
+  // Checks, applies and queues one put. REQUIRES: mu_ held exclusively.
+  base::StatusOr<PutResponse> QueuePut(const PutRequest& request,
+                                       uint64_t& sequence);
   base::StatusOr<DeleteRangeResponse> DeleteLocked(
       TxnContext& ctx, const DeleteRangeRequest& request);
   void AppendChange(TxnContext& ctx, KeyValue kv, bool tombstone,
@@ -200,7 +208,8 @@ class RocksDbStore final : public Store {
   base::StatusOr<CompactionResponse> CompactLocked(int64_t revision);
 
   base::Status CheckWritable() const;
-  // For rare writes. REQUIRES: commit_mu_ and mu_ held, unpublished_ empty.
+  // For rare writes. REQUIRES: the commit turn and mu_ held, unpublished_
+  // empty.
   // Writes the transaction's changes plus whatever `batch` already holds,
   // then updates leases and queues watch events. Rolls the index back when
   // the write fails.
@@ -225,7 +234,9 @@ class RocksDbStore final : public Store {
   // it and every other queued write if no other thread is. Fails when that
   // sync failed; the store then rejects writes. REQUIRES: mu_ not held.
   base::Status WaitDurable(uint64_t sequence);
-  // Syncs every queued write. REQUIRES: commit_mu_ and mu_ held.
+  // Syncs every queued write. REQUIRES: the commit turn held, mu_ not held.
+  base::Status SyncQueued();
+  // Syncs every queued write. REQUIRES: the commit turn and mu_ held.
   base::Status FlushLocked();
   // Writes the changes of `group` in one batch.
   base::Status WriteGroup(const std::vector<const PendingWrite*>& group);
@@ -235,6 +246,22 @@ class RocksDbStore final : public Store {
   // Undoes every queued write after a failed sync. REQUIRES: mu_ held
   // exclusively.
   void FailQueued(const base::Status& status);
+
+  // The commit turn: the right to write to RocksDB, held by one thread at a
+  // time and taken before mu_. Unlike a mutex, a writer waiting for it
+  // returns as soon as another holder synced the writer's own write.
+  void TakeCommitTurn();
+  void ReleaseCommitTurn();
+  class CommitTurn {
+   public:
+    explicit CommitTurn(RocksDbStore& store) : store_(store) {
+      store_.TakeCommitTurn();
+    }
+    ~CommitTurn() { store_.ReleaseCommitTurn(); }
+
+   private:
+    RocksDbStore& store_;
+  };
 
   // rocksdb_lease.cc.
   base::Status RecoverLeases();
@@ -264,8 +291,24 @@ class RocksDbStore final : public Store {
   const std::string path_;
   const std::shared_ptr<TimerGuard> timer_guard_;
 
-  // Held by the thread that writes to RocksDB. Acquired before mu_.
-  std::mutex commit_mu_;
+  // A thread waiting for its write to be synced or for the commit turn.
+  struct TurnWaiter {
+    // The sequence of a rare write, which waits only for the turn.
+    static constexpr uint64_t kTurnOnly = UINT64_MAX;
+
+    std::condition_variable wake;
+    uint64_t sequence = 0;
+    bool done = false;      // the write is synced, or the sync failed
+    bool has_turn = false;  // handed the commit turn
+  };
+
+  std::mutex turn_mu_;
+  bool turn_taken_ = false;               // guarded by turn_mu_
+  std::deque<TurnWaiter*> turn_waiters_;  // guarded by turn_mu_
+  // The last write known to be synced, and whether a sync failed; atomic so
+  // that writers waiting for the commit turn can read them without mu_.
+  std::atomic<uint64_t> durable_sequence_{0};
+  std::atomic<bool> sync_failed_{false};
 
   mutable std::shared_mutex mu_;
   // The revision of the last write applied to the index, synced or not.
@@ -274,7 +317,6 @@ class RocksDbStore final : public Store {
   int64_t visible_revision_ = 1;          // guarded by mu_
   std::deque<PendingWrite> unpublished_;  // guarded by mu_
   uint64_t last_sequence_ = 0;            // guarded by mu_
-  uint64_t durable_sequence_ = 0;         // guarded by mu_
   // Reads below this revision fail; -1 before the first compaction, as in
   // etcd, so that Compact(0) succeeds once.
   int64_t compact_revision_ = -1;  // guarded by mu_

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace etcd {
 
@@ -15,6 +16,16 @@ base::Status Unimplemented(const char* what) {
 }
 
 }  // namespace
+
+std::vector<base::StatusOr<PutResponse>> Store::PutBatch(
+    const std::vector<PutRequest>& requests) {
+  std::vector<base::StatusOr<PutResponse>> responses;
+  responses.reserve(requests.size());
+  for (const PutRequest& request : requests) {
+    responses.push_back(Put(request));
+  }
+  return responses;
+}
 
 base::StatusOr<LeaseGrantResponse> Store::LeaseGrant(
     const LeaseGrantRequest& request) {

@@ -237,6 +237,12 @@ class Store {
 
   virtual base::StatusOr<RangeResponse> Range(const RangeRequest& request) = 0;
   virtual base::StatusOr<PutResponse> Put(const PutRequest& request) = 0;
+  // Applies the puts in order, each as its own revision, as consecutive
+  // Put calls would, and returns their results in the same order. Returns
+  // once every successful put is durable. The RocksDB store applies the
+  // batch under one lock and syncs it once; the default calls Put in turn.
+  virtual std::vector<base::StatusOr<PutResponse>> PutBatch(
+      const std::vector<PutRequest>& requests);
   virtual base::StatusOr<DeleteRangeResponse> DeleteRange(
       const DeleteRangeRequest& request) = 0;
   virtual base::StatusOr<TxnResponse> Txn(const TxnRequest& request) = 0;

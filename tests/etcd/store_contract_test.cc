@@ -262,6 +262,25 @@ TYPED_TEST(StoreContractTest, PutReturnsPrevKv) {
   EXPECT_FALSE(first->prev_kv.has_value());
 }
 
+TYPED_TEST(StoreContractTest, PutBatchGivesEachPutItsRevision) {
+  std::vector<PutRequest> puts = {{.key = "a", .value = "1"},
+                                  {.key = "b", .lease = 404},
+                                  {.key = "a", .value = "2", .prev_kv = true}};
+  std::vector<base::StatusOr<PutResponse>> responses =
+      this->store_->PutBatch(puts);
+
+  ASSERT_EQ(responses.size(), 3u);
+  ASSERT_TRUE(responses[0].ok()) << responses[0].status();
+  EXPECT_EQ(responses[0]->header.revision, 2);
+  EXPECT_EQ(responses[1].status().code(), base::Code::kNotFound);
+  ASSERT_TRUE(responses[2].ok()) << responses[2].status();
+  EXPECT_EQ(responses[2]->header.revision, 3);
+  ASSERT_TRUE(responses[2]->prev_kv.has_value());
+  EXPECT_EQ(responses[2]->prev_kv->value, "1");
+  EXPECT_EQ(this->GetValue("a"), "2");
+  EXPECT_EQ(this->GetValue("b"), "NOT_FOUND");
+}
+
 TYPED_TEST(StoreContractTest, IgnoreValueKeepsValue) {
   this->Put("a", "keep");
   ASSERT_TRUE(this->store_->Put({.key = "a", .ignore_value = true}).ok());
