@@ -133,7 +133,7 @@ struct HttpRequest {
   std::string body;
 };
 
-// Which events GET /control/events streams; an empty field matches all.
+// The filter of GET /control/events; an empty field matches every event.
 struct EventFilter {
   std::string instance_id;
   std::string key_id;
@@ -142,11 +142,11 @@ struct EventFilter {
   bool Matches(const KeyEvent& event) const;
 };
 
-// How the server delivers a response; anything but kSend comes from an
-// injected outage.
+// Delivery of a response by the server. Values other than kSend come from
+// an injected outage.
 enum class Delivery {
   kSend,
-  kHang,   // read the request, never answer; close when the fault is gone
+  kHang,   // read the request, never respond; close when the fault is gone
   kReset,  // close the connection at once, without a response
 };
 
@@ -159,7 +159,7 @@ struct HttpResponse {
   // Injected latency: send no earlier than this time of the API's clock.
   std::optional<base::Time> send_at;
   uint64_t fault_id = 0;  // the fault behind kHang or kReset
-  // Set for GET /control/events: the server answers with a stream of the
+  // Set for GET /control/events: the server responds with a stream of the
   // matching events instead of `body`.
   std::optional<EventFilter> events;
 };
@@ -195,7 +195,7 @@ class KeyProtectApi {
   HttpResponse Handle(const HttpRequest& request);
 
   // The 400 response for a request whose body is larger than `limit` bytes;
-  // the server sends it without reading the rest of the body.
+  // the server sends it without passing the request to Handle.
   static HttpResponse BodyTooLarge(size_t limit);
 
   KeyService& service() { return service_; }

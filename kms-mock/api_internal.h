@@ -1,6 +1,7 @@
 // Private to kms-mock: the pieces of KeyProtectApi shared by api.cc (tokens,
-// routing, authorization) and api_handlers.cc (request bodies, handlers,
-// JSON rendering).
+// routing, authorization, faults), api_handlers.cc (request bodies,
+// handlers, JSON rendering), control_api.cc (the /control/ endpoints) and
+// iam.cc (the IAM token stand-in).
 #ifndef KMS_MOCK_API_INTERNAL_H_
 #define KMS_MOCK_API_INTERNAL_H_
 

@@ -1,9 +1,10 @@
 // FaultInjector: deterministic faults for the mock KMS, consulted by the
 // KeyService on every library call and by the HTTP server on every request.
 //
-// A fault has a scope (an operation, an instance, a key; empty matches any),
-// a trigger (every matching call, only the Nth one, or a seeded share of
-// them, optionally capped) and an effect:
+// A fault has a scope, a trigger and an effect. The scope is an operation,
+// an instance and a key, where an empty field matches any. The trigger fires
+// on every matching call, only on the Nth one, or on a seeded share of them,
+// optionally capped. The effect is one of:
 //
 //   kLatency  adds `latency`. Over HTTP the server holds the response until
 //             its clock reaches the time of the request plus the latency. In
@@ -118,7 +119,7 @@ struct FaultCall {
   std::string_view key_id;
 };
 
-// What the injected faults do to one call.
+// The outcome of the injected faults for one call.
 struct FaultDecision {
   enum class Outcome { kProceed, kError, kRefuse, kHang };
 
@@ -164,7 +165,7 @@ class FaultInjector {
   FaultDecision Evaluate(const FaultCall& call);
 
   // Evaluates the call for an in-process caller: OK to proceed, else the
-  // error the caller sees. Latency below call_timeout() is recorded only.
+  // error to return. Latency below call_timeout() is recorded only.
   base::Status Check(const FaultCall& call);
 
   // True while an unscoped, unconditional kRefuse outage exists: the HTTP

@@ -95,7 +95,8 @@ void Fail(beast::error_code error, const char* what) {
   spdlog::warn("kms server: {} failed: {}", what, error.message());
 }
 
-// The most bytes read and dropped after the last response of a connection.
+// The maximum number of bytes read and dropped after the last response of a
+// connection.
 constexpr size_t kMaxDrainBytes = 4 * kMaxRequestBodyBytes;
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -196,8 +197,9 @@ class Session : public std::enable_shared_from_this<Session> {
       net::post(session->executor(), [session] { session->SendDelayed(); });
     });
     // A simulated clock may have reached send_at between the check in
-    // Deliver and ScheduleAt; its timer would then wait for the next
-    // advance, so send now. When Cancel fails, the callback owns the entry.
+    // Deliver and ScheduleAt, and its timer would then wait for the next
+    // advance. So the response goes out now, unless Cancel fails because
+    // the callback already owns the entry.
     if (api_.clock().Now() >= send_at && api_.clock().Cancel(entry.timer)) {
       gate_->delayed.erase(id);
       net::post(executor(),
@@ -237,7 +239,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // --- Event stream ---
 
   // Subscribes, then sends the response header, so a client that has read
-  // the header sees every event that happens after it.
+  // the header receives every event that happens after it.
   void StartEventStream(HttpResponse response) {
     stream_.expires_never();
     EventFilter filter = std::move(*response.events);
@@ -343,10 +345,10 @@ class Session : public std::enable_shared_from_this<Session> {
     DoRead();
   }
 
-  // Closes after the last response. Whatever the client still sends (the
-  // rest of a body over the size limit) is read and dropped, up to a budget:
-  // closing a socket with unread data sends a reset, which can destroy the
-  // response before the client has read it.
+  // Closes after the last response. Whatever the client still sends, such
+  // as the rest of a body over the size limit, is read and dropped up to a
+  // budget. Closing a socket with unread data would send a reset, which can
+  // destroy the response before the client has read it.
   void DoClose() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -390,8 +392,8 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 // Accepts connections. Pause and Resume close and reopen the listening
-// socket (for a refuse outage) from any thread; every use of the acceptor
-// holds mu_.
+// socket (for a refuse outage) from any thread, so every use of the
+// acceptor locks mu_.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(net::io_context& context, KeyProtectApi& api,

@@ -8,10 +8,10 @@
 //   // ... point clients at http://127.0.0.1:<server->port()> ...
 //   (*server)->Stop();
 //
-// Besides answering requests, the server carries out injected faults
-// (faults.h): it delays responses on the API's clock, resets or never
-// answers connections, and stops listening during an unscoped refuse
-// outage. It streams key events for GET /control/events.
+// Besides responding to requests, the server carries out injected faults
+// (faults.h). It delays responses on the API's clock, resets connections or
+// never responds on them, and stops listening during an unscoped refuse
+// outage. It also streams key events for GET /control/events.
 //
 // Plain HTTP only. Thread-safe; Stop may be called from any thread except a
 // server thread.
@@ -30,8 +30,8 @@ namespace kms {
 
 // The request body limit, 1 MiB (1,048,576 bytes), with Content-Length or
 // chunked. A larger body gets a 400 BAD_BODY_ERR naming the body as soon as
-// the limit is passed; the server then closes the connection, reading and
-// dropping at most 4 MiB more so that the client receives the response.
+// the limit is passed. The server then closes the connection, after reading
+// and dropping at most 4 MiB more so that the client receives the response.
 // Key Protect request bodies are a few KiB at most.
 inline constexpr size_t kMaxRequestBodyBytes = 1 << 20;
 

@@ -142,7 +142,7 @@ TEST_F(ApiControlTest, KeyProtectCrnNamesKmsService) {
   EXPECT_NE(crn.find(":kms:"), std::string::npos) << crn;
 }
 
-TEST_F(ApiControlTest, KeysOfOneInstanceAreNotFoundInTheOther) {
+TEST_F(ApiControlTest, KeyOfOtherInstanceIsNotFound) {
   HttpResponse created =
       Send("POST", "/api/v2/keys", KeyBody("hs-root"), "manager", "inst-hs");
   std::string id = Parse(created)["resources"][0]["id"];

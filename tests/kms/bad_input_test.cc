@@ -127,10 +127,10 @@ class BadInputTest : public ::testing::Test {
 
 TEST_F(BadInputTest, MalformedJsonNamesTheBody) {
   std::vector<BadRequest> requests;
-  for (const std::string& body : {"{oops", "[1,2", "\"text", "nul"}) {
+  for (std::string body : {"{oops", "[1,2", "\"text", "nul"}) {
     requests.push_back(
         {"create " + body, http::verb::post, "/api/v2/keys", body});
-    for (const std::string& action : {"wrap", "unwrap", "rewrap", "rotate"}) {
+    for (std::string action : {"wrap", "unwrap", "rewrap", "rotate"}) {
       requests.push_back(
           {action + " " + body, http::verb::post, Action(action), body});
     }
@@ -186,7 +186,7 @@ TEST_F(BadInputTest, WrongContentTypeNamesTheHeader) {
 TEST_F(BadInputTest, JsonMediaTypesAreAccepted) {
   Client client(server_->port());
 
-  for (const std::string& type :
+  for (std::string type :
        {"application/json", "application/json; charset=utf-8",
         "Application/JSON", "application/vnd.ibm.kms.key_action_wrap+json"}) {
     auto response = client.Send(http::verb::post, Action("wrap"), "{}",
@@ -339,7 +339,7 @@ TEST_F(BadInputTest, OversizedChunkedBodyIsRejected) {
       "bluemix-instance: inst-1\r\n"
       "Content-Type: application/json\r\n"
       "Transfer-Encoding: chunked\r\n\r\n");
-  // Sends chunks until the server answers; it stops reading at the limit.
+  // Sends chunks past the limit, where the server stops parsing the body.
   beast::error_code error;
   size_t sent = 0;
   while (sent <= kMaxRequestBodyBytes && !error) {

@@ -279,7 +279,7 @@ TEST_F(FaultsTest, LatenciesOfSeveralFaultsAddUp) {
   EXPECT_EQ(Unwrap().code(), base::Code::kDeadlineExceeded);
 }
 
-TEST_F(FaultsTest, FirstErrorByIdDecidesAndLaterOneDoesNotFire) {
+TEST_F(FaultsTest, FirstErrorByIdDecidesOutcome) {
   uint64_t first = AddFault(ErrorOn("unwrap", 500));
   uint64_t second = AddFault(ErrorOn("", 503));
 
@@ -391,7 +391,7 @@ TEST_F(FaultsTest, WatchersSeeAddRemoveAndClear) {
   EXPECT_EQ(changes, 4);
 }
 
-TEST_F(FaultsTest, WaitForHitsReturnsAfterCallOnOtherThread) {
+TEST_F(FaultsTest, WaitForHitsSeesOtherThread) {
   uint64_t id = AddFault(ErrorOn("unwrap"));
   base::Status seen;
 

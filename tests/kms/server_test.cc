@@ -91,7 +91,7 @@ class ServerTest : public ::testing::Test {
   base::SimulatedClock clock_{kStart};
   base::SeededRandom random_{9};
   KeyService service_{clock_, random_};
-  KeyProtectApi api_{service_, clock_, {{"admin", {Role::kManager, {}}}}};
+  KeyProtectApi api_{service_, clock_, {{"admin", {Role::kManager, {}, ""}}}};
   std::unique_ptr<Server> server_;
 };
 
