@@ -32,7 +32,7 @@ namespace sim {
 
 struct EnvironmentOptions {
   std::string data_dir;
-  // The account owner when the directory holds no account yet.
+  // The account owner when the directory contains no account yet.
   std::string owner = kDefaultOwner;
   // Receives every cluster's events; may be empty.
   std::function<void(const ClusterEvent&)> on_event;
@@ -70,7 +70,8 @@ class Environment {
   // Finds a cluster by name or id. Fails with kNotFound, naming the
   // clusters that exist.
   base::StatusOr<Cluster*> FindCluster(const std::string& name_or_id) const;
-  // Clusters in creation order.
+  // Clusters by creation time, and by name among those created at the same
+  // instant.
   std::vector<Cluster*> Clusters() const;
 
  private:

@@ -1,7 +1,7 @@
 // The `ks` command line: the managed service's `ibmcloud ks` cluster, KMS,
-// API key and worker commands, run against an Environment, plus commands
-// that stand in for what a user does elsewhere (creating clusters, KMS
-// instances and keys, IAM policies) and for moving a simulated clock.
+// API key and worker commands, run against an Environment. Further commands
+// stand in for what a user does elsewhere (creating clusters, KMS instances
+// and keys, IAM policies) and move a simulated clock.
 //
 // RunKs parses one command line with CLI11 and runs it on a KsHost, which
 // supplies the Environment: sim/ks_state.h keeps one in a state directory
@@ -42,7 +42,7 @@ struct KsInitFlags {
   uint64_t seed = 1;
 };
 
-// What `ks` commands run against.
+// The host of `ks` commands: their state and clock.
 class KsHost {
  public:
   virtual ~KsHost() = default;

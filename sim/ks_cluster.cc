@@ -143,6 +143,7 @@ base::Status WriteKubeconfig(Context& ctx, const std::string& name) {
                            : "";
     return base::UnavailableError(config.status().message() + hint);
   }
+
   std::string dir = ctx.host.KubeconfigDir();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -155,6 +156,7 @@ base::Status WriteKubeconfig(Context& ctx, const std::string& name) {
                                          "; check that " + dir +
                                          " is writable");
   }
+
   if (ctx.json_output) {
     PrintJson(ctx.out,
               {{"cluster", cluster->spec().name},

@@ -19,7 +19,7 @@ namespace sim::ks {
 
 using nlohmann::json;
 
-// What a command runs with.
+// The environment, user and output of one command.
 struct Context {
   KsHost& host;
   Environment* env = nullptr;  // null for commands that need no state

@@ -1,4 +1,4 @@
-// The `sim` command: the one entry point that sees every component.
+// The `sim` command: the one entry point that links every component.
 //   sim replay PATH...   run scenario files (scenarios/engine)
 //   sim ks ...           the managed service's cluster and KMS commands on
 //                        a state directory (sim/ks.h, sim/ks_state.h)

@@ -32,6 +32,31 @@ inline base::Time TestStart() {
 
 inline Version V(const std::string& text) { return *Version::Parse(text); }
 
+inline apiserver::Json SecretObject(const std::string& name,
+                                    const std::string& value,
+                                    const std::string& ns = "default") {
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"data", {{"value", base::Base64Encode(value)}}}};
+}
+
+// Returns the decoded "value" of a Secret, or the error message.
+inline std::string ReadSecret(Cluster& cluster, const std::string& name,
+                              const std::string& ns = "default") {
+  auto secret = cluster.Get(apiserver::SecretsResource(), ns, name);
+  if (!secret.ok()) return "error: " + secret.status().message();
+  auto decoded =
+      base::Base64Decode((*secret)["data"]["value"].get<std::string>());
+  return decoded.ok() ? *decoded : "<invalid base64>";
+}
+
+inline std::string Raw(Cluster& cluster, const std::string& name,
+                       const std::string& ns = "default") {
+  auto raw = cluster.RawValue(apiserver::SecretsResource(), ns, name);
+  return raw.ok() ? *raw : "error: " + raw.status().message();
+}
+
 class SimEnv : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -140,31 +165,6 @@ class SimEnv : public ::testing::Test {
         [&] { return cluster.master_state() != MasterState::kKmsEnabling; },
         std::chrono::minutes(15)));
     ASSERT_EQ(cluster.crk_id(), key_id);
-  }
-
-  static apiserver::Json SecretObject(const std::string& name,
-                                      const std::string& value,
-                                      const std::string& ns = "default") {
-    return {{"apiVersion", "v1"},
-            {"kind", "Secret"},
-            {"metadata", {{"name", name}, {"namespace", ns}}},
-            {"data", {{"value", base::Base64Encode(value)}}}};
-  }
-
-  // Returns the decoded "value" of a Secret, or the error message.
-  static std::string ReadSecret(Cluster& cluster, const std::string& name,
-                                const std::string& ns = "default") {
-    auto secret = cluster.Get(apiserver::SecretsResource(), ns, name);
-    if (!secret.ok()) return "error: " + secret.status().message();
-    auto decoded =
-        base::Base64Decode((*secret)["data"]["value"].get<std::string>());
-    return decoded.ok() ? *decoded : "<invalid base64>";
-  }
-
-  static std::string Raw(Cluster& cluster, const std::string& name,
-                         const std::string& ns = "default") {
-    auto raw = cluster.RawValue(apiserver::SecretsResource(), ns, name);
-    return raw.ok() ? *raw : "error: " + raw.status().message();
   }
 
   bool HasEvent(const std::string& text) const {

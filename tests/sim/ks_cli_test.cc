@@ -1,0 +1,134 @@
+// The built `sim` binary: `sim ks` commands as separate processes on one
+// state directory, with their exit codes.
+#include <gtest/gtest.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <filesystem>
+#include <string>
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Single-quotes `word` for /bin/sh.
+std::string Quote(const std::string& word) {
+  std::string quoted = "'";
+  for (char c : word) {
+    if (c == '\'') {
+      quoted += "'\\''";
+    } else {
+      quoted += c;
+    }
+  }
+  return quoted + "'";
+}
+
+class KsCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "ks_cli_test_XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    ASSERT_EQ(Sim("init").code, 0);
+  }
+
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Runs `sim ks --state DIR <args>`; `args` is shell text.
+  Result Sim(const std::string& args) {
+    std::string command =
+        Quote(SIM_BINARY) + " ks --state " + Quote(dir_) + " " + args + " 2>&1";
+    Result result;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return result;
+    std::array<char, 4096> buffer;
+    size_t read;
+    while ((read = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+      result.output.append(buffer.data(), read);
+    }
+    int status = pclose(pipe);
+    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
+  }
+
+  // Returns the value of `field` in the first object of a JSON output.
+  std::string Field(const std::string& args, const std::string& field) {
+    Result result = Sim(args + " --output json");
+    EXPECT_EQ(result.code, 0) << result.output;
+    std::string key = "\"" + field + "\": \"";
+    size_t at = result.output.find(key);
+    if (at == std::string::npos) return "";
+    at += key.size();
+    return result.output.substr(at, result.output.find('"', at) - at);
+  }
+
+  bool Contains(const Result& result, const std::string& part) {
+    return result.output.find(part) != std::string::npos;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(KsCliTest, EnableFlowAcrossProcesses) {
+  ASSERT_EQ(
+      Sim("cluster create classic --name prod --version 1.19.16_1540").code, 0);
+  std::string instance = Field("kms instance create --name kp", "id");
+  std::string crk =
+      Field("kms key create --instance-id " + instance + " --name crk", "id");
+
+  Result enabled =
+      Sim("kms enable -c prod --instance-id " + instance + " --crk " + crk);
+  Result during = Sim("cluster get -c prod");
+  Result busy =
+      Sim("kms enable -c prod --instance-id " + instance + " --crk " + crk);
+  ASSERT_EQ(Sim("clock advance 15m").code, 0);
+  Result after = Sim("cluster get -c prod");
+
+  EXPECT_EQ(enabled.code, 0) << enabled.output;
+  EXPECT_TRUE(Contains(during,
+                       "Master Status: Key management service feature "
+                       "enablement in progress."))
+      << during.output;
+  EXPECT_EQ(busy.code, 1);
+  EXPECT_TRUE(Contains(busy, "FAILED")) << busy.output;
+  EXPECT_TRUE(Contains(after, "Master Status: Ready (")) << after.output;
+  EXPECT_TRUE(Contains(after, "Key Management Service: enabled"))
+      << after.output;
+}
+
+TEST_F(KsCliTest, BadInputExitsNonZeroAndChangesNothing) {
+  ASSERT_EQ(Sim("cluster create classic --name prod").code, 0);
+  std::string instance = Field("kms instance create --name kp", "id");
+  std::string other = Field("kms instance create --name kp2", "id");
+  std::string foreign =
+      Field("kms key create --instance-id " + other + " --name x", "id");
+  Result before = Sim("cluster ls --output json");
+
+  Result unknown = Sim("cluster get -c nope");
+  Result missing = Sim("kms enable -c prod --instance-id " + instance);
+  Result wrong_instance =
+      Sim("kms enable -c prod --instance-id " + instance + " --crk " + foreign);
+
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_TRUE(Contains(unknown, "cluster nope not found")) << unknown.output;
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_TRUE(Contains(missing, "--crk")) << missing.output;
+  EXPECT_EQ(wrong_instance.code, 1);
+  EXPECT_TRUE(Contains(wrong_instance, "belongs to KMS instance kp2"))
+      << wrong_instance.output;
+  EXPECT_EQ(Sim("cluster ls --output json").output, before.output);
+}
+
+TEST_F(KsCliTest, ReplayCommandStillWorks) {
+  std::string command = Quote(SIM_BINARY) + " replay --help > /dev/null";
+
+  EXPECT_EQ(system(command.c_str()), 0);
+}
+
+}  // namespace
