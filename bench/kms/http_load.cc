@@ -1,6 +1,6 @@
 // kms_http_load: a closed-loop HTTP load generator for kms-mock-server.
 //
-//   kms_http_load --port 8200 --token admin --instance inst-bench \
+//   kms_http_load --port 8200 --token admin --instance inst-bench
 //       --operation unwrap --connections 16 --duration 10
 //
 // Opens --connections keep-alive connections to 127.0.0.1, creates a root
@@ -8,6 +8,7 @@
 // connection send the same wrap or unwrap request again as soon as the
 // previous response has arrived. Requests completed during the measured
 // window, after a warm-up, give the rate; latencies are per request.
+// all_requests counts the warm-up too.
 // Any response other than 200 counts as an error and fails the run.
 //
 // Time is measured with std::chrono::steady_clock: this is a measuring
@@ -112,6 +113,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   int64_t completed() const { return completed_; }
+  int64_t completed_total() const { return completed_total_; }
   const std::vector<uint32_t>& latencies_us() const { return latencies_; }
 
  private:
@@ -152,6 +154,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnResponse(int status, size_t total) {
     buffer_.erase(0, total);
+    ++completed_total_;
     if (status != 200) ++shared_.errors;
     if (shared_.measuring) {
       ++completed_;
@@ -167,7 +170,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Shared& shared_;
   std::string buffer_;
   SteadyClock::time_point sent_at_;
-  int64_t completed_ = 0;  // during the measured window
+  int64_t completed_ = 0;        // during the measured window
+  int64_t completed_total_ = 0;  // warm-up included
   std::vector<uint32_t> latencies_;
 };
 
@@ -232,9 +236,11 @@ int Run(const Flags& flags) {
   for (std::thread& thread : threads) thread.join();
 
   int64_t completed = 0;
+  int64_t completed_total = 0;
   std::vector<uint32_t> latencies;
   for (const auto& connection : connections) {
     completed += connection->completed();
+    completed_total += connection->completed_total();
     latencies.insert(latencies.end(), connection->latencies_us().begin(),
                      connection->latencies_us().end());
   }
@@ -245,11 +251,12 @@ int Run(const Flags& flags) {
   };
   std::printf(
       "operation=%s connections=%d seconds=%.2f requests=%lld "
-      "requests_per_second=%.0f errors=%lld p50_us=%u p99_us=%u\n",
+      "requests_per_second=%.0f errors=%lld p50_us=%u p99_us=%u "
+      "all_requests=%lld\n",
       flags.operation.c_str(), flags.connections, seconds,
       static_cast<long long>(completed), completed / seconds,
       static_cast<long long>(shared.errors.load()), percentile(0.5),
-      percentile(0.99));
+      percentile(0.99), static_cast<long long>(completed_total));
   return shared.errors > 0 ? 1 : 0;
 }
 
