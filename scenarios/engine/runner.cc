@@ -15,6 +15,7 @@
 #include "base/crypto.h"
 #include "base/random.h"
 #include "kms-mock/kms.h"
+#include "sim/account.h"
 #include "sim/cluster.h"
 
 namespace scenarios {
@@ -121,6 +122,8 @@ class Run {
   Check CheckKey(const Step& step);
   Check CheckStored(const Step& step);
   Check CheckKmsCalls(const Step& step);
+  Check CheckWorker(const Step& step);
+  base::Status PerformClusterAction(const Step& step, sim::Cluster& cluster);
   // Returns why `step` can never succeed because its cluster's data is
   // gone, or "" when that is not the cause of its failure.
   std::string DataLostReason(const Step& step);
@@ -169,6 +172,8 @@ std::string_view MasterStateName(sim::MasterState state) {
       return "KMS enabling";
     case sim::MasterState::kKeyUnusable:
       return "unusable";
+    case sim::MasterState::kUpdating:
+      return "updating";
     case sim::MasterState::kDataLost:
       return "data lost";
   }
@@ -358,12 +363,143 @@ ActionResult Run::PerformKeyAction(const Step& step) {
   return result;
 }
 
+base::Status Run::PerformClusterAction(const Step& step,
+                                       sim::Cluster& cluster) {
+  const Fields& f = step.fields;
+  auto worker_id = [&]() -> base::StatusOr<std::string> {
+    std::vector<sim::Worker> workers = cluster.Workers();
+    int64_t index = f.Int("worker");
+    if (index < 0 || index >= static_cast<int64_t>(workers.size())) {
+      return base::NotFoundError("cluster " + cluster.spec().name + " has " +
+                                 std::to_string(workers.size()) +
+                                 " workers; worker index " +
+                                 std::to_string(index) + " does not exist");
+    }
+    return workers[index].id;
+  };
+  if (step.kind == "disable_kms") return cluster.DisableKms();
+  if (step.kind == "refresh_master") return cluster.RefreshMaster();
+  if (step.kind == "enable_data_shield") return cluster.EnableDataShield();
+  if (step.kind == "update_master") {
+    ASSIGN_OR_RETURN(sim::Version version,
+                     sim::Version::Parse(f.String("version")));
+    return cluster.UpdateMaster(version);
+  }
+  if (step.kind == "add_workers") {
+    return cluster
+        .AddWorkers(f.StringOr("flavor", ""),
+                    f.Has("count") ? static_cast<int>(f.Int("count")) : 1)
+        .status();
+  }
+  if (step.kind == "reload_worker" || step.kind == "update_worker") {
+    ASSIGN_OR_RETURN(std::string id, worker_id());
+    return step.kind == "reload_worker" ? cluster.ReloadWorker(id)
+                                        : cluster.UpdateWorker(id);
+  }
+  sim::Account& account = cluster.account();
+  if (step.kind == "add_user") {
+    const std::string& email = f.String("email");
+    RETURN_IF_ERROR(account.AddUser({email, email}));
+    auto platform = [&](const std::string& field)
+        -> base::StatusOr<std::optional<sim::PlatformRole>> {
+      if (!f.Has(field)) return std::optional<sim::PlatformRole>();
+      std::optional<sim::PlatformRole> role =
+          sim::ParsePlatformRole(f.String(field));
+      if (!role) {
+        return base::InvalidArgumentError(
+            "unknown platform role '" + f.String(field) +
+            "'; use Viewer, Operator, Editor or Administrator");
+      }
+      return role;
+    };
+    ASSIGN_OR_RETURN(std::optional<sim::PlatformRole> cluster_role,
+                     platform("cluster_role"));
+    ASSIGN_OR_RETURN(std::optional<sim::PlatformRole> kms_platform,
+                     platform("kms_platform_role"));
+    std::optional<sim::ServiceRole> kms_service;
+    if (f.Has("kms_service_role")) {
+      kms_service = sim::ParseServiceRole(f.String("kms_service_role"));
+      if (!kms_service) {
+        return base::InvalidArgumentError("unknown service role '" +
+                                          f.String("kms_service_role") +
+                                          "'; use Reader, Writer or Manager");
+      }
+    }
+    if (cluster_role) {
+      RETURN_IF_ERROR(account.AssignClusterRoles(email, sim::kAllResources,
+                                                 {cluster_role, {}}));
+    }
+    if (kms_platform || kms_service) {
+      RETURN_IF_ERROR(account.AssignKmsRoles(email, sim::kAllResources,
+                                             {kms_platform, kms_service}));
+    }
+    return base::OkStatus();
+  }
+  if (step.kind == "set_api_key") {
+    return account
+        .ResetApiKey(cluster.spec().region, f.String("user"),
+                     "ApiKey-" + random_.Uuid(), clock_.Now())
+        .status();
+  }
+  return base::InternalError("no handler for step " + step.kind);
+}
+
+Check Run::CheckWorker(const Step& step) {
+  const Fields& f = step.fields;
+  sim::Cluster& cluster = ClusterOf(f);
+  std::vector<sim::Worker> workers = cluster.Workers();
+  int64_t index = f.Int("worker");
+  if (index < 0 || index >= static_cast<int64_t>(workers.size())) {
+    return Check::Fail("worker " + f.Describe("worker"),
+                       std::to_string(workers.size()) + " workers");
+  }
+  const sim::Worker& worker = workers[index];
+  if (f.Has("state")) {
+    std::string state = worker.state == sim::WorkerState::kNormal ? "normal"
+                        : worker.state == sim::WorkerState::kReloading
+                            ? "reloading"
+                            : "updating";
+    if (state != f.String("state")) {
+      return Check::Fail("state " + Quote(f.String("state")),
+                         "state " + Quote(state));
+    }
+  }
+  if (f.Has("luks_secret") &&
+      worker.luks_secret.empty() == f.BoolOr("luks_secret", false)) {
+    return Check::Fail("luks_secret " + f.Describe("luks_secret"),
+                       worker.luks_secret.empty()
+                           ? "no LUKS key Secret"
+                           : "LUKS key Secret " + worker.luks_secret);
+  }
+  if (f.Has("luks_key_generation") &&
+      worker.luks_key_generation != f.Int("luks_key_generation")) {
+    return Check::Fail(
+        "luks_key_generation " + f.Describe("luks_key_generation"),
+        "luks_key_generation " + std::to_string(worker.luks_key_generation));
+  }
+  if (f.Has("luks_encrypted")) {
+    bool expected = f.BoolOr("luks_encrypted", false);
+    if (worker.luks_secret.empty()) {
+      return Check::Fail("luks_encrypted " + f.Describe("luks_encrypted"),
+                         "no LUKS key Secret (provider-managed disk)");
+    }
+    base::StatusOr<std::string> raw = cluster.RawValue(
+        apiserver::SecretsResource(), "kube-system", worker.luks_secret);
+    bool encrypted = raw.ok() && raw->starts_with("k8s:enc:kms:v2:");
+    if (encrypted != expected) {
+      return Check::Fail(
+          "luks_encrypted " + f.Describe("luks_encrypted"),
+          raw.ok()
+              ? "luks_encrypted " + std::string(encrypted ? "true" : "false")
+              : "error " + Quote(raw.status().message()));
+    }
+  }
+  return Check::Pass();
+}
+
 ActionResult Run::PerformAction(const Step& step) {
   const Fields& f = step.fields;
-  if (step.fields.Has("key") && !step.fields.Has("cluster")) {
-    return PerformKeyAction(step);
-  }
-  if (step.kind == "create_key") return PerformKeyAction(step);
+  if (!step.fields.Has("cluster")) return PerformKeyAction(step);
 
   sim::Cluster& cluster = ClusterOf(f);
   const apiserver::Resource& secrets = apiserver::SecretsResource();
@@ -377,8 +513,13 @@ ActionResult Run::PerformAction(const Step& step) {
   if (step.kind == "kms_enable") {
     const KeyRef& ref = keys_.at(f.String("key"));
     result.status =
-        cluster.EnableKms(instance_ids_.at(f.String("instance")), ref.key_id,
-                          f.BoolOr("public_endpoint", false));
+        cluster.EnableKmsAs(f.StringOr("as", cluster.account().owner()),
+                            instance_ids_.at(f.String("instance")), ref.key_id,
+                            f.BoolOr("public_endpoint", false));
+  } else if (step.kind != "create_namespace" &&
+             !step.kind.ends_with("_secret") &&
+             !step.kind.ends_with("_secrets")) {
+    result.status = PerformClusterAction(step, cluster);
   } else if (step.kind == "create_namespace") {
     Json object = {{"apiVersion", "v1"},
                    {"kind", "Namespace"},
@@ -595,6 +736,8 @@ std::string Run::RunStep(const Step& step) {
     check = Await(step, [&] { return CheckStored(step); });
   } else if (step.kind == "expect_kms_calls") {
     check = Await(step, [&] { return CheckKmsCalls(step); });
+  } else if (step.kind == "expect_worker") {
+    check = Await(step, [&] { return CheckWorker(step); });
   } else {
     check =
         Await(step, [&] { return ExpectAction(step, PerformAction(step)); });

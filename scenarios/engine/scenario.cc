@@ -66,7 +66,8 @@ const std::vector<StepSpec>& StepSpecs() {
        {kClusterField,
         {"instance", Type::kString, true},
         {"key", Type::kString, true},
-        {"public_endpoint", Type::kBool}},
+        {"public_endpoint", Type::kBool},
+        {"as", Type::kString}},
        true},
       {"create_namespace",
        "name",
@@ -100,6 +101,47 @@ const std::vector<StepSpec>& StepSpecs() {
        {kClusterField, kNamespaceField, {"all_namespaces", Type::kBool}},
        true},
       {"rewrite_secrets", "cluster", {kClusterField, kNamespaceField}, true},
+      {"disable_kms", "cluster", {kClusterField}, true},
+      {"update_master",
+       "version",
+       {kClusterField, {"version", Type::kString, true}},
+       true},
+      {"refresh_master", "cluster", {kClusterField}, true},
+      {"add_workers",
+       "",
+       {kClusterField, {"flavor", Type::kString}, {"count", Type::kInt}},
+       true},
+      {"reload_worker",
+       "worker",
+       {kClusterField, {"worker", Type::kInt, true}},
+       true},
+      {"update_worker",
+       "worker",
+       {kClusterField, {"worker", Type::kInt, true}},
+       true},
+      {"enable_data_shield", "cluster", {kClusterField}, true},
+      {"add_user",
+       "",
+       {kClusterField,
+        {"email", Type::kString, true},
+        {"cluster_role", Type::kString},
+        {"kms_platform_role", Type::kString},
+        {"kms_service_role", Type::kString}},
+       true},
+      {"set_api_key",
+       "user",
+       {kClusterField, {"user", Type::kString, true}},
+       true},
+      {"expect_worker",
+       "",
+       {kClusterField,
+        {"worker", Type::kInt, true},
+        {"state", Type::kString},
+        {"luks_secret", Type::kBool},
+        {"luks_key_generation", Type::kInt},
+        {"luks_encrypted", Type::kBool},
+        kWithinField,
+        kForField}},
       {"expect_cluster",
        "",
        {kClusterField,
@@ -457,11 +499,14 @@ base::Status ParseKms(ParseContext& ctx, const YAML::Node& root) {
 base::Status CheckReferences(ParseContext& ctx, const YAML::Node& node,
                              const std::string& where, Step& step) {
   Fields& f = step.fields;
+  const StepSpec* spec = FindStepSpec(step.kind);
+  bool takes_cluster = std::any_of(
+      spec->fields.begin(), spec->fields.end(),
+      [](const FieldSpec& field) { return field.name == "cluster"; });
   if (f.Has("cluster")) {
     RETURN_IF_ERROR(CheckName(ctx, node, where, "cluster", f.String("cluster"),
                               ctx.clusters));
-  } else if (step.kind != "advance" &&
-             step.kind.find("key") == std::string::npos) {
+  } else if (takes_cluster) {
     if (ctx.scenario.clusters.size() > 1) {
       return ctx.errors.At(node, where +
                                      "missing field 'cluster': the "
