@@ -533,8 +533,8 @@ base::Status Cluster::DisableKms() {
   std::lock_guard lock(state_->mu);
   if (!state_->kms_enabled) {
     return base::FailedPreconditionError(
-        "KMS encryption is not enabled on cluster " + state_->spec.name +
-        ", so there is nothing to disable");
+        "KMS encryption cannot be disabled on cluster " + state_->spec.name +
+        ": it is not enabled, and once enabled it stays enabled");
   }
   return base::FailedPreconditionError(
       "KMS encryption cannot be disabled once enabled on cluster " +
