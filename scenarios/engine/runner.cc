@@ -89,7 +89,7 @@ base::StatusOr<int> RewriteNamespace(sim::Cluster& cluster,
   return written;
 }
 
-// What an API or KMS action returned, for the expectation to inspect.
+// The outcome of an API or KMS action, for the expectation to inspect.
 struct ActionResult {
   base::Status status;
   std::optional<Json> object;  // a Secret or a List

@@ -24,7 +24,7 @@ struct RunOptions {
   std::string work_dir;
 };
 
-// What a timeline shows: lanes of values over virtual time, and the steps.
+// A timeline: lanes of values over virtual time, and the steps.
 struct Timeline {
   struct Change {
     base::Duration at;

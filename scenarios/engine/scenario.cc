@@ -35,7 +35,7 @@ const FieldSpec kKeyField{"key", Type::kString, true};
 const FieldSpec kWithinField{"within", Type::kDuration};
 const FieldSpec kForField{"for", Type::kDuration};
 
-// The most steps one repeat block may expand to per pass.
+// The maximum number of passes of one repeat block.
 constexpr int64_t kMaxRepeat = 1000000;
 
 StepSpec KeyAction(const std::string& kind) {

@@ -7,7 +7,7 @@
 // a deadline on the virtual clock: the engine advances the clock timer by
 // timer until the expectation holds or the deadline passes.
 //
-// `for: <duration>` asks the opposite: the expectation must hold now and at
+// `for: <duration>` is the opposite check: the expectation must hold now and at
 // every timer until the duration has passed.
 //
 // Top-level `vars:` defines strings that steps use as `${name}`, and a

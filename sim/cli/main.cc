@@ -14,9 +14,9 @@
 int main(int argc, char** argv) {
   CLI::App app{"Simulated managed-cluster control plane for testing"};
   app.require_subcommand(1);
-  // The simulated components log their own lifecycle (a key disabled, a
-  // provider unhealthy); in a replay that is the story being told, so it
-  // stays quiet unless asked for.
+  // The simulated components log their lifecycle, such as a key disabled or
+  // a provider unhealthy. A replay's report already shows that, so only
+  // errors are logged unless --log-level requests more.
   std::string log_level = "error";
   app.add_option("--log-level", log_level,
                  "Log level: trace, debug, info, warn, error or off")
