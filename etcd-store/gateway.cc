@@ -22,6 +22,7 @@
 
 #include "base/log.h"
 #include "etcd-store/gateway_json.h"
+#include "etcd-store/request_size.h"
 
 namespace etcd {
 namespace {
@@ -31,7 +32,7 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using gateway_internal::HeaderIds;
-using nlohmann::json;
+using gateway_internal::JsonValue;
 
 struct Reply {
   unsigned status = 200;
@@ -47,7 +48,8 @@ Reply ErrorReply(const base::Status& status) {
 
 // Runs a decoded request against the store and encodes the response.
 template <typename Request, typename Response>
-Reply Call(const json& body, base::StatusOr<Request> (*decode)(const json&),
+Reply Call(const JsonValue& body,
+           base::StatusOr<Request> (*decode)(const JsonValue&),
            const std::function<base::StatusOr<Response>(const Request&)>& run,
            std::string (*encode)(const Response&, const HeaderIds&),
            const HeaderIds& ids) {
@@ -58,31 +60,44 @@ Reply Call(const json& body, base::StatusOr<Request> (*decode)(const json&),
   return {200, encode(*response, ids)};
 }
 
-Reply HandleUnary(Store& store, const std::string& path, const json& body,
+Reply HandleUnary(Store& store, const std::string& path, const JsonValue& body,
                   const HeaderIds& ids) {
   namespace gw = gateway_internal;
   if (path == "/v3/kv/range") {
     return Call<RangeRequest, RangeResponse>(
         body, gw::DecodeRangeRequest,
-        [&](const RangeRequest& r) { return store.Range(r); },
+        [&](const RangeRequest& r) -> base::StatusOr<RangeResponse> {
+          RETURN_IF_ERROR(gw::AdmitRange(r));
+          return store.Range(r);
+        },
         gw::EncodeRangeResponse, ids);
   }
   if (path == "/v3/kv/put") {
     return Call<PutRequest, PutResponse>(
         body, gw::DecodePutRequest,
-        [&](const PutRequest& r) { return store.Put(r); },
+        [&](const PutRequest& r) -> base::StatusOr<PutResponse> {
+          RETURN_IF_ERROR(gw::AdmitPut(r, ids.member_id));
+          return store.Put(r);
+        },
         gw::EncodePutResponse, ids);
   }
   if (path == "/v3/kv/deleterange") {
     return Call<DeleteRangeRequest, DeleteRangeResponse>(
         body, gw::DecodeDeleteRangeRequest,
-        [&](const DeleteRangeRequest& r) { return store.DeleteRange(r); },
+        [&](const DeleteRangeRequest& r)
+            -> base::StatusOr<DeleteRangeResponse> {
+          RETURN_IF_ERROR(gw::AdmitDeleteRange(r, ids.member_id));
+          return store.DeleteRange(r);
+        },
         gw::EncodeDeleteRangeResponse, ids);
   }
   if (path == "/v3/kv/txn") {
     return Call<TxnRequest, TxnResponse>(
         body, gw::DecodeTxnRequest,
-        [&](const TxnRequest& r) { return store.Txn(r); },
+        [&](const TxnRequest& r) -> base::StatusOr<TxnResponse> {
+          RETURN_IF_ERROR(gw::AdmitTxn(r, ids.member_id));
+          return store.Txn(r);
+        },
         gw::EncodeTxnResponse, ids);
   }
   if (path == "/v3/kv/compaction") {
@@ -217,7 +232,8 @@ class Session : public std::enable_shared_from_this<Session> {
           {405, "Method Not Allowed\n", "text/plain; charset=utf-8"});
     }
 
-    base::StatusOr<json> body = gateway_internal::ParseBody(request.body());
+    base::StatusOr<JsonValue> body =
+        gateway_internal::ParseBody(request.body());
     if (!body.ok()) return SendReply(ErrorReply(body.status()));
     // A write blocks until it is synced, so it runs off the I/O threads;
     // the connection reads nothing more until the reply is sent.
@@ -306,7 +322,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // handling stops silently at a bad later message.
   void HandlePendingMessages(bool body_done) {
     while (!failed_) {
-      base::StatusOr<std::optional<json>> message =
+      base::StatusOr<std::optional<JsonValue>> message =
           gateway_internal::TakeMessage(pending_, body_done);
       if (message.ok() && !message->has_value()) return;  // need more bytes
       base::Status status = message.status();
@@ -321,7 +337,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  base::Status HandleStreamMessage(const json& message) {
+  base::Status HandleStreamMessage(const JsonValue& message) {
     if (watch_stream_) {
       ASSIGN_OR_RETURN(gateway_internal::WatchStreamRequest request,
                        gateway_internal::DecodeWatchRequest(message));
@@ -441,9 +457,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void Send(std::string bytes) {
     if (closed_) return;
     // A stream's client that stops reading would make this queue grow
-    // without bound, so the stream closes past four body limits.
+    // without bound, so the stream closes past a limit.
     queued_bytes_ += bytes.size();
-    if (stream_parser_ && queued_bytes_ > options_.max_body_bytes * 4) {
+    if (stream_parser_ && queued_bytes_ > options_.max_stream_queue_bytes) {
       spdlog::warn(
           "etcd-gateway: closing a stream whose client is not "
           "reading ({} bytes queued)",

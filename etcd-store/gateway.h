@@ -37,9 +37,14 @@ struct GatewayOptions {
   uint64_t cluster_id = 14841639068965178418u;
   uint64_t member_id = 10276657743932975437u;
   uint64_t raft_term = 2;
-  // etcd's default --max-request-bytes (1.5 MiB) plus room for the JSON and
-  // base64 overhead.
-  size_t max_body_bytes = 4 * 1024 * 1024;
+  // The largest request body read. etcd's gateway reads a body of any size
+  // and then rejects a request over its gRPC limit (2 MiB encoded), so this
+  // only needs to exceed the JSON form of such a request, whose bytes grow
+  // by a third in base64. A larger body closes the connection.
+  size_t max_body_bytes = 64 * 1024 * 1024;
+  // Response bytes a stream may have waiting for a client that does not
+  // read before the gateway closes it.
+  size_t max_stream_queue_bytes = 16 * 1024 * 1024;
   // Seconds a connection may take to send a request before it is closed.
   // This is a socket timeout on the real clock, not the simulated one.
   int read_timeout_seconds = 60;

@@ -1,19 +1,20 @@
 // Internal: the JSON form of etcd 3.4's v3 gateway (grpc-gateway v1 with
 // jsonpb): requests are read by proto field name or its lowerCamelCase JSON
 // name, int64 as string or number, bytes as standard base64 and enums by
-// name or number. Responses are written in proto field order with int64 as
-// strings, bytes as base64, enums by name and zero values omitted.
+// name or number (gateway_decode.cc). Responses are written in proto field
+// order with int64 as strings, bytes as base64, enums by name and zero
+// values omitted (gateway_json.cc).
 #ifndef ETCD_STORE_GATEWAY_JSON_H_
 #define ETCD_STORE_GATEWAY_JSON_H_
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/status.h"
+#include "etcd-store/go_json.h"
 #include "etcd-store/store.h"
 
 namespace etcd::gateway_internal {
@@ -25,30 +26,28 @@ struct HeaderIds {
   uint64_t raft_term = 0;
 };
 
-// Parses a request body; an empty body is an empty message. Errors carry
-// Go's encoding/json messages for the common cases.
-base::StatusOr<nlohmann::json> ParseBody(std::string_view body);
-// Splits a body into its JSON messages.
-base::StatusOr<std::vector<nlohmann::json>> ParseStream(std::string_view body);
+// Parses a request body into a message object; an empty body is an empty
+// message. Errors carry Go's encoding/json messages.
+base::StatusOr<JsonValue> ParseBody(std::string_view body);
 // Removes the first complete JSON message from `pending` and returns it.
 // Returns nullopt when `pending` contains no complete message yet; once
 // `body_done`, a partial message is an error.
-base::StatusOr<std::optional<nlohmann::json>> TakeMessage(std::string& pending,
-                                                          bool body_done);
+base::StatusOr<std::optional<JsonValue>> TakeMessage(std::string& pending,
+                                                     bool body_done);
 
-base::StatusOr<RangeRequest> DecodeRangeRequest(const nlohmann::json& json);
-base::StatusOr<PutRequest> DecodePutRequest(const nlohmann::json& json);
+base::StatusOr<RangeRequest> DecodeRangeRequest(const JsonValue& json);
+base::StatusOr<PutRequest> DecodePutRequest(const JsonValue& json);
 base::StatusOr<DeleteRangeRequest> DecodeDeleteRangeRequest(
-    const nlohmann::json& json);
-base::StatusOr<TxnRequest> DecodeTxnRequest(const nlohmann::json& json);
+    const JsonValue& json);
+base::StatusOr<TxnRequest> DecodeTxnRequest(const JsonValue& json);
 // Returns the revision of a CompactionRequest.
-base::StatusOr<int64_t> DecodeCompactionRequest(const nlohmann::json& json);
+base::StatusOr<int64_t> DecodeCompactionRequest(const JsonValue& json);
 base::StatusOr<LeaseGrantRequest> DecodeLeaseGrantRequest(
-    const nlohmann::json& json);
+    const JsonValue& json);
 // Returns the ID of a LeaseRevokeRequest or LeaseKeepAliveRequest.
-base::StatusOr<int64_t> DecodeLeaseId(const nlohmann::json& json);
+base::StatusOr<int64_t> DecodeLeaseId(const JsonValue& json);
 base::StatusOr<LeaseTimeToLiveRequest> DecodeLeaseTimeToLiveRequest(
-    const nlohmann::json& json);
+    const JsonValue& json);
 
 // One message of the watch stream.
 struct WatchStreamRequest {
@@ -57,8 +56,7 @@ struct WatchStreamRequest {
   WatchRequest create;
   int64_t watch_id = 0;  // of a cancel request
 };
-base::StatusOr<WatchStreamRequest> DecodeWatchRequest(
-    const nlohmann::json& json);
+base::StatusOr<WatchStreamRequest> DecodeWatchRequest(const JsonValue& json);
 
 std::string EncodeRangeResponse(const RangeResponse& response,
                                 const HeaderIds& ids);

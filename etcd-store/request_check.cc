@@ -113,7 +113,8 @@ base::Status CheckRequestOp(const RequestOp& op, int max_ops) {
     return CheckDeleteRangeRequest(*del);
   }
   const auto& txn = std::get<std::shared_ptr<const TxnRequest>>(op.request);
-  if (txn == nullptr) return base::OkStatus();
+  // etcd 3.4 rejects an empty RequestOp with this (odd) error.
+  if (txn == nullptr) return ErrKeyNotFound();
   return CheckTxnOps(*txn, max_ops);
 }
 

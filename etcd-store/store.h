@@ -118,6 +118,8 @@ struct TxnRequest;
 struct TxnResponse;
 
 struct RequestOp {
+  // A null transaction stands for an empty RequestOp, which a transaction
+  // rejects with etcd's "etcdserver: key not found".
   std::variant<RangeRequest, PutRequest, DeleteRangeRequest,
                std::shared_ptr<const TxnRequest>>
       request;

@@ -37,7 +37,7 @@ namespace {
 
 constexpr int kKills = 20;
 constexpr int kWriterThreads = 4;
-// The most acknowledgements a run waits for before the kill.
+// The maximum number of acknowledgements a run waits for before the kill.
 constexpr uint64_t kMaxAcksPerRun = 120;
 
 // A running etcd_crash_writer whose stdout the test reads.

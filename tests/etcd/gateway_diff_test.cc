@@ -18,7 +18,7 @@
 #include "base/clock.h"
 #include "etcd-store/gateway.h"
 #include "etcd-store/store.h"
-#include "tests/etcd/etcd_cluster.h"
+#include "tests/etcd/gateway_diff_fixture.h"
 #include "tests/etcd/http_client.h"
 
 namespace etcd {
@@ -27,85 +27,6 @@ namespace {
 using testing::HttpPost;
 using testing::HttpReply;
 using testing::HttpStream;
-
-// Replaces the values that differ between any two clusters.
-std::string Mask(const std::string& body, bool mask_ttl = false) {
-  static const std::regex kIds(
-      R"re("(cluster_id|member_id|raft_term)":"\d+")re");
-  static const std::regex kTtl(R"re("TTL":"\d+")re");
-  std::string masked = std::regex_replace(body, kIds, "\"$1\":\"*\"");
-  if (mask_ttl) masked = std::regex_replace(masked, kTtl, "\"TTL\":\"*\"");
-  return masked;
-}
-
-class GatewayDiffTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!testing::EtcdInstalled()) {
-      GTEST_SKIP() << "etcd is not installed at " << testing::EtcdBinary();
-    }
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "etcd-diff-XXXXXX").string();
-    dir_ = mkdtemp(pattern.data());
-    ASSERT_TRUE(etcd_.Start(dir_, {})) << "etcd did not start";
-
-    auto store = OpenRocksDbStore(dir_ + "/store", clock_);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    auto gateway = Gateway::Start(*store_, GatewayOptions{});
-    ASSERT_TRUE(gateway.ok()) << gateway.status();
-    gateway_ = std::move(*gateway);
-  }
-
-  void TearDown() override {
-    gateway_.reset();
-    store_.reset();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-
-  // Sends one request to both servers and expects equal statuses and
-  // masked bodies.
-  void ExpectSame(const std::string& path, const std::string& body,
-                  bool mask_ttl = false, const std::string& method = "POST") {
-    HttpReply real = HttpPost(etcd_.client_port(0), path, body, method);
-    HttpReply ours = HttpPost(gateway_->port(), path, body, method);
-    if (std::getenv("ETCD_DIFF_VERBOSE") != nullptr) {
-      std::printf("%s %s\n  etcd %d %s\n  ours %d %s\n", path.c_str(),
-                  body.c_str(), real.status, real.body.c_str(), ours.status,
-                  ours.body.c_str());
-    }
-    EXPECT_EQ(ours.status, real.status) << path << " " << body;
-    EXPECT_EQ(Mask(ours.body, mask_ttl), Mask(real.body, mask_ttl))
-        << path << " " << body;
-  }
-
-  // Opens the same watch on both servers and expects the same first
-  // `count` lines.
-  void ExpectSameStream(const std::string& path, const std::string& body,
-                        size_t count) {
-    HttpStream real(etcd_.client_port(0), path, body);
-    HttpStream ours(gateway_->port(), path, body);
-    EXPECT_EQ(ours.Status(), real.Status()) << body;
-    std::vector<std::string> real_lines = real.ReadLines(count);
-    std::vector<std::string> our_lines = ours.ReadLines(count);
-    ASSERT_EQ(real_lines.size(), count) << body;
-    ASSERT_EQ(our_lines.size(), count) << body;
-    for (size_t i = 0; i < count; ++i) {
-      if (std::getenv("ETCD_DIFF_VERBOSE") != nullptr) {
-        std::printf("stream line %zu\n  etcd %s\n  ours %s\n", i,
-                    real_lines[i].c_str(), our_lines[i].c_str());
-      }
-      EXPECT_EQ(Mask(our_lines[i]), Mask(real_lines[i]))
-          << body << " line " << i;
-    }
-  }
-
-  base::SimulatedClock clock_{base::Time(std::chrono::seconds(1'700'000'000))};
-  std::string dir_;
-  testing::EtcdCluster etcd_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<Gateway> gateway_;
-};
 
 // Keys and values are base64: a=YQ== b=Yg== c=Yw== d=ZA== z=eg== "\0"=AA==
 // 1=MQ== 2=Mg== 3=Mw== x=eA== y=eQ==.
