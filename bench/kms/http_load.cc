@@ -59,16 +59,36 @@ std::string Request(const Flags& flags, const std::string& target,
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-// Parses the status code and Content-Length of a response header.
+// Returns whether `text` starts with `prefix`, ignoring ASCII case.
+bool StartsWithIgnoringCase(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Parses the status code and Content-Length of a response header, without
+// allocating: the client shares the machine's two cores with the server.
 bool ParseHeader(std::string_view header, int& status, size_t& length) {
   if (header.size() < 12 || !header.starts_with("HTTP/1.1 ")) return false;
-  status = std::stoi(std::string(header.substr(9, 3)));
+  status =
+      (header[9] - '0') * 100 + (header[10] - '0') * 10 + (header[11] - '0');
   length = 0;
-  std::string lower(header);
-  for (char& c : lower) c = static_cast<char>(std::tolower(c));
-  size_t at = lower.find("\r\ncontent-length:");
-  if (at == std::string::npos) return true;
-  length = std::stoul(lower.substr(at + 17));
+  constexpr std::string_view kLength = "content-length:";
+  for (size_t at = header.find("\r\n"); at != std::string_view::npos;
+       at = header.find("\r\n", at + 2)) {
+    std::string_view line = header.substr(at + 2);
+    if (!StartsWithIgnoringCase(line, kLength)) continue;
+    size_t i = kLength.size();
+    while (i < line.size() && line[i] == ' ') ++i;
+    while (i < line.size() && line[i] >= '0' && line[i] <= '9') {
+      length = length * 10 + static_cast<size_t>(line[i++] - '0');
+    }
+    return true;
+  }
   return true;
 }
 
