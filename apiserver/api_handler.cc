@@ -1,43 +1,32 @@
-// ApiHandler: routing of the Kubernetes REST paths onto the Registry, and
-// the JSON of discovery, Tables, Status errors and health checks.
+// ApiHandler: routing of the Kubernetes REST paths onto the Registry, Status
+// errors, selectors, and the create, read, update, patch and delete verbs.
+// Discovery, OpenAPI, health and metrics are in api_discovery.cc; watches in
+// api_watch.cc; body decoding in api_body.cc.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <optional>
 #include <utility>
 #include <vector>
 
-#include "apiserver/http_server.h"
-#include "apiserver/protobuf_codec.h"
+#include "apiserver/api_internal.h"
+#include "apiserver/strategic_merge.h"
 #include "apiserver/validation.h"
-#include "base/crypto.h"
 
 namespace apiserver {
 namespace {
 
-using Query = std::map<std::string, std::string>;
-
 // Patches of one object retry this often when a concurrent write
 // conflicts, as upstream's patcher retries.
 constexpr int kPatchAttempts = 5;
-
-const std::vector<const Resource*>& ServedResources() {
-  static const std::vector<const Resource*> resources = {
-      &ConfigMapsResource(), &NamespacesResource(), &SecretsResource()};
-  return resources;
-}
 
 const Resource* FindResource(const std::string& name) {
   for (const Resource* resource : ServedResources()) {
     if (resource->name == name) return resource;
   }
   return nullptr;
-}
-
-std::string SingularName(const Resource& resource) {
-  return resource.name.substr(0, resource.name.size() - 1);
 }
 
 int HexValue(char c) {
@@ -95,21 +84,6 @@ std::vector<std::string> SplitPath(std::string_view path) {
   return segments;
 }
 
-ApiResponse JsonResponse(int status, const Json& body) {
-  ApiResponse response;
-  response.status = status;
-  response.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
-  return response;
-}
-
-ApiResponse TextResponse(int status, std::string body) {
-  ApiResponse response;
-  response.status = status;
-  response.content_type = "text/plain; charset=utf-8";
-  response.body = std::move(body);
-  return response;
-}
-
 // The HTTP code of each StatusReason.
 int HttpCode(const std::string& reason) {
   static const std::map<std::string, int> codes = {
@@ -122,6 +96,7 @@ int HttpCode(const std::string& reason) {
       {"AlreadyExists", 409},
       {"Conflict", 409},
       {"Gone", 410},
+      {"Expired", 410},
       {"RequestEntityTooLarge", 413},
       {"UnsupportedMediaType", 415},
       {"Invalid", 422},
@@ -156,37 +131,6 @@ std::string ReasonOf(const base::Status& status) {
   }
 }
 
-// Builds the v1 Status of a failed request. `kind` and `name` fill
-// details as upstream's errors do for the reasons that name an object.
-ApiResponse FailureResponse(const base::Status& status,
-                            const Resource* resource = nullptr,
-                            const std::string& name = "") {
-  const std::string reason = ReasonOf(status);
-  const int code = HttpCode(reason);
-  Json details = Json::object();
-  std::string message = status.message();
-  if (reason == "InternalError") {
-    details["causes"] = Json::array({{{"message", message}}});
-    message = "Internal error occurred: " + message;
-  } else if (resource != nullptr && !name.empty() &&
-             (reason == "NotFound" || reason == "AlreadyExists" ||
-              reason == "Conflict" || reason == "Invalid" ||
-              reason == "Forbidden")) {
-    details["name"] = name;
-    details["kind"] = reason == "Invalid" ? resource->kind : resource->name;
-  }
-  Json body = {
-      {"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", Json::object()},
-      {"status", "Failure"}, {"message", message}, {"reason", reason},
-      {"code", code}};
-  if (!details.empty()) body["details"] = details;
-  return JsonResponse(code, body);
-}
-
-Json Body(const ApiResponse& response) {
-  return Json::parse(response.body, nullptr, false);
-}
-
 ApiResponse NotFoundPath() {
   return FailureResponse(base::NotFoundError(
       "the server could not find the requested resource", "NotFound"));
@@ -208,219 +152,20 @@ std::string NameOf(const Json& object) {
                                                       : "";
 }
 
-// "32" for "v1.32.0".
-std::string MinorVersion(const std::string& git_version) {
-  const size_t first = git_version.find('.');
-  if (first == std::string::npos) return "";
-  const size_t second = git_version.find('.', first + 1);
-  return git_version.substr(first + 1, second - first - 1);
+std::string MediaType(const ApiRequest& request) {
+  auto header = request.headers.find("content-type");
+  if (header == request.headers.end()) return "";
+  std::string type = header->second.substr(0, header->second.find(';'));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  return type;
 }
 
-// Formats an age as kubectl's duration.HumanDuration does: "45s", "3m20s",
-// "5h", "12d".
-std::string HumanDuration(base::Duration age) {
-  using std::chrono::duration_cast;
-  const int64_t seconds = duration_cast<std::chrono::seconds>(age).count();
-  if (seconds < -1) return "<invalid>";
-  if (seconds < 0) return "0s";
-  if (seconds < 120) return std::to_string(seconds) + "s";
-  const int64_t minutes = seconds / 60;
-  if (minutes < 10) {
-    return std::to_string(minutes) + "m" +
-           (seconds % 60 == 0 ? "" : std::to_string(seconds % 60) + "s");
+void AddWarnings(const std::vector<std::string>& messages,
+                 ApiResponse& response) {
+  for (const std::string& message : messages) {
+    response.headers.emplace_back("Warning", WarningHeader(message));
   }
-  if (minutes < 180) return std::to_string(minutes) + "m";
-  const int64_t hours = minutes / 60;
-  if (hours < 8) {
-    return std::to_string(hours) + "h" +
-           (minutes % 60 == 0 ? "" : std::to_string(minutes % 60) + "m");
-  }
-  if (hours < 48) return std::to_string(hours) + "h";
-  if (hours < 24 * 8) {
-    return std::to_string(hours / 24) + "d" +
-           (hours % 24 == 0 ? "" : std::to_string(hours % 24) + "h");
-  }
-  if (hours < 24 * 365 * 2) return std::to_string(hours / 24) + "d";
-  const int64_t years = hours / 24 / 365;
-  const int64_t days = hours / 24 % 365;
-  if (hours < 24 * 365 * 8) {
-    return std::to_string(years) + "y" +
-           (days == 0 ? "" : std::to_string(days) + "d");
-  }
-  return std::to_string(years) + "y";
 }
-
-bool WantsTable(const ApiRequest& request) {
-  auto it = request.headers.find("accept");
-  return it != request.headers.end() &&
-         it->second.find("as=Table") != std::string::npos;
-}
-
-Json Column(const std::string& name, const std::string& type,
-            const std::string& format, const std::string& description) {
-  return {{"name", name},
-          {"type", type},
-          {"format", format},
-          {"description", description},
-          {"priority", 0}};
-}
-
-Json TableColumns(const Resource& resource) {
-  Json columns = Json::array();
-  columns.push_back(Column("Name", "string", "name",
-                           "Name must be unique within a namespace."));
-  if (resource.kind == "Secret") {
-    columns.push_back(Column("Type", "string", "",
-                             "Used to facilitate "
-                             "programmatic handling of secret data."));
-  }
-  if (resource.kind == "Namespace") {
-    columns.push_back(
-        Column("Status", "string", "", "The status of the namespace"));
-  } else {
-    columns.push_back(
-        Column("Data", "integer", "", "Number of keys in the object's data."));
-  }
-  columns.push_back(Column("Age", "string", "",
-                           "CreationTimestamp is a timestamp representing "
-                           "the server time when this object was created."));
-  return columns;
-}
-
-// One row of `kubectl get`, with the object's metadata for -A and labels.
-Json TableRow(const Resource& resource, const Json& object, base::Time now) {
-  const Json& metadata = object["metadata"];
-  Json cells = Json::array({metadata.value("name", "")});
-  if (resource.kind == "Secret") cells.push_back(object.value("type", ""));
-  if (resource.kind == "Namespace") {
-    cells.push_back(object.value("status", Json::object()).value("phase", ""));
-  } else {
-    size_t count = object.value("data", Json::object()).size();
-    count += object.value("binaryData", Json::object()).size();
-    cells.push_back(count);
-  }
-  std::optional<base::Time> created =
-      base::ParseRfc3339(metadata.value("creationTimestamp", ""));
-  cells.push_back(created.has_value() ? HumanDuration(now - *created)
-                                      : "<unknown>");
-  return {{"cells", cells},
-          {"object",
-           {{"kind", "PartialObjectMetadata"},
-            {"apiVersion", "meta.k8s.io/v1"},
-            {"metadata", metadata}}}};
-}
-
-Json Table(const Resource& resource, const std::vector<Json>& objects,
-           const std::string& resource_version, base::Time now) {
-  Json rows = Json::array();
-  for (const Json& object : objects) {
-    rows.push_back(TableRow(resource, object, now));
-  }
-  Json metadata = Json::object();
-  if (!resource_version.empty()) {
-    metadata["resourceVersion"] = resource_version;
-  }
-  return {{"kind", "Table"},
-          {"apiVersion", "meta.k8s.io/v1"},
-          {"metadata", metadata},
-          {"columnDefinitions", TableColumns(resource)},
-          {"rows", rows}};
-}
-
-Json ApiResourceList() {
-  Json resources = Json::array();
-  for (const Resource* resource : ServedResources()) {
-    Json entry = {
-        {"name", resource->name},
-        {"singularName", SingularName(*resource)},
-        {"namespaced", resource->namespaced},
-        {"kind", resource->kind},
-        {"verbs", {"create", "delete", "get", "list", "patch", "update"}}};
-    if (resource->kind == "ConfigMap") entry["shortNames"] = {"cm"};
-    if (resource->kind == "Namespace") entry["shortNames"] = {"ns"};
-    resources.push_back(entry);
-  }
-  return {{"kind", "APIResourceList"},
-          {"apiVersion", "v1"},
-          {"groupVersion", "v1"},
-          {"resources", resources}};
-}
-
-// The OpenAPI v3 document of /api/v1, reduced to what kubectl reads: each
-// PATCH operation with its group-version-kind and the fieldValidation
-// parameter, which tells kubectl to leave validation to the server instead
-// of downloading schemas.
-// NOTE: components.schemas is empty, so clients that need the object
-// schemas (kubectl explain, client-side validation) get no types.
-Json OpenApiV3CoreV1(const std::string& git_version) {
-  Json paths = Json::object();
-  const Json parameters = Json::array(
-      {{{"name", "dryRun"}, {"in", "query"}, {"schema", {{"type", "string"}}}},
-       {{"name", "fieldManager"},
-        {"in", "query"},
-        {"schema", {{"type", "string"}}}},
-       {{"name", "fieldValidation"},
-        {"in", "query"},
-        {"schema", {{"type", "string"}}}},
-       {{"name", "force"},
-        {"in", "query"},
-        {"schema", {{"type", "boolean"}}}}});
-  for (const Resource* resource : ServedResources()) {
-    const std::string path =
-        resource->namespaced
-            ? "/api/v1/namespaces/{namespace}/" + resource->name + "/{name}"
-            : "/api/v1/" + resource->name + "/{name}";
-    paths[path]["patch"] = {
-        {"operationId",
-         "patchCoreV1" + std::string(resource->namespaced ? "Namespaced" : "") +
-             resource->kind},
-        {"parameters", parameters},
-        {"responses", {{"200", {{"description", "OK"}}}}},
-        {"x-kubernetes-action", "patch"},
-        {"x-kubernetes-group-version-kind",
-         {{"group", ""}, {"version", "v1"}, {"kind", resource->kind}}}};
-  }
-  return {{"openapi", "3.0.0"},
-          {"info", {{"title", "Kubernetes"}, {"version", git_version}}},
-          {"paths", paths},
-          {"components", {{"schemas", Json::object()}}}};
-}
-
-// The OpenAPI v2 document with no paths or definitions. kubectl validates a
-// v1 List against it on the client, and skips types that have no schema.
-// It asks for the protobuf form of gnostic's openapi_v2.Document, whose
-// field 1 is swagger and field 2 is info (title 1, version 2).
-ApiResponse OpenApiV2(const ApiRequest& request,
-                      const std::string& git_version) {
-  auto accept = request.headers.find("accept");
-  if (accept == request.headers.end() ||
-      accept->second.find("protobuf") == std::string::npos) {
-    return JsonResponse(
-        200, {{"swagger", "2.0"},
-              {"info", {{"title", "Kubernetes"}, {"version", git_version}}},
-              {"paths", Json::object()},
-              {"definitions", Json::object()}});
-  }
-  auto field = [](char tag, const std::string& bytes) {
-    // Tag, one-byte length and payload; every payload here is short.
-    return std::string(1, tag) + static_cast<char>(bytes.size()) + bytes;
-  };
-  const std::string info =
-      field('\x0a', "Kubernetes") + field('\x12', git_version);
-  ApiResponse response;
-  response.content_type =
-      "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
-  response.body = field('\x0a', "2.0") + field('\x12', info);
-  return response;
-}
-
-// One requirement of an equality-based label selector: "k=v", "k==v",
-// "k!=v", "k" (exists) or "!k" (does not exist).
-struct LabelRequirement {
-  std::string key;
-  enum class Op { kEquals, kNotEquals, kExists, kNotExists } op;
-  std::string value;
-};
 
 base::StatusOr<std::vector<LabelRequirement>> ParseLabelSelector(
     const std::string& selector) {
@@ -460,7 +205,8 @@ base::StatusOr<std::vector<LabelRequirement>> ParseLabelSelector(
 
 bool MatchesLabels(const Json& object,
                    const std::vector<LabelRequirement>& requirements) {
-  const Json labels = object["metadata"].value("labels", Json::object());
+  const Json labels =
+      object.value("metadata", Json::object()).value("labels", Json::object());
   for (const LabelRequirement& requirement : requirements) {
     auto it = labels.find(requirement.key);
     const bool exists = it != labels.end() && it->is_string();
@@ -483,26 +229,119 @@ bool MatchesLabels(const Json& object,
   return true;
 }
 
+// Applies a JSON merge patch or JSON patch (RFC 7386, RFC 6902).
+base::StatusOr<Json> ApplyJsonPatch(const std::string& type,
+                                    const Json& current, const Json& patch) {
+  if (type == "application/merge-patch+json") {
+    Json patched = current;
+    patched.merge_patch(patch);
+    return patched;
+  }
+  try {
+    return current.patch(patch);
+  } catch (const Json::exception& error) {
+    return base::Status(base::Code::kInvalidArgument, error.what(), "Invalid");
+  }
+}
+
+std::string JoinErrors(const std::vector<std::string>& errors) {
+  std::string joined;
+  for (const std::string& error : errors) {
+    joined += (joined.empty() ? "" : ", ") + error;
+  }
+  return joined;
+}
+
+// Parses the limit parameter of a list.
+base::StatusOr<int64_t> ParseLimit(const Query& query) {
+  auto it = query.find("limit");
+  if (it == query.end() || it->second.empty()) return 0;
+  int64_t limit = 0;
+  const char* end = it->second.data() + it->second.size();
+  auto [parsed_end, error] = std::from_chars(it->second.data(), end, limit);
+  if (error != std::errc() || parsed_end != end) {
+    return base::InvalidArgumentError(
+        "limit: Invalid value: " + GoQuote(it->second) +
+            ": must be a non-negative integer",
+        "BadRequest");
+  }
+  return std::max<int64_t>(limit, 0);
+}
+
+std::string QueryValue(const Query& query, const std::string& key) {
+  auto it = query.find(key);
+  return it == query.end() ? "" : it->second;
+}
+
 }  // namespace
 
-// The labelSelector and fieldSelector of a list or watch. Field selectors
-// support metadata.name and metadata.namespace with = or ==, as kubectl
-// sends for `kubectl get secret x --watch`.
-struct ApiHandler::Selector {
-  std::vector<LabelRequirement> labels;
-  std::map<std::string, std::string> fields;
+const std::vector<const Resource*>& ServedResources() {
+  static const std::vector<const Resource*> resources = {
+      &ConfigMapsResource(), &NamespacesResource(), &SecretsResource()};
+  return resources;
+}
 
-  bool Matches(const Json& object) const {
-    if (!MatchesLabels(object, labels)) return false;
-    for (const auto& [field, value] : fields) {
-      const std::string name = field.substr(std::string("metadata.").size());
-      if (object["metadata"].value(name, "") != value) return false;
-    }
-    return true;
+ApiResponse JsonResponse(int status, const Json& body) {
+  ApiResponse response;
+  response.status = status;
+  response.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return response;
+}
+
+ApiResponse TextResponse(int status, std::string body) {
+  ApiResponse response;
+  response.status = status;
+  response.content_type = "text/plain; charset=utf-8";
+  response.body = std::move(body);
+  return response;
+}
+
+Json FailureStatus(const base::Status& status, const Resource* resource,
+                   const std::string& name) {
+  const std::string reason = ReasonOf(status);
+  const int code = HttpCode(reason);
+  Json details = Json::object();
+  std::string message = status.message();
+  if (reason == "InternalError") {
+    details["causes"] = Json::array({{{"message", message}}});
+    message = "Internal error occurred: " + message;
+  } else if (reason == "Timeout" &&
+             message.starts_with("Too large resource version")) {
+    details["causes"] =
+        Json::array({{{"reason", "ResourceVersionTooLarge"},
+                      {"message", "Too large resource version"}}});
+    details["retryAfterSeconds"] = 1;
+  } else if (resource != nullptr && !name.empty() &&
+             (reason == "NotFound" || reason == "AlreadyExists" ||
+              reason == "Conflict" || reason == "Invalid" ||
+              reason == "Forbidden")) {
+    details["name"] = name;
+    details["kind"] = reason == "Invalid" ? resource->kind : resource->name;
   }
-};
+  Json body = {
+      {"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", Json::object()},
+      {"status", "Failure"}, {"message", message}, {"reason", reason},
+      {"code", code}};
+  if (!details.empty()) body["details"] = details;
+  return body;
+}
 
-namespace {
+ApiResponse FailureResponse(const base::Status& status,
+                            const Resource* resource, const std::string& name) {
+  Json body = FailureStatus(status, resource, name);
+  const int code = body["code"].get<int>();
+  return JsonResponse(code, body);
+}
+
+bool ApiHandler::Selector::Matches(const Json& object) const {
+  if (!MatchesLabels(object, labels)) return false;
+  const Json metadata = object.value("metadata", Json::object());
+  for (const auto& [field, value] : fields) {
+    const std::string name = field.substr(std::string("metadata.").size());
+    if (metadata.value(name, "") != value) return false;
+  }
+  return true;
+}
 
 base::StatusOr<ApiHandler::Selector> ParseSelector(const Query& query) {
   ApiHandler::Selector selector;
@@ -526,66 +365,24 @@ base::StatusOr<ApiHandler::Selector> ParseSelector(const Query& query) {
   return selector;
 }
 
-// Applies a PATCH body of the given media type to `current`.
-base::StatusOr<Json> ApplyPatch(const std::string& content_type,
-                                const Json& current, const Json& patch) {
-  const std::string type = content_type.substr(0, content_type.find(';'));
-  if (type == "application/merge-patch+json" ||
-      type == "application/strategic-merge-patch+json") {
-    // NOTE: a strategic merge patch is applied as a JSON merge patch. For
-    // Secrets, ConfigMaps and Namespaces the two differ only in $patch
-    // directives and in how lists such as spec.finalizers merge.
-    Json patched = current;
-    patched.merge_patch(patch);
-    return patched;
-  }
-  if (type == "application/json-patch+json") {
-    try {
-      return current.patch(patch);
-    } catch (const Json::exception& error) {
-      return base::Status(base::Code::kInvalidArgument, error.what(),
-                          "Invalid");
-    }
-  }
-  return base::Status(
-      base::Code::kInvalidArgument,
-      "the body of the request was in an unknown format - accepted media "
-      "types include: application/json-patch+json, "
-      "application/merge-patch+json, application/strategic-merge-patch+json",
-      "UnsupportedMediaType");
-}
-
-// Decodes a POST or PUT body in JSON or Kubernetes protobuf, by its
-// Content-Type.
-base::StatusOr<Json> DecodeBody(const ApiRequest& request) {
-  auto content_type = request.headers.find("content-type");
-  if (content_type != request.headers.end() &&
-      content_type->second.starts_with(kProtobufContentType)) {
-    return DecodeKubernetesProtobuf(request.body);
-  }
-  Json body = Json::parse(request.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    return base::InvalidArgumentError("the request body is not a JSON object",
-                                      "BadRequest");
-  }
-  return body;
-}
-
-}  // namespace
-
-// A parsed /api/v1/... path: the resource, its namespace and the name.
-struct ApiHandler::Route {
-  const Resource* resource = nullptr;
-  std::string ns;
-  std::string name;
-  std::map<std::string, std::string> query;
-};
-
 ApiHandler::ApiHandler(Registry& registry, base::Clock& clock,
                        ApiHandlerOptions options)
     : registry_(registry), clock_(clock), options_(std::move(options)) {}
 
 ApiResponse ApiHandler::Handle(const ApiRequest& request) {
+  const base::Time started = clock_.Now();
+  Route route;
+  route.verb = request.method;
+  ApiResponse response = Dispatch(request, route);
+  const double seconds =
+      std::chrono::duration<double>(clock_.Now() - started).count();
+  request_metrics_.Record(route.verb,
+                          route.resource ? route.resource->name : "",
+                          route.scope, response.status, seconds);
+  return response;
+}
+
+ApiResponse ApiHandler::Dispatch(const ApiRequest& request, Route& route) {
   const size_t question = request.target.find('?');
   const std::string path = request.target.substr(0, question);
   const Query query = ParseQuery(
@@ -597,55 +394,14 @@ ApiResponse ApiHandler::Handle(const ApiRequest& request) {
       path.starts_with("/readyz/")) {
     return HandleHealth(path, query);
   }
-  if (request.method != "GET" &&
-      (segments.size() < 2 || segments[0] != "api")) {
-    return MethodNotAllowed();
-  }
-  if (path == "/version") {
-    return JsonResponse(200, {{"major", "1"},
-                              {"minor", MinorVersion(options_.git_version)},
-                              {"gitVersion", options_.git_version},
-                              {"gitCommit", "simulated"},
-                              {"gitTreeState", "clean"},
-                              {"buildDate", "2026-01-01T00:00:00Z"},
-                              {"goVersion", "go1.22.0"},
-                              {"compiler", "gc"},
-                              {"platform", "linux/amd64"}});
-  }
-  if (segments == std::vector<std::string>{"api"}) {
-    return JsonResponse(200, {{"kind", "APIVersions"},
-                              {"versions", {"v1"}},
-                              {"serverAddressByClientCIDRs", Json::array()}});
-  }
-  if (segments == std::vector<std::string>{"apis"}) {
-    return JsonResponse(200, {{"kind", "APIGroupList"},
-                              {"apiVersion", "v1"},
-                              {"groups", Json::array()}});
-  }
-  if (segments == std::vector<std::string>{"api", "v1"}) {
-    return JsonResponse(200, ApiResourceList());
-  }
-  if (segments == std::vector<std::string>{"openapi", "v2"}) {
-    return OpenApiV2(request, options_.git_version);
-  }
-  if (segments == std::vector<std::string>{"openapi", "v3"}) {
-    const std::string hash =
-        base::Sha256Hex(OpenApiV3CoreV1(options_.git_version).dump());
-    return JsonResponse(
-        200,
-        {{"paths",
-          {{"api/v1",
-            {{"serverRelativeURL", "/openapi/v3/api/v1?hash=" + hash}}}}}});
-  }
-  if (segments == std::vector<std::string>{"openapi", "v3", "api", "v1"}) {
-    return JsonResponse(200, OpenApiV3CoreV1(options_.git_version));
-  }
-  if (segments.size() < 3 || segments[0] != "api" || segments[1] != "v1") {
-    return NotFoundPath();
+  const bool resource_path =
+      segments.size() >= 3 && segments[0] == "api" && segments[1] == "v1";
+  if (!resource_path) {
+    if (request.method != "GET") return MethodNotAllowed();
+    return HandleNonResource(request, path, query);
   }
 
   // /api/v1/{resource}[/{name}] or /api/v1/namespaces/{ns}/{resource}[/..].
-  Route route;
   route.query = query;
   if (segments[2] == "namespaces" && segments.size() >= 5) {
     route.ns = segments[3];
@@ -653,60 +409,52 @@ ApiResponse ApiHandler::Handle(const ApiRequest& request) {
     if (segments.size() == 6) route.name = segments[5];
     if (segments.size() > 6 || route.resource == nullptr ||
         !route.resource->namespaced) {
+      route.resource = nullptr;
       return NotFoundPath();
     }
   } else {
     route.resource = FindResource(segments[2]);
     if (segments.size() == 4) route.name = segments[3];
     if (segments.size() > 4 || route.resource == nullptr) {
+      route.resource = nullptr;
       return NotFoundPath();
     }
     // A namespaced resource without a namespace can only be listed.
     if (route.resource->namespaced && !route.name.empty()) {
+      route.resource = nullptr;
       return NotFoundPath();
     }
   }
+  route.scope = !route.name.empty() ? "resource"
+                : !route.ns.empty() ? "namespace"
+                                    : "cluster";
   return HandleResource(request, route);
 }
 
 ApiResponse ApiHandler::HandleResource(const ApiRequest& request,
-                                       const Route& route) {
+                                       Route& route) {
   const Resource& resource = *route.resource;
-  const bool collection = route.name.empty();
-
-  if (collection && request.method == "GET") {
+  if (route.name.empty()) {
+    if (request.method == "POST") return Create(request, route);
+    if (request.method != "GET" && request.method != "DELETE") {
+      return MethodNotAllowed();
+    }
     base::StatusOr<Selector> selector = ParseSelector(route.query);
     if (!selector.ok()) return FailureResponse(selector.status());
-    if (route.query.contains("watch") && route.query.at("watch") != "false" &&
-        route.query.at("watch") != "0") {
-      return Watch(route, *selector);
+    if (request.method == "DELETE") {
+      // Upstream serves no deletecollection of namespaces.
+      if (!resource.namespaced) return MethodNotAllowed();
+      route.verb = "DELETECOLLECTION";
+      return DeleteCollection(route, *selector);
     }
-    base::StatusOr<Json> list = registry_.List(resource, route.ns);
-    if (!list.ok()) return FailureResponse(list.status(), &resource);
-    Json& all_items = (*list)["items"];
-    all_items.erase(std::remove_if(all_items.begin(), all_items.end(),
-                                   [&](const Json& item) {
-                                     return !selector->Matches(item);
-                                   }),
-                    all_items.end());
-    if (!WantsTable(request)) return JsonResponse(200, *list);
-    std::vector<Json> items((*list)["items"].begin(), (*list)["items"].end());
-    return JsonResponse(
-        200,
-        Table(resource, items, (*list)["metadata"].value("resourceVersion", ""),
-              clock_.Now()));
+    const std::string watch = QueryValue(route.query, "watch");
+    if (route.query.contains("watch") && watch != "false" && watch != "0") {
+      route.verb = "WATCH";
+      return Watch(request, route, *selector);
+    }
+    route.verb = "LIST";
+    return List(request, route, *selector);
   }
-  if (collection && request.method == "POST") {
-    base::StatusOr<Json> body = DecodeBody(request);
-    if (!body.ok()) return FailureResponse(body.status());
-    const std::string name = NameOf(*body);
-    base::StatusOr<Json> created =
-        registry_.Create(resource, route.ns, std::move(*body));
-    if (!created.ok())
-      return FailureResponse(created.status(), &resource, name);
-    return JsonResponse(201, *created);
-  }
-  if (collection) return MethodNotAllowed();
 
   if (request.method == "GET") {
     base::StatusOr<Json> object = registry_.Get(resource, route.ns, route.name);
@@ -718,24 +466,11 @@ ApiResponse ApiHandler::HandleResource(const ApiRequest& request,
     }
     return JsonResponse(200, *object);
   }
-  if (request.method == "PUT") {
-    base::StatusOr<Json> body = DecodeBody(request);
-    if (!body.ok()) return FailureResponse(body.status());
-    if (NameOf(*body) != route.name) {
-      return FailureResponse(base::InvalidArgumentError(
-          "the name of the object (" + NameOf(*body) +
-              ") does not match the name on the URL (" + route.name + ")",
-          "BadRequest"));
-    }
-    base::StatusOr<UpdateResult> updated =
-        registry_.Update(resource, route.ns, std::move(*body));
-    if (!updated.ok()) {
-      return FailureResponse(updated.status(), &resource, route.name);
-    }
-    return JsonResponse(200, updated->object);
-  }
+  if (request.method == "PUT") return Replace(request, route);
   if (request.method == "PATCH") return Patch(request, route);
   if (request.method == "DELETE") {
+    // NOTE: DeleteOptions in the body (preconditions, propagationPolicy,
+    // gracePeriodSeconds) are ignored; every delete is immediate.
     base::StatusOr<Json> deleted =
         registry_.Delete(resource, route.ns, route.name);
     if (!deleted.ok()) {
@@ -754,115 +489,188 @@ ApiResponse ApiHandler::HandleResource(const ApiRequest& request,
   return MethodNotAllowed();
 }
 
-// Streams watch events as upstream does: one JSON object per line,
-// {"type":"ADDED","object":{...}}. An ERROR event ends the stream.
-// NOTE: timeoutSeconds is ignored, so a watch lasts until the client
-// disconnects or the server stops.
-ApiResponse ApiHandler::Watch(const Route& route, const Selector& selector) {
-  ApiResponse response;
-  const std::string version = route.query.contains("resourceVersion")
-                                  ? route.query.at("resourceVersion")
-                                  : "";
-  response.stream = [this, route, selector, version](StreamSink sink) {
-    auto on_event = [sink, selector](const WatchEvent& event) {
-      if (event.type != "ERROR" && !selector.Matches(event.object)) return;
-      sink(Json{{"type", event.type}, {"object", event.object}}.dump(
-               -1, ' ', false, Json::error_handler_t::replace) +
-           "\n");
-      if (event.type == "ERROR") sink(std::nullopt);
+ApiResponse ApiHandler::List(const ApiRequest& request, const Route& route,
+                             const Selector& selector) {
+  const Resource& resource = *route.resource;
+  base::StatusOr<int64_t> limit = ParseLimit(route.query);
+  if (!limit.ok()) return FailureResponse(limit.status());
+  ListOptions options;
+  options.limit = *limit;
+  options.continue_token = QueryValue(route.query, "continue");
+  options.resource_version = QueryValue(route.query, "resourceVersion");
+  options.resource_version_match =
+      QueryValue(route.query, "resourceVersionMatch");
+  if (!selector.empty()) {
+    options.filter = [selector](const Json& item) {
+      return selector.Matches(item);
     };
-    base::StatusOr<int64_t> watch =
-        registry_.Watch(*route.resource, route.ns, version, on_event);
-    if (!watch.ok()) {
-      on_event({"ERROR", Body(FailureResponse(watch.status()))});
-      return std::function<void()>([] {});
-    }
-    return std::function<void()>([this, id = *watch] {
-      base::Status cancelled = registry_.CancelWatch(id);
-      if (!cancelled.ok()) {
-        spdlog::warn("apiserver: failed to cancel watch {}: {}", id,
-                     cancelled.ToString());
+  }
+
+  base::StatusOr<Json> list = registry_.List(resource, route.ns, options);
+  if (!list.ok()) {
+    Json status = FailureStatus(list.status(), &resource);
+    // An expired continue token comes back with one that continues at the
+    // latest revision, as upstream's handleCompactedErrorForPaging does.
+    if (list.status().reason() == "Expired" &&
+        !options.continue_token.empty()) {
+      base::StatusOr<ContinueToken> token =
+          DecodeContinueToken(options.continue_token);
+      if (token.ok()) {
+        status["metadata"]["continue"] =
+            EncodeContinueToken(token->start_key, -1);
       }
-    });
-  };
+    }
+    return JsonResponse(status["code"].get<int>(), status);
+  }
+  if (!WantsTable(request)) return JsonResponse(200, *list);
+  std::vector<Json> items((*list)["items"].begin(), (*list)["items"].end());
+  Json table =
+      Table(resource, items, (*list)["metadata"].value("resourceVersion", ""),
+            clock_.Now());
+  for (const char* field : {"continue", "remainingItemCount"}) {
+    if ((*list)["metadata"].contains(field)) {
+      table["metadata"][field] = (*list)["metadata"][field];
+    }
+  }
+  return JsonResponse(200, table);
+}
+
+ApiResponse ApiHandler::Create(const ApiRequest& request, const Route& route) {
+  const Resource& resource = *route.resource;
+  base::StatusOr<FieldValidation> validation = ParseFieldValidation(
+      route.query, "CreateOptions", options_.server_side_field_validation);
+  if (!validation.ok()) return FailureResponse(validation.status());
+  base::StatusOr<DecodedBody> body =
+      DecodeObjectBody(request, resource, *validation);
+  if (!body.ok()) return FailureResponse(body.status());
+  const std::string name = NameOf(body->object);
+  base::StatusOr<Json> created =
+      registry_.Create(resource, route.ns, std::move(body->object));
+  if (!created.ok()) {
+    return FailureResponse(created.status(), &resource, name);
+  }
+  ApiResponse response = JsonResponse(201, *created);
+  AddWarnings(body->warnings, response);
+  return response;
+}
+
+ApiResponse ApiHandler::Replace(const ApiRequest& request, const Route& route) {
+  const Resource& resource = *route.resource;
+  base::StatusOr<FieldValidation> validation = ParseFieldValidation(
+      route.query, "UpdateOptions", options_.server_side_field_validation);
+  if (!validation.ok()) return FailureResponse(validation.status());
+  base::StatusOr<DecodedBody> body =
+      DecodeObjectBody(request, resource, *validation);
+  if (!body.ok()) return FailureResponse(body.status());
+  if (NameOf(body->object) != route.name) {
+    return FailureResponse(base::InvalidArgumentError(
+        "the name of the object (" + NameOf(body->object) +
+            ") does not match the name on the URL (" + route.name + ")",
+        "BadRequest"));
+  }
+  base::StatusOr<UpdateResult> updated =
+      registry_.Update(resource, route.ns, std::move(body->object));
+  if (!updated.ok()) {
+    return FailureResponse(updated.status(), &resource, route.name);
+  }
+  ApiResponse response = JsonResponse(200, updated->object);
+  AddWarnings(body->warnings, response);
   return response;
 }
 
 ApiResponse ApiHandler::Patch(const ApiRequest& request, const Route& route) {
   const Resource& resource = *route.resource;
-  Json patch = Json::parse(request.body, nullptr, false);
-  if (patch.is_discarded()) {
+  const std::string type = MediaType(request);
+  const bool strategic = type == "application/strategic-merge-patch+json";
+  if (!strategic && type != "application/merge-patch+json" &&
+      type != "application/json-patch+json") {
+    // NOTE: server-side apply (application/apply-patch+yaml) is not served.
     return FailureResponse(base::InvalidArgumentError(
-        "the request body is not valid JSON", "BadRequest"));
+        "the body of the request was in an unknown format - accepted media "
+        "types include: application/json-patch+json, "
+        "application/merge-patch+json, application/strategic-merge-patch+json",
+        "UnsupportedMediaType"));
   }
-  auto content_type = request.headers.find("content-type");
-  const std::string type =
-      content_type == request.headers.end() ? "" : content_type->second;
+  base::StatusOr<FieldValidation> validation = ParseFieldValidation(
+      route.query, "PatchOptions", options_.server_side_field_validation);
+  if (!validation.ok()) return FailureResponse(validation.status());
+  base::StatusOr<ParsedJson> patch = ParseJsonText(request.body);
+  if (!patch.ok()) return FailureResponse(patch.status());
+  // A patch that sets a resourceVersion is a precondition, so its conflict
+  // goes back to the client instead of being retried.
+  const bool precondition = patch->value.is_object() &&
+                            !patch->value.value("metadata", Json::object())
+                                 .value("resourceVersion", "")
+                                 .empty();
+
   for (int attempt = 1;; ++attempt) {
     base::StatusOr<Json> current =
         registry_.Get(resource, route.ns, route.name);
     if (!current.ok()) {
       return FailureResponse(current.status(), &resource, route.name);
     }
-    base::StatusOr<Json> patched = ApplyPatch(type, *current, patch);
+    base::StatusOr<Json> patched =
+        strategic ? StrategicMergePatch(*current, patch->value, resource.kind)
+                  : ApplyJsonPatch(type, *current, patch->value);
     if (!patched.ok()) {
       return FailureResponse(patched.status(), &resource, route.name);
     }
+
+    std::vector<std::string> field_errors;
+    for (const std::string& field : UnknownFields(resource.kind, *patched)) {
+      field_errors.push_back("unknown field " + GoQuote(field));
+    }
+    for (const std::string& field : patch->duplicate_fields) {
+      field_errors.push_back("duplicate field " + GoQuote(field));
+    }
+    if (!field_errors.empty() && *validation == FieldValidation::kStrict) {
+      const std::string cause =
+          "strict decoding error: " + JoinErrors(field_errors);
+      if (strategic) {
+        return FailureResponse(base::InvalidArgumentError(
+            " \"\" is invalid: patch: Invalid value: " +
+                GoQuote(GoFormat(patch->value)) + ": " + cause,
+            "Invalid"));
+      }
+      return FailureResponse(base::InvalidArgumentError(cause, "BadRequest"));
+    }
+    PruneUnknownFields(resource.kind, *patched);
+    if (NameOf(*patched) != route.name) {
+      return FailureResponse(base::InvalidArgumentError(
+          "the name of the object (" + NameOf(*patched) +
+              ") does not match the name on the URL (" + route.name + ")",
+          "BadRequest"));
+    }
+
     base::StatusOr<UpdateResult> updated =
         registry_.Update(resource, route.ns, std::move(*patched));
-    if (updated.ok()) return JsonResponse(200, updated->object);
+    if (updated.ok()) {
+      ApiResponse response = JsonResponse(200, updated->object);
+      if (*validation == FieldValidation::kWarn) {
+        AddWarnings(field_errors, response);
+      }
+      return response;
+    }
     // A write between the read and the update conflicts on the
     // resourceVersion that the read returned; read again and retry.
-    if (updated.status().reason() != "Conflict" || attempt == kPatchAttempts) {
+    if (updated.status().reason() != "Conflict" || precondition ||
+        attempt == kPatchAttempts) {
       return FailureResponse(updated.status(), &resource, route.name);
     }
   }
 }
 
-ApiResponse ApiHandler::HandleHealth(const std::string& path,
-                                     const Query& query) {
-  std::vector<std::pair<std::string, base::Status>> checks = {
-      {"ping", base::OkStatus()},
-      {"log", base::OkStatus()},
-      {"etcd", base::OkStatus()}};
-  // The KMS check belongs to /healthz and /readyz only: an unreachable KMS
-  // must not make a liveness probe restart the server.
-  const bool is_livez = path.starts_with("/livez");
-  if (options_.kms_health && !is_livez) {
-    checks.push_back({"kms-providers", options_.kms_health()});
+ApiResponse ApiHandler::DeleteCollection(const Route& route,
+                                         const Selector& selector) {
+  const Resource& resource = *route.resource;
+  std::function<bool(const Json&)> filter;
+  if (!selector.empty()) {
+    filter = [selector](const Json& item) { return selector.Matches(item); };
   }
-  const std::string root = path.substr(0, path.find('/', 1));
-  const std::string check_name =
-      path.size() > root.size() + 1 ? path.substr(root.size() + 1) : "";
-
-  if (!check_name.empty()) {
-    for (const auto& [name, status] : checks) {
-      if (name != check_name) continue;
-      if (status.ok()) return TextResponse(200, "ok");
-      // The provider logs its own state changes; probes repeat every few
-      // seconds, so this stays at debug level.
-      spdlog::debug("apiserver: {} check {} failed: {}", root, name,
-                    status.message());
-      return TextResponse(500,
-                          "internal server error: " + status.message() + "\n");
-    }
-    return TextResponse(404, "404 page not found\n");
-  }
-
-  bool healthy = true;
-  std::string verbose;
-  for (const auto& [name, status] : checks) {
-    healthy = healthy && status.ok();
-    verbose += status.ok() ? "[+]" + name + " ok\n"
-                           : "[-]" + name + " failed: reason withheld\n";
-  }
-  const std::string check = root.substr(1);
-  if (healthy) {
-    return TextResponse(200, query.contains("verbose")
-                                 ? verbose + check + " check passed\n"
-                                 : "ok");
-  }
-  return TextResponse(500, verbose + check + " check failed\n");
+  base::StatusOr<Json> deleted =
+      registry_.DeleteCollection(resource, route.ns, filter);
+  if (!deleted.ok()) return FailureResponse(deleted.status(), &resource);
+  return JsonResponse(200, *deleted);
 }
 
 }  // namespace apiserver

@@ -57,6 +57,7 @@ http::response<http::string_body> ToBeastResponse(const ApiResponse& in,
                                         version};
   out.set(http::field::content_type, in.content_type);
   out.set(http::field::cache_control, "no-cache, private");
+  for (const auto& [name, value] : in.headers) out.insert(name, value);
   out.body() = in.body;
   out.keep_alive(keep_alive);
   out.prepare_payload();
@@ -68,9 +69,9 @@ ApiResponse BodyTooLarge() {
   response.status = 413;
   response.body =
       R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
-      R"("message":"the request body is larger than the limit of )" +
+      R"("message":"Request entity too large: limit is )" +
       std::to_string(kMaxApiRequestBodyBytes) +
-      R"( bytes","reason":"RequestEntityTooLarge","code":413})";
+      R"(","reason":"RequestEntityTooLarge","code":413})";
   return response;
 }
 

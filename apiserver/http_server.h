@@ -28,7 +28,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "apiserver/metrics.h"
 #include "apiserver/registry.h"
 #include "base/clock.h"
 #include "base/random.h"
@@ -36,8 +39,9 @@
 
 namespace apiserver {
 
-// Request bodies over 3 MiB are rejected with 413, as kube-apiserver's
-// default limit.
+// Request bodies over 3 MiB (3,145,728 bytes) are rejected with 413
+// RequestEntityTooLarge `Request entity too large: limit is 3145728`, as
+// kube-apiserver's default --max-request-body-bytes.
 inline constexpr size_t kMaxApiRequestBodyBytes = 3 * 1024 * 1024;
 
 struct ApiRequest {
@@ -54,6 +58,9 @@ using StreamSink = std::function<void(std::optional<std::string>)>;
 struct ApiResponse {
   int status = 200;
   std::string content_type = "application/json";
+  // Further headers, such as a "Warning" for each unknown field that
+  // fieldValidation=Warn reports.
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   // Set for a watch instead of a body: starts the stream, which sends its
   // lines to the sink, and returns the function that stops it.
@@ -66,28 +73,52 @@ struct ApiHandlerOptions {
   // Returns OK when every KMS provider is healthy, else the error that
   // /healthz/kms-providers and /readyz report. Unset: no KMS check.
   std::function<base::Status()> kms_health;
+  // Returns the statistics of each KMS v2 provider by name, for /metrics.
+  // Unset: no KMS metrics.
+  std::function<std::map<std::string, KmsV2Stats>()> kms_stats;
+  // Whether the server validates fields itself (the fieldValidation query
+  // parameter, published in the OpenAPI documents). When false, the server
+  // behaves as one that predates server-side field validation: it drops
+  // unknown fields silently, and kubectl validates on the client instead.
+  bool server_side_field_validation = true;
+  // How often a watch that allows bookmarks gets a BOOKMARK event, on the
+  // handler's clock. kube-apiserver sends them about once a minute.
+  base::Duration bookmark_interval = std::chrono::minutes(1);
 };
 
 class ApiHandler {
  public:
   struct Selector;  // a parsed labelSelector and fieldSelector
+  struct Route;     // a parsed /api/v1 resource path
 
-  // `registry` and `clock` must outlive the handler.
+  // `registry` and `clock` must outlive the handler, and the handler must
+  // outlive the watch streams it started.
   ApiHandler(Registry& registry, base::Clock& clock, ApiHandlerOptions options);
 
   ApiResponse Handle(const ApiRequest& request);
 
  private:
-  struct Route;
-  ApiResponse HandleResource(const ApiRequest& request, const Route& route);
+  ApiResponse Dispatch(const ApiRequest& request, Route& route);
+  ApiResponse HandleResource(const ApiRequest& request, Route& route);
+  ApiResponse HandleNonResource(
+      const ApiRequest& request, const std::string& path,
+      const std::map<std::string, std::string>& query);
   ApiResponse HandleHealth(const std::string& path,
                            const std::map<std::string, std::string>& query);
+  ApiResponse List(const ApiRequest& request, const Route& route,
+                   const Selector& selector);
+  ApiResponse Create(const ApiRequest& request, const Route& route);
+  ApiResponse Replace(const ApiRequest& request, const Route& route);
   ApiResponse Patch(const ApiRequest& request, const Route& route);
-  ApiResponse Watch(const Route& route, const Selector& selector);
+  ApiResponse DeleteCollection(const Route& route, const Selector& selector);
+  ApiResponse Watch(const ApiRequest& request, const Route& route,
+                    const Selector& selector);
+  ApiResponse Metrics();
 
   Registry& registry_;
   base::Clock& clock_;
   const ApiHandlerOptions options_;
+  RequestMetrics request_metrics_;
 };
 
 struct HttpServerOptions {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "apiserver/validation.h"
+#include "base/crypto.h"
 
 namespace apiserver {
 namespace {
@@ -190,6 +191,110 @@ etcd::RequestOp DeleteOp(const std::string& key, const std::string& range_end) {
   return op;
 }
 
+std::string ListPrefix(const Resource& resource, const std::string& ns) {
+  std::string prefix = "/registry/" + resource.name + "/";
+  if (resource.namespaced && !ns.empty()) prefix += ns + "/";
+  return prefix;
+}
+
+// Where a List starts reading, and at which revision (0: the latest).
+struct ListStart {
+  std::string key;
+  int64_t revision = 0;
+  // The revision that the listed revision must not be older than.
+  int64_t minimum_revision = 0;
+};
+
+base::StatusOr<int64_t> ParseResourceVersion(const std::string& text) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [parsed_end, error] = std::from_chars(text.data(), end, value);
+  if (error != std::errc() || parsed_end != end || value < 0) {
+    return BadRequest(
+        "invalid resource version: resourceVersion: Invalid "
+        "value: " +
+        GoQuote(text) + ": strconv.ParseUint: parsing " + GoQuote(text) +
+        ": invalid syntax");
+  }
+  return value;
+}
+
+// Follows upstream's storage.ValidateListOptions.
+base::StatusOr<ListStart> StartOfList(const std::string& prefix,
+                                      const ListOptions& options) {
+  ListStart start{prefix, 0, 0};
+  if (!options.continue_token.empty()) {
+    ASSIGN_OR_RETURN(ContinueToken token,
+                     DecodeContinueToken(options.continue_token));
+    if (!options.resource_version.empty() && options.resource_version != "0") {
+      return BadRequest(
+          "specifying resource version is not allowed when using continue");
+    }
+    start.key = prefix + token.start_key;
+    start.revision = std::max<int64_t>(token.revision, 0);
+    return start;
+  }
+  if (options.resource_version.empty()) return start;
+  ASSIGN_OR_RETURN(int64_t requested,
+                   ParseResourceVersion(options.resource_version));
+  const std::string& match = options.resource_version_match;
+  if (match == "Exact" || (match.empty() && options.limit > 0)) {
+    start.revision = requested;
+  } else if (match == "NotOlderThan" || match.empty()) {
+    start.minimum_revision = requested;
+  } else {
+    return BadRequest("unknown ResourceVersionMatch value: " + match);
+  }
+  return start;
+}
+
+// Maps a failed range of a List: a compacted revision is 410 Expired with
+// upstream's texts.
+base::Status ListStoreError(const base::Status& status, bool paging) {
+  if (status.code() != base::Code::kOutOfRange ||
+      status.message().find("compacted") == std::string::npos) {
+    return StoreError(status);
+  }
+  if (paging) {
+    return base::OutOfRangeError(
+        "The provided continue parameter is too old to display a consistent "
+        "list result. You can start a new list without the continue "
+        "parameter, or use the continue token in this response to retrieve "
+        "the remainder of the results. Continuing with the provided token "
+        "results in an inconsistent list - objects that were created, "
+        "modified, or deleted between the time the first chunk was returned "
+        "and now may show up in the list.",
+        "Expired");
+  }
+  return base::OutOfRangeError(
+      "The resourceVersion for the provided list is too old.", "Expired");
+}
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  std::string text = base::Base64Encode(bytes);
+  for (char& c : text) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  while (!text.empty() && text.back() == '=') text.pop_back();
+  return text;
+}
+
+base::StatusOr<std::string> Base64UrlDecode(std::string text) {
+  for (char& c : text) {
+    if (c == '-') {
+      c = '+';
+    } else if (c == '_') {
+      c = '/';
+    } else if (c == '+' || c == '/' || c == '=') {
+      // Characters of the other alphabet and padding are not base64url.
+      c = '!';
+    }
+  }
+  while (text.size() % 4 != 0) text += '=';
+  return base::Base64Decode(text);
+}
+
 }  // namespace
 
 const Resource& SecretsResource() {
@@ -212,6 +317,59 @@ std::string EtcdKey(const Resource& resource, const std::string& ns,
   std::string key = "/registry/" + resource.name + "/";
   if (resource.namespaced) key += ns + "/";
   return key + name;
+}
+
+std::string EncodeContinueToken(const std::string& start_key,
+                                int64_t revision) {
+  const Json token = {
+      {"v", "meta.k8s.io/v1"}, {"rv", revision}, {"start", start_key}};
+  return Base64UrlEncode(token.dump());
+}
+
+base::StatusOr<ContinueToken> DecodeContinueToken(const std::string& text) {
+  const std::string invalid = "invalid continue token: ";
+  base::StatusOr<std::string> data = Base64UrlDecode(text);
+  if (!data.ok()) {
+    return BadRequest(invalid +
+                      "continue key is not valid: " + data.status().message());
+  }
+  Json token = Json::parse(*data, nullptr, false);
+  if (!token.is_object() || !token.value("v", Json()).is_string() ||
+      !token.value("rv", Json(0)).is_number_integer() ||
+      !token.value("start", Json("")).is_string()) {
+    return BadRequest(invalid +
+                      "continue key is not valid: the token is not a JSON "
+                      "object of the expected fields");
+  }
+  if (token["v"] != "meta.k8s.io/v1") {
+    return BadRequest(invalid +
+                      "server does not recognize this encoded version " +
+                      token["v"].get<std::string>());
+  }
+  ContinueToken decoded;
+  decoded.revision = token.value("rv", int64_t{0});
+  decoded.start_key = token.value("start", "");
+  if (decoded.revision == 0) {
+    return BadRequest(invalid +
+                      "continue key is not valid: incorrect encoded start "
+                      "resourceVersion (version meta.k8s.io/v1)");
+  }
+  if (decoded.start_key.empty()) {
+    return BadRequest(invalid +
+                      "continue key is not valid: encoded start key empty "
+                      "(version meta.k8s.io/v1)");
+  }
+  // As upstream, reject keys that path cleaning would change, so a token
+  // cannot reach above the list's prefix.
+  const std::string key = "/" + decoded.start_key;
+  if (key.find("/../") != std::string::npos || key.ends_with("/..") ||
+      key.find("/./") != std::string::npos || key.ends_with("/.") ||
+      key.find("//") != std::string::npos ||
+      (key.size() > 1 && key.back() == '/')) {
+    return BadRequest(invalid +
+                      "continue key is not valid: " + decoded.start_key);
+  }
+  return decoded;
 }
 
 Registry::Registry(etcd::Store& store, std::shared_ptr<Transformer> transformer,
@@ -312,35 +470,86 @@ base::StatusOr<Json> Registry::Get(const Resource& resource,
 
 base::StatusOr<Json> Registry::List(const Resource& resource,
                                     const std::string& ns) {
-  std::string prefix = "/registry/" + resource.name + "/";
-  if (resource.namespaced && !ns.empty()) prefix += ns + "/";
+  return List(resource, ns, ListOptions{});
+}
+
+base::StatusOr<Json> Registry::List(const Resource& resource,
+                                    const std::string& ns,
+                                    const ListOptions& options) {
+  const std::string prefix = ListPrefix(resource, ns);
+  ASSIGN_OR_RETURN(ListStart list_start, StartOfList(prefix, options));
+
   etcd::RangeRequest request;
-  request.key = prefix;
+  request.key = list_start.key;
   request.range_end = etcd::PrefixEnd(prefix);
-  base::StatusOr<etcd::RangeResponse> range = store_.Range(request);
-  if (!range.ok()) return StoreError(range.status());
+  request.revision = list_start.revision;
+  // With a filter, each round reads another `limit` keys until the page
+  // has `limit` items that pass it.
+  request.limit = options.limit;
 
   std::shared_ptr<Transformer> current = transformer();
-  std::vector<Json> items;
-  for (const etcd::KeyValue& kv : range->kvs) {
-    // One value that does not decrypt fails the whole list, as upstream.
-    ASSIGN_OR_RETURN(Decoded decoded, DecodeValue(resource, *current, kv));
-    decoded.object.erase("kind");
-    decoded.object.erase("apiVersion");
-    items.push_back(std::move(decoded.object));
+  Json items = Json::array();
+  int64_t revision = 0;
+  int64_t remaining = 0;
+  std::string next_key;
+  while (true) {
+    base::StatusOr<etcd::RangeResponse> range = store_.Range(request);
+    if (!range.ok()) {
+      return ListStoreError(range.status(), !options.continue_token.empty());
+    }
+    // A read at a past revision shows that revision; etcd's header has the
+    // current one.
+    if (revision == 0) {
+      revision =
+          request.revision > 0 ? request.revision : range->header.revision;
+    }
+    request.revision = revision;
+    next_key.clear();
+    size_t index = 0;
+    for (; index < range->kvs.size(); ++index) {
+      const etcd::KeyValue& kv = range->kvs[index];
+      // One value that does not decrypt fails the whole list, as upstream.
+      ASSIGN_OR_RETURN(Decoded decoded, DecodeValue(resource, *current, kv));
+      if (options.filter && !options.filter(decoded.object)) continue;
+      decoded.object.erase("kind");
+      decoded.object.erase("apiVersion");
+      items.push_back(std::move(decoded.object));
+      if (options.limit > 0 &&
+          static_cast<int64_t>(items.size()) >= options.limit) {
+        ++index;
+        break;
+      }
+    }
+    const bool page_full = options.limit > 0 &&
+                           static_cast<int64_t>(items.size()) >= options.limit;
+    const bool more = index < range->kvs.size() || range->more;
+    if (!more) break;
+    const std::string& last_key = range->kvs[index - 1].key;
+    if (page_full) {
+      next_key = last_key + '\0';
+      remaining = range->count - static_cast<int64_t>(index);
+      break;
+    }
+    request.key = last_key + '\0';
   }
-  // Keys sort "a-b/" before "a/", so sort by the fields themselves.
-  std::sort(items.begin(), items.end(), [](const Json& a, const Json& b) {
-    const Json& ma = a["metadata"];
-    const Json& mb = b["metadata"];
-    return std::pair(StringField(ma, "namespace"), StringField(ma, "name")) <
-           std::pair(StringField(mb, "namespace"), StringField(mb, "name"));
-  });
+
+  if (revision < list_start.minimum_revision) {
+    return base::DeadlineExceededError(
+        "Too large resource version: " +
+            std::to_string(list_start.minimum_revision) +
+            ", current: " + std::to_string(revision),
+        "Timeout");
+  }
+  Json metadata = {{"resourceVersion", std::to_string(revision)}};
+  if (!next_key.empty()) {
+    metadata["continue"] =
+        EncodeContinueToken(next_key.substr(prefix.size()), revision);
+    if (!options.filter) metadata["remainingItemCount"] = remaining;
+  }
   return Json{
       {"kind", resource.kind + "List"},
       {"apiVersion", "v1"},
-      {"metadata",
-       {{"resourceVersion", std::to_string(range->header.revision)}}},
+      {"metadata", metadata},
       {"items", items},
   };
 }
@@ -464,6 +673,28 @@ base::StatusOr<Json> Registry::Delete(const Resource& resource,
   }
 }
 
+base::StatusOr<Json> Registry::DeleteCollection(
+    const Resource& resource, const std::string& ns,
+    const std::function<bool(const Json&)>& filter) {
+  ListOptions options;
+  options.filter = filter;
+  ASSIGN_OR_RETURN(Json list, List(resource, ns, options));
+  Json deleted = Json::array();
+  for (const Json& item : list["items"]) {
+    const std::string item_ns = StringField(item["metadata"], "namespace");
+    base::StatusOr<Json> gone = Delete(resource, item_ns, NameOf(item));
+    if (!gone.ok() && gone.status().code() == base::Code::kNotFound) continue;
+    if (!gone.ok()) return gone.status();
+    gone->erase("kind");
+    gone->erase("apiVersion");
+    deleted.push_back(std::move(*gone));
+  }
+  list["items"] = std::move(deleted);
+  list["metadata"] = {
+      {"resourceVersion", std::to_string(store_.CurrentRevision())}};
+  return list;
+}
+
 namespace {
 
 Json ExpiredStatus(int64_t requested, int64_t compacted) {
@@ -487,6 +718,20 @@ Json InternalErrorStatus(const std::string& message) {
           {"details", {{"causes", Json::array({{{"message", message}}})}}},
           {"code", 500}};
 }
+
+}  // namespace
+
+Json BookmarkObject(const Resource& resource, int64_t revision,
+                    bool initial_events_end) {
+  Json metadata = {{"resourceVersion", std::to_string(revision)}};
+  if (initial_events_end) {
+    metadata["annotations"] = {{"k8s.io/initial-events-end", "true"}};
+  }
+  return {
+      {"kind", resource.kind}, {"apiVersion", "v1"}, {"metadata", metadata}};
+}
+
+namespace {
 
 // Turns one store event into a watch event. A delete carries the object's
 // last state with the deletion's revision, as upstream.
@@ -520,47 +765,69 @@ base::StatusOr<int64_t> Registry::Watch(const Resource& resource,
                                         const std::string& ns,
                                         const std::string& resource_version,
                                         WatchHandler handler) {
-  int64_t requested = 0;
-  if (!resource_version.empty()) {
-    const char* end = resource_version.data() + resource_version.size();
-    auto [parsed_end, error] =
-        std::from_chars(resource_version.data(), end, requested);
-    if (error != std::errc() || parsed_end != end || requested < 0) {
-      return BadRequest("invalid resource version: " + resource_version);
-    }
-  }
-  std::string prefix = "/registry/" + resource.name + "/";
-  if (resource.namespaced && !ns.empty()) prefix += ns + "/";
+  WatchOptions options;
+  options.resource_version = resource_version;
+  ASSIGN_OR_RETURN(WatchStarted started,
+                   Watch(resource, ns, options, std::move(handler)));
+  return started.id;
+}
 
-  // Without a resourceVersion the watch starts with the current objects.
-  int64_t start = requested + 1;
-  if (requested == 0) {
+base::StatusOr<WatchStarted> Registry::Watch(const Resource& resource,
+                                             const std::string& ns,
+                                             const WatchOptions& options,
+                                             WatchHandler handler) {
+  int64_t requested = 0;
+  if (!options.resource_version.empty()) {
+    base::StatusOr<int64_t> parsed =
+        ParseResourceVersion(options.resource_version);
+    if (!parsed.ok()) {
+      return BadRequest("invalid resource version: " +
+                        options.resource_version);
+    }
+    requested = *parsed;
+  }
+  const std::string prefix = ListPrefix(resource, ns);
+  const bool initial_events =
+      options.send_initial_events.value_or(requested == 0);
+
+  // The current objects come first as ADDED events, then the changes after
+  // the revision they were read at.
+  WatchStarted started;
+  started.revision = requested;
+  if (initial_events || requested == 0) {
     etcd::RangeRequest range;
     range.key = prefix;
     range.range_end = etcd::PrefixEnd(prefix);
     base::StatusOr<etcd::RangeResponse> current = store_.Range(range);
     if (!current.ok()) return StoreError(current.status());
+    started.revision = current->header.revision;
     std::shared_ptr<Transformer> decoder = transformer();
+    if (!initial_events) current->kvs.clear();
     for (const etcd::KeyValue& kv : current->kvs) {
       base::StatusOr<Decoded> decoded = DecodeValue(resource, *decoder, kv);
       if (!decoded.ok()) {
         handler({"ERROR", InternalErrorStatus(decoded.status().message())});
-        return int64_t{0};
+        return started;
       }
       handler({"ADDED", std::move(decoded->object)});
     }
-    start = current->header.revision + 1;
+    if (initial_events && options.initial_events_end_bookmark) {
+      handler({"BOOKMARK", BookmarkObject(resource, started.revision, true)});
+    }
   }
 
   etcd::WatchRequest request;
   request.key = prefix;
   request.range_end = etcd::PrefixEnd(prefix);
-  request.start_revision = start;
+  request.start_revision = started.revision + 1;
   request.prev_kv = true;
   // Set after an ERROR event, which ends the stream.
   auto failed = std::make_shared<std::atomic<bool>>(false);
-  return store_.Watch(request, [this, &resource, handler, requested,
-                                failed](const etcd::WatchResponse& response) {
+  ASSIGN_OR_RETURN(started.id, store_.Watch(request, [this, &resource, handler,
+                                                      requested, failed](
+                                                         const etcd::
+                                                             WatchResponse&
+                                                                 response) {
     if (*failed) return;
     if (response.canceled && response.compact_revision != 0) {
       *failed = true;
@@ -574,7 +841,8 @@ base::StatusOr<int64_t> Registry::Watch(const Resource& resource,
       handler(converted);
       if (*failed) return;
     }
-  });
+  }));
+  return started;
 }
 
 base::Status Registry::CancelWatch(int64_t watch_id) {

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "apiserver/transformer.h"
@@ -59,11 +60,69 @@ struct UpdateResult {
 
 // One event of a watch, as the "type" and "object" of a watch stream line.
 struct WatchEvent {
-  std::string type;  // "ADDED", "MODIFIED", "DELETED" or "ERROR"
+  std::string type;  // "ADDED", "MODIFIED", "DELETED", "BOOKMARK" or "ERROR"
   // The object, with the resourceVersion of the event; for ERROR a v1
   // Status such as 410 Expired `too old resource version: 5 (9)`.
   Json object;
 };
+
+// Options of Registry::List; the defaults list everything at the latest
+// revision.
+struct ListOptions {
+  // The maximum number of items in the page; 0 for no limit. When more
+  // remain, metadata.continue is set, and metadata.remainingItemCount too
+  // unless `filter` is set.
+  int64_t limit = 0;
+  // metadata.continue of the previous page: the next page then shows the
+  // same revision as the first, or the latest when the token says so.
+  std::string continue_token;
+  // "" or "0" for the latest revision. A number N with
+  // resource_version_match "Exact" (or with a limit and no match, as
+  // upstream's legacy rule) lists at revision N; otherwise the latest
+  // revision is listed and must be at least N.
+  std::string resource_version;
+  std::string resource_version_match;  // "", "Exact" or "NotOlderThan"
+  // Items for which this returns false are left out; `limit` counts only
+  // the items kept. Empty keeps every item.
+  std::function<bool(const Json&)> filter;
+};
+
+// Options of Registry::Watch.
+struct WatchOptions {
+  // As Watch's resource_version argument.
+  std::string resource_version;
+  // Whether the watch starts with ADDED events of the current objects.
+  // Unset: only when resource_version is "" or "0", as upstream.
+  std::optional<bool> send_initial_events;
+  // After the initial events, send a BOOKMARK whose object has the
+  // listed revision and the annotation "k8s.io/initial-events-end": "true".
+  bool initial_events_end_bookmark = false;
+};
+
+struct WatchStarted {
+  int64_t id = 0;
+  // The events that follow are those after this revision.
+  int64_t revision = 0;
+};
+
+// The continue token of a list page, as upstream encodes it: base64url
+// (no padding) of {"v":"meta.k8s.io/v1","rv":<revision>,"start":<key>},
+// where <key> is the next etcd key relative to the list's key prefix. A
+// revision of -1 continues at the latest revision.
+std::string EncodeContinueToken(const std::string& start_key, int64_t revision);
+struct ContinueToken {
+  std::string start_key;  // relative to the list's key prefix
+  int64_t revision = 0;
+};
+// Fails with reason BadRequest and upstream's message, such as
+// `invalid continue token: continue key is not valid: ...`.
+base::StatusOr<ContinueToken> DecodeContinueToken(const std::string& token);
+
+// The object of a BOOKMARK watch event: only kind, apiVersion and
+// metadata.resourceVersion, plus the "k8s.io/initial-events-end" annotation
+// when it ends a watch's initial events.
+Json BookmarkObject(const Resource& resource, int64_t revision,
+                    bool initial_events_end);
 
 // Receives watch events in revision order, on the thread that wrote to the
 // store (or created the watch). After an ERROR event no more events come.
@@ -85,8 +144,16 @@ class Registry {
   base::StatusOr<Json> Get(const Resource& resource, const std::string& ns,
                            const std::string& name);
   // Returns a v1 List ("SecretList", ...) of one namespace, or of all when
-  // `ns` is empty, sorted by namespace and name.
+  // `ns` is empty, in etcd key order (so namespace "a-b" comes before "a").
   base::StatusOr<Json> List(const Resource& resource, const std::string& ns);
+  // Like List, one page at a time. Fails with reason BadRequest for an
+  // invalid continue token or resourceVersion, reason Expired (HTTP 410)
+  // when the continue token's or the exact resourceVersion's revision has
+  // been compacted, and reason Timeout (HTTP 504) `Too large resource
+  // version: <requested>, current: <current>` when a minimum
+  // resourceVersion is ahead of the store.
+  base::StatusOr<Json> List(const Resource& resource, const std::string& ns,
+                            const ListOptions& options);
   // Replaces an object. A non-empty metadata.resourceVersion must equal the
   // stored one (else reason Conflict); an empty one updates unconditionally.
   // An update that changes nothing is not written unless the stored value is
@@ -98,6 +165,13 @@ class Registry {
   // "kube-public" cannot be deleted (reason Forbidden).
   base::StatusOr<Json> Delete(const Resource& resource, const std::string& ns,
                               const std::string& name);
+  // Deletes, one at a time as upstream does, every object of one namespace
+  // (or of all when `ns` is empty) that `filter` keeps, and returns a v1
+  // List of their last states. Objects that disappear meanwhile are
+  // skipped. An empty filter keeps every object.
+  base::StatusOr<Json> DeleteCollection(
+      const Resource& resource, const std::string& ns,
+      const std::function<bool(const Json&)>& filter);
 
   // Watches the objects of one namespace, or of all when `ns` is empty.
   // With an empty or "0" resource_version the current objects come first
@@ -108,6 +182,12 @@ class Registry {
   base::StatusOr<int64_t> Watch(const Resource& resource, const std::string& ns,
                                 const std::string& resource_version,
                                 WatchHandler handler);
+  // Like Watch, with the options of upstream's watch requests. Returns the
+  // watch id and the revision that the events follow.
+  base::StatusOr<WatchStarted> Watch(const Resource& resource,
+                                     const std::string& ns,
+                                     const WatchOptions& options,
+                                     WatchHandler handler);
   // Stops a watch; its handler is not called after this returns.
   base::Status CancelWatch(int64_t watch_id);
 

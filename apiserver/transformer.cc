@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -39,6 +40,26 @@ constexpr std::string_view kEncryptedPrefix = "k8s:enc:";
 base::StatusOr<std::string> DeriveKey(std::string_view seed,
                                       std::string_view info) {
   return base::HkdfSha256Expand(seed, info, base::kAes256KeySize);
+}
+
+constexpr char kEncryptMethod[] = "/v2.KeyManagementService/Encrypt";
+constexpr char kDecryptMethod[] = "/v2.KeyManagementService/Decrypt";
+constexpr char kStatusMethod[] = "/v2.KeyManagementService/Status";
+
+// The gRPC name of a status code as Go's codes.Code prints it:
+// "DeadlineExceeded" for DEADLINE_EXCEEDED.
+std::string GrpcCodeName(base::Code code) {
+  std::string name;
+  bool upper = true;
+  for (char c : base::CodeName(code)) {
+    if (c == '_') {
+      upper = true;
+      continue;
+    }
+    name += upper ? c : static_cast<char>(std::tolower(c));
+    upper = false;
+  }
+  return name == "Ok" ? "OK" : name;
 }
 
 // "sha256:<hex>", how upstream names a key_id in messages.
@@ -195,6 +216,10 @@ struct KmsV2Core : std::enable_shared_from_this<KmsV2Core> {
   base::StatusOr<ReadResult> FromStorage(const std::string& stored,
                                          const std::string& etcd_key);
   base::StatusOr<std::string> SeedFor(const v2::EncryptedObject& object);
+  // Adds a KMS call that started at `started` to stats.
+  // REQUIRES: mu is held.
+  void RecordCallLocked(const char* method, base::Code result,
+                        base::Time started);
 
   // Constant after construction.
   const std::string name;
@@ -218,7 +243,15 @@ struct KmsV2Core : std::enable_shared_from_this<KmsV2Core> {
 
 base::Status KmsV2Core::Probe() {
   std::lock_guard<std::mutex> probe_lock(probe_mu);
+  const base::Time started = clock.Now();
   KmsStatusResponse response = client->Status();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ++stats.status_calls;
+    RecordCallLocked(
+        kStatusMethod,
+        response.healthy ? base::Code::kOk : base::Code::kUnavailable, started);
+  }
   base::Status result = CheckStatus(response);
 
   std::lock_guard<std::mutex> lock(mu);
@@ -285,6 +318,7 @@ base::Status KmsV2Core::RotateOnKeyIdChange(const std::string& status_key_id) {
   WriteSeed fresh;
   fresh.seed = random.Bytes(kSeedSize);
   fresh.expiration = expiration;
+  const base::Time started = clock.Now();
   base::StatusOr<KmsEncryptResponse> wrapped = client->Encrypt(uid, fresh.seed);
   std::string err_gen = "<nil>";
   if (!wrapped.ok()) {
@@ -297,6 +331,7 @@ base::Status KmsV2Core::RotateOnKeyIdChange(const std::string& status_key_id) {
   {
     std::lock_guard<std::mutex> lock(mu);
     ++stats.encrypt_calls;
+    RecordCallLocked(kEncryptMethod, wrapped.status().code(), started);
     if (wrapped.ok() && fresh.key_id == status_key_id) {
       spdlog::info("kms provider {} wrapped a new DEK seed, key_id hash {}",
                    name, KeyIdHash(fresh.key_id));
@@ -394,8 +429,13 @@ base::StatusOr<std::string> KmsV2Core::SeedFor(
     ++stats.dek_cache_misses;
     ++stats.decrypt_calls;
   }
+  const base::Time started = clock.Now();
   base::StatusOr<std::string> seed = client->Decrypt(
       random.Uuid(), object.encrypteddeksource(), object.keyid());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    RecordCallLocked(kDecryptMethod, seed.status().code(), started);
+  }
   if (!seed.ok()) {
     return base::Status(seed.status().code(), "failed to decrypt DEK, error: " +
                                                   seed.status().message());
@@ -414,6 +454,17 @@ base::StatusOr<std::string> KmsV2Core::SeedFor(
   std::lock_guard<std::mutex> lock(mu);
   read_seeds[object.encrypteddeksource()] = *seed;
   return seed;
+}
+
+void KmsV2Core::RecordCallLocked(const char* method, base::Code result,
+                                 base::Time started) {
+  Histogram& histogram = stats.operations[{method, GrpcCodeName(result)}];
+  // Upstream's buckets: 0.1 ms doubling 15 times, to about 1.6 s.
+  if (histogram.bounds.empty()) {
+    histogram.bounds = ExponentialBuckets(0.0001, 2, 15);
+  }
+  histogram.Observe(
+      std::chrono::duration<double>(clock.Now() - started).count());
 }
 
 base::StatusOr<ReadResult> KmsV2Core::FromStorage(const std::string& stored,

@@ -21,11 +21,13 @@
 #define APISERVER_TRANSFORMER_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "apiserver/kms_client.h"
+#include "apiserver/metrics.h"
 #include "base/clock.h"
 #include "base/random.h"
 #include "base/status.h"
@@ -53,12 +55,19 @@ class Transformer {
 
 // Counters of a KMS v2 provider, for metrics and scenario expectations.
 // encrypt_calls counts DEK seeds wrapped; decrypt_calls counts unwraps on
-// cache misses; both count failed calls too.
+// cache misses; status_calls counts status probes. All three count failed
+// calls too.
 struct KmsV2Stats {
   int64_t dek_cache_hits = 0;
   int64_t dek_cache_misses = 0;
   int64_t encrypt_calls = 0;
   int64_t decrypt_calls = 0;
+  int64_t status_calls = 0;
+  // Latency in seconds of every KMS call, by upstream's gRPC method name
+  // ("/v2.KeyManagementService/Encrypt", ".../Decrypt", ".../Status") and
+  // result as a gRPC status code name ("OK", "Unavailable", ...). An
+  // unhealthy status response counts as "Unavailable".
+  std::map<std::pair<std::string, std::string>, Histogram> operations;
 };
 
 // The KMS v2 provider. It learns the current key_id from KmsClient::Status:

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "base/crypto.h"
@@ -295,7 +296,9 @@ TEST_F(RegistryTest, WriteFailsWhenSeedExpired) {
   EXPECT_THAT(created.status().message(), HasSubstr("expired at"));
 }
 
-TEST_F(RegistryTest, ListSortsByNamespaceAndName) {
+// Upstream lists in etcd key order, where "/registry/secrets/a-b/" sorts
+// before "/registry/secrets/a/" because '-' is below '/'.
+TEST_F(RegistryTest, ListFollowsEtcdKeyOrder) {
   MustCreate(NamespacesResource(), "", Json{{"metadata", {{"name", "a-b"}}}});
   MustCreate(NamespacesResource(), "", Json{{"metadata", {{"name", "a"}}}});
   MustCreate(SecretsResource(), "a-b", Secret("s"));
@@ -309,10 +312,10 @@ TEST_F(RegistryTest, ListSortsByNamespaceAndName) {
   ASSERT_TRUE(in_a.ok()) << in_a.status();
   EXPECT_EQ((*all)["kind"], "SecretList");
   ASSERT_EQ((*all)["items"].size(), 3u);
-  EXPECT_EQ((*all)["items"][0]["metadata"]["namespace"], "a");
-  EXPECT_EQ((*all)["items"][0]["metadata"]["name"], "s");
-  EXPECT_EQ((*all)["items"][1]["metadata"]["name"], "t");
-  EXPECT_EQ((*all)["items"][2]["metadata"]["namespace"], "a-b");
+  EXPECT_EQ((*all)["items"][0]["metadata"]["namespace"], "a-b");
+  EXPECT_EQ((*all)["items"][1]["metadata"]["namespace"], "a");
+  EXPECT_EQ((*all)["items"][1]["metadata"]["name"], "s");
+  EXPECT_EQ((*all)["items"][2]["metadata"]["name"], "t");
   EXPECT_EQ((*in_a)["items"].size(), 2u);
   EXPECT_EQ((*all)["metadata"]["resourceVersion"],
             std::to_string(store_->CurrentRevision()));
@@ -515,6 +518,273 @@ TEST_F(RegistryTest, InvalidNamespaceNameIsRejected) {
             "alphanumeric characters or '-', and must start and end with an "
             "alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
             "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
+}
+
+// Names of the items of a list, in order.
+std::vector<std::string> Names(const Json& list) {
+  std::vector<std::string> names;
+  for (const Json& item : list["items"]) {
+    names.push_back(item["metadata"]["name"].get<std::string>());
+  }
+  return names;
+}
+
+class RegistryPagingTest : public RegistryTest {
+ protected:
+  void SetUp() override {
+    RegistryTest::SetUp();
+    if (HasFatalFailure()) return;
+    for (const char* name : {"s1", "s2", "s3", "s4", "s5"}) {
+      MustCreate(SecretsResource(), "default", Secret(name));
+    }
+  }
+
+  Json MustList(const ListOptions& options, const std::string& ns = "default") {
+    auto list = registry_->List(SecretsResource(), ns, options);
+    EXPECT_TRUE(list.ok()) << list.status();
+    return list.ok() ? *list : Json();
+  }
+};
+
+TEST_F(RegistryPagingTest, LimitReturnsPagesWithContinue) {
+  ListOptions first_page;
+  first_page.limit = 2;
+  Json first = MustList(first_page);
+  ListOptions second_page = first_page;
+  second_page.continue_token = first["metadata"]["continue"];
+  Json second = MustList(second_page);
+  ListOptions last_page = first_page;
+  last_page.continue_token = second["metadata"]["continue"];
+  Json last = MustList(last_page);
+
+  EXPECT_EQ(Names(first), (std::vector<std::string>{"s1", "s2"}));
+  EXPECT_EQ(first["metadata"]["remainingItemCount"], 3);
+  EXPECT_EQ(Names(second), (std::vector<std::string>{"s3", "s4"}));
+  EXPECT_EQ(second["metadata"]["remainingItemCount"], 1);
+  EXPECT_EQ(Names(last), (std::vector<std::string>{"s5"}));
+  EXPECT_FALSE(last["metadata"].contains("continue"));
+  EXPECT_FALSE(last["metadata"].contains("remainingItemCount"));
+  EXPECT_EQ(second["metadata"]["resourceVersion"],
+            first["metadata"]["resourceVersion"]);
+}
+
+TEST_F(RegistryPagingTest, ContinueTokenHasUpstreamLayout) {
+  ListOptions options;
+  options.limit = 2;
+  Json first = MustList(options);
+
+  std::string text = first["metadata"]["continue"];
+  std::ranges::replace(text, '-', '+');
+  std::ranges::replace(text, '_', '/');
+  while (text.size() % 4 != 0) text += '=';
+  auto decoded = base::Base64Decode(text);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  Json token = Json::parse(*decoded);
+  EXPECT_EQ(token["v"], "meta.k8s.io/v1");
+  EXPECT_EQ(std::to_string(token["rv"].get<int64_t>()),
+            first["metadata"]["resourceVersion"]);
+  EXPECT_EQ(token["start"], std::string("s2\0", 3));
+}
+
+// Pages keep showing the revision of the first page, as a consistent
+// snapshot, even when objects change in between.
+TEST_F(RegistryPagingTest, LaterPagesShowFirstRevision) {
+  ListOptions options;
+  options.limit = 2;
+  Json first = MustList(options);
+  ASSERT_TRUE(registry_->Delete(SecretsResource(), "default", "s4").ok());
+  MustCreate(SecretsResource(), "default", Secret("s6"));
+
+  options.continue_token = first["metadata"]["continue"];
+  options.limit = 10;
+  Json rest = MustList(options);
+
+  EXPECT_EQ(Names(rest), (std::vector<std::string>{"s3", "s4", "s5"}));
+}
+
+TEST_F(RegistryPagingTest, FilterFillsPageAndDropsRemainingCount) {
+  ListOptions options;
+  options.limit = 2;
+  options.filter = [](const Json& item) {
+    const std::string name = item["metadata"]["name"];
+    return name == "s2" || name == "s4" || name == "s5";
+  };
+
+  Json first = MustList(options);
+  options.continue_token = first["metadata"]["continue"];
+  Json second = MustList(options);
+
+  EXPECT_EQ(Names(first), (std::vector<std::string>{"s2", "s4"}));
+  EXPECT_FALSE(first["metadata"].contains("remainingItemCount"));
+  EXPECT_EQ(Names(second), (std::vector<std::string>{"s5"}));
+}
+
+TEST_F(RegistryPagingTest, CompactedContinueIsExpired) {
+  ListOptions options;
+  options.limit = 2;
+  Json first = MustList(options);
+  MustCreate(SecretsResource(), "default", Secret("s6"));
+  ASSERT_TRUE(store_->Compact(store_->CurrentRevision()).ok());
+
+  options.continue_token = first["metadata"]["continue"];
+  auto expired = registry_->List(SecretsResource(), "default", options);
+
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.status().reason(), "Expired");
+  EXPECT_THAT(expired.status().message(),
+              StartsWith("The provided continue parameter is too old to "
+                         "display a consistent list result."));
+}
+
+TEST_F(RegistryPagingTest, LatestRevisionTokenContinuesAfterCompaction) {
+  ListOptions options;
+  options.limit = 2;
+  Json first = MustList(options);
+  ASSERT_TRUE(store_->Compact(store_->CurrentRevision()).ok());
+  auto token = DecodeContinueToken(first["metadata"]["continue"]);
+  ASSERT_TRUE(token.ok()) << token.status();
+
+  options.continue_token = EncodeContinueToken(token->start_key, -1);
+  Json rest = MustList(options);
+
+  EXPECT_EQ(Names(rest), (std::vector<std::string>{"s3", "s4"}));
+}
+
+TEST_F(RegistryPagingTest, InvalidContinueTokensAreBadRequests) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"!!!", "invalid continue token: continue key is not valid: "},
+      {EncodeContinueToken("s1", 0),
+       "invalid continue token: continue key is not valid: incorrect "
+       "encoded start resourceVersion (version meta.k8s.io/v1)"},
+      {EncodeContinueToken("", 5),
+       "invalid continue token: continue key is not valid: encoded start "
+       "key empty (version meta.k8s.io/v1)"},
+      {EncodeContinueToken("../kube-system/x", 5),
+       "invalid continue token: continue key is not valid: "
+       "../kube-system/x"},
+  };
+  for (const auto& [token, message] : cases) {
+    ListOptions options;
+    options.continue_token = token;
+
+    auto list = registry_->List(SecretsResource(), "default", options);
+
+    ASSERT_FALSE(list.ok()) << token;
+    EXPECT_EQ(list.status().reason(), "BadRequest") << token;
+    EXPECT_THAT(list.status().message(), StartsWith(message)) << token;
+  }
+}
+
+TEST_F(RegistryPagingTest, ExactResourceVersionListsThatRevision) {
+  Json before = MustList({});
+  ASSERT_TRUE(registry_->Delete(SecretsResource(), "default", "s1").ok());
+
+  ListOptions options;
+  options.resource_version = before["metadata"]["resourceVersion"];
+  options.resource_version_match = "Exact";
+  Json exact = MustList(options);
+  Json latest = MustList({});
+
+  EXPECT_EQ(Names(exact).size(), 5u);
+  EXPECT_EQ(exact["metadata"]["resourceVersion"],
+            before["metadata"]["resourceVersion"]);
+  EXPECT_EQ(Names(latest).size(), 4u);
+}
+
+TEST_F(RegistryPagingTest, CompactedExactResourceVersionIsExpired) {
+  Json before = MustList({});
+  ASSERT_TRUE(registry_->Delete(SecretsResource(), "default", "s1").ok());
+  ASSERT_TRUE(store_->Compact(store_->CurrentRevision()).ok());
+
+  ListOptions options;
+  options.resource_version = before["metadata"]["resourceVersion"];
+  options.resource_version_match = "Exact";
+  auto list = registry_->List(SecretsResource(), "default", options);
+
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(list.status().reason(), "Expired");
+  EXPECT_EQ(list.status().message(),
+            "The resourceVersion for the provided list is too old.");
+}
+
+TEST_F(RegistryPagingTest, FutureMinimumResourceVersionTimesOut) {
+  const int64_t current = store_->CurrentRevision();
+  ListOptions options;
+  options.resource_version = std::to_string(current + 100);
+
+  auto list = registry_->List(SecretsResource(), "default", options);
+
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(list.status().reason(), "Timeout");
+  EXPECT_EQ(list.status().message(),
+            "Too large resource version: " + std::to_string(current + 100) +
+                ", current: " + std::to_string(current));
+}
+
+TEST_F(RegistryPagingTest, ContinueWithResourceVersionIsRejected) {
+  ListOptions options;
+  options.limit = 2;
+  Json first = MustList(options);
+  options.continue_token = first["metadata"]["continue"];
+  options.resource_version = "3";
+
+  auto list = registry_->List(SecretsResource(), "default", options);
+
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(list.status().message(),
+            "specifying resource version is not allowed when using continue");
+}
+
+TEST_F(RegistryPagingTest, DeleteCollectionDeletesMatchingObjects) {
+  auto deleted = registry_->DeleteCollection(
+      SecretsResource(), "default",
+      [](const Json& item) { return item["metadata"]["name"] != "s3"; });
+
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ((*deleted)["kind"], "SecretList");
+  EXPECT_EQ(Names(*deleted),
+            (std::vector<std::string>{"s1", "s2", "s4", "s5"}));
+  EXPECT_EQ(Names(MustList({})), (std::vector<std::string>{"s3"}));
+}
+
+TEST_F(RegistryPagingTest, WatchEndsInitialEventsWithBookmark) {
+  std::vector<WatchEvent> events;
+  WatchOptions options;
+  options.send_initial_events = true;
+  options.initial_events_end_bookmark = true;
+
+  auto started = registry_->Watch(
+      SecretsResource(), "default", options,
+      [&events](const WatchEvent& event) { events.push_back(event); });
+
+  ASSERT_TRUE(started.ok()) << started.status();
+  ASSERT_EQ(events.size(), 6u);
+  EXPECT_EQ(events[4].type, "ADDED");
+  EXPECT_EQ(events[5].type, "BOOKMARK");
+  EXPECT_EQ(events[5].object["metadata"]["resourceVersion"],
+            std::to_string(started->revision));
+  EXPECT_EQ(
+      events[5].object["metadata"]["annotations"]["k8s.io/initial-events-end"],
+      "true");
+  EXPECT_EQ(started->revision, store_->CurrentRevision());
+  ASSERT_TRUE(registry_->CancelWatch(started->id).ok());
+}
+
+TEST_F(RegistryPagingTest, WatchWithoutInitialEventsStartsNow) {
+  std::vector<WatchEvent> events;
+  WatchOptions options;
+  options.send_initial_events = false;
+
+  auto started = registry_->Watch(
+      SecretsResource(), "default", options,
+      [&events](const WatchEvent& event) { events.push_back(event); });
+  ASSERT_TRUE(started.ok()) << started.status();
+  MustCreate(SecretsResource(), "default", Secret("s6"));
+  ASSERT_TRUE(registry_->CancelWatch(started->id).ok());
+
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "ADDED");
+  EXPECT_EQ(events[0].object["metadata"]["name"], "s6");
 }
 
 }  // namespace
