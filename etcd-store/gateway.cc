@@ -16,6 +16,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -379,7 +380,7 @@ class Session : public std::enable_shared_from_this<Session> {
     using Kind = gateway_internal::WatchStreamRequest::Kind;
     switch (request.kind) {
       case Kind::kCreate:
-        return CreateWatch(request.create);
+        return CreateWatch(request.create, request.watch_id);
       case Kind::kCancel:
         return CancelWatch(request.watch_id);
       case Kind::kProgress: {
@@ -395,9 +396,34 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  void CreateWatch(const WatchRequest& request) {
+  // Creates a watch with `requested_id`, or with the next free id when it
+  // is 0, as etcd's watch stream does.
+  void CreateWatch(const WatchRequest& request, int64_t requested_id) {
+    std::string error;
+    // etcd reads range_end "\0" as "every key from `key` on".
+    bool from_key = request.range_end == std::string_view("\0", 1);
+    if (!request.range_end.empty() && !from_key &&
+        request.key >= request.range_end) {
+      error = "mvcc: watcher range is empty";
+    } else if (requested_id != 0 && watches_.contains(requested_id)) {
+      error = "mvcc: duplicate watch ID provided on the WatchStream";
+    }
+    if (!error.empty()) {
+      WatchResponse rejected;
+      rejected.header.revision = store_.CurrentRevision();
+      rejected.watch_id = -1;
+      rejected.created = true;
+      rejected.canceled = true;
+      rejected.cancel_reason = error;
+      return PostChunk(WatchResult(rejected));
+    }
+
     // Like etcd, ids count from 0 within each stream.
-    int64_t stream_id = next_watch_id_++;
+    int64_t stream_id = requested_id;
+    if (stream_id == 0) {
+      while (watches_.contains(next_watch_id_)) ++next_watch_id_;
+      stream_id = next_watch_id_++;
+    }
     std::weak_ptr<Session> weak = weak_from_this();
     HeaderIds ids = ids_;
     base::StatusOr<int64_t> store_id = store_.Watch(

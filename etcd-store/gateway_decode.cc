@@ -388,6 +388,8 @@ base::StatusOr<WatchStreamRequest> DecodeWatchRequest(const JsonValue& object) {
     ASSIGN_OR_RETURN(watch.range_end, ReadBytes(*create, "range_end"));
     ASSIGN_OR_RETURN(watch.start_revision,
                      ReadInt64(*create, "start_revision"));
+    ASSIGN_OR_RETURN(watch.progress_notify,
+                     ReadBool(*create, "progress_notify"));
     if (const JsonValue* filters = Lookup(*create, "filters")) {
       constexpr std::string_view kFilterType =
           "etcdserverpb.WatchCreateRequest_FilterType";
@@ -410,6 +412,10 @@ base::StatusOr<WatchStreamRequest> DecodeWatchRequest(const JsonValue& object) {
       }
     }
     ASSIGN_OR_RETURN(watch.prev_kv, ReadBool(*create, "prev_kv"));
+    ASSIGN_OR_RETURN(request.watch_id, ReadInt64(*create, "watch_id"));
+    // NOTE: "fragment" is checked and ignored: responses are never split,
+    // where etcd splits one that exceeds its request size limit.
+    RETURN_IF_ERROR(ReadBool(*create, "fragment").status());
   } else if (cancel != nullptr) {
     request.kind = WatchStreamRequest::Kind::kCancel;
     ASSIGN_OR_RETURN(request.watch_id, ReadInt64(*cancel, "watch_id"));

@@ -67,6 +67,10 @@ class ObjectWriter {
     if (!value.empty()) Key(name) += Quote(base::Base64Encode(value));
     return *this;
   }
+  ObjectWriter& String(std::string_view name, std::string_view value) {
+    if (!value.empty()) Key(name) += Quote(value);
+    return *this;
+  }
   ObjectWriter& Enum(std::string_view name, int value,
                      std::string_view value_name) {
     if (value != 0) Key(name) += Quote(value_name);
@@ -288,6 +292,7 @@ std::string EncodeWatchResponse(const WatchResponse& response,
       .Bool("created", response.created)
       .Bool("canceled", response.canceled)
       .Int("compact_revision", response.compact_revision)
+      .String("cancel_reason", response.cancel_reason)
       .Repeated("events", events)
       .Finish();
 }

@@ -54,7 +54,9 @@ struct WatchStreamRequest {
   enum class Kind { kNone, kCreate, kCancel, kProgress };
   Kind kind = Kind::kNone;
   WatchRequest create;
-  int64_t watch_id = 0;  // of a cancel request
+  // The id a create request asks for (0: the next free one), or the id of
+  // the watch that a cancel request ends.
+  int64_t watch_id = 0;
 };
 base::StatusOr<WatchStreamRequest> DecodeWatchRequest(const JsonValue& json);
 

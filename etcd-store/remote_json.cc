@@ -435,6 +435,7 @@ std::string EncodeWatchCreate(const WatchRequest& request) {
   SetBytes(create, "key", request.key);
   SetBytes(create, "range_end", request.range_end);
   SetInt(create, "start_revision", request.start_revision);
+  SetBool(create, "progress_notify", request.progress_notify);
   SetBool(create, "prev_kv", request.prev_kv);
   json filters = json::array();
   if (request.filter_put) filters.push_back("NOPUT");

@@ -146,6 +146,11 @@ void EtcdStore::RunWatch(std::shared_ptr<RemoteWatch> watch) {
     if (response->created) continue;
     if (!response->events.empty()) {
       watch->next_revision = response->events.back().kv.mod_revision + 1;
+    } else if (!response->canceled && response->header.revision > 0) {
+      // A progress response: no event up to its revision is missing. The
+      // maximum keeps a start revision in the future.
+      watch->next_revision =
+          std::max(watch->next_revision, response->header.revision + 1);
     }
     bool canceled = response->canceled;
     if (!Deliver(*watch, std::move(*response))) return;

@@ -168,6 +168,9 @@ RocksDbStore::~RocksDbStore() {
   }
   std::unique_lock lock(mu_);
   for (auto& [id, lease] : leases_) clock_.Cancel(lease.timer);
+  for (auto& [id, watcher] : watchers_) {
+    if (watcher->timer != 0) clock_.Cancel(watcher->timer);
+  }
   spdlog::info("etcd-store: closed RocksDB store at {}", path_);
 }
 

@@ -170,6 +170,10 @@ class RocksDbStore final : public Store {
     // callback; recursive because a callback may cancel its own watch.
     std::recursive_mutex deliver_mu;
     bool active = true;  // guarded by deliver_mu
+    // For progress_notify: whether events went out since the last progress
+    // interval ended, and the timer that ends the current one.
+    bool sent_events = false;        // guarded by mu_
+    base::Clock::TimerId timer = 0;  // guarded by mu_
   };
 
   // rocksdb_store.cc: the key space.
@@ -281,6 +285,12 @@ class RocksDbStore final : public Store {
                                            int64_t revision) const;
   static bool Matches(const WatchRequest& request, const Event& event);
   void Enqueue(std::shared_ptr<Watcher> watcher, WatchResponse response);
+  // Schedules the end of the watcher's next progress interval.
+  // REQUIRES: mu_ held exclusively.
+  void ScheduleProgress(Watcher& watcher);
+  // Ends a progress interval: sends a progress response unless events went
+  // out during it, and schedules the next one.
+  void NotifyProgress(int64_t watch_id);
   // Delivers queued responses in order. Call without holding mu_.
   void DeliverQueued();
 

@@ -58,6 +58,7 @@ void RocksDbStore::NotifyWatchers(const TxnContext& ctx) {
     if (response.events.empty()) continue;
     response.header.revision = revision;
     response.watch_id = id;
+    watcher->sent_events = true;
     Enqueue(watcher, std::move(response));
   }
 }
@@ -124,10 +125,12 @@ base::StatusOr<int64_t> RocksDbStore::Watch(const WatchRequest& request,
           history.header.revision = visible_revision_;
           history.watch_id = id;
           history.events = std::move(events);
+          watcher->sent_events = true;
           Enqueue(watcher, std::move(history));
         }
       }
       watcher->min_revision = std::max(start, visible_revision_ + 1);
+      if (request.progress_notify) ScheduleProgress(*watcher);
       watchers_[id] = watcher;
     }
   }
@@ -146,11 +149,40 @@ base::Status RocksDbStore::CancelWatch(int64_t watch_id) {
     }
     watcher = std::move(it->second);
     watchers_.erase(it);
+    if (watcher->timer != 0) clock_.Cancel(watcher->timer);
   }
   // Waits for a callback of this watch that is running on another thread.
   std::lock_guard deliver(watcher->deliver_mu);
   watcher->active = false;
   return base::OkStatus();
+}
+
+void RocksDbStore::ScheduleProgress(Watcher& watcher) {
+  watcher.timer =
+      clock_.ScheduleAfter(options_.progress_notify_interval,
+                           [this, guard = timer_guard_, id = watcher.id] {
+                             std::lock_guard lock(guard->mu);
+                             if (guard->alive) NotifyProgress(id);
+                           });
+}
+
+void RocksDbStore::NotifyProgress(int64_t watch_id) {
+  {
+    std::unique_lock lock(mu_);
+    auto it = watchers_.find(watch_id);
+    if (it == watchers_.end()) return;
+    Watcher& watcher = *it->second;
+    // Like etcd, skip the progress response after an interval with events.
+    if (!watcher.sent_events) {
+      WatchResponse progress;
+      progress.header.revision = visible_revision_;
+      progress.watch_id = watch_id;
+      Enqueue(it->second, std::move(progress));
+    }
+    watcher.sent_events = false;
+    ScheduleProgress(watcher);
+  }
+  DeliverQueued();
 }
 
 void RocksDbStore::Enqueue(std::shared_ptr<Watcher> watcher,

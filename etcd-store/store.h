@@ -205,6 +205,12 @@ struct WatchRequest {
   bool prev_kv = false;
   bool filter_put = false;     // etcd's NOPUT filter
   bool filter_delete = false;  // etcd's NODELETE filter
+  // etcd's progress_notify: at every progress interval, a watch that got
+  // no events since the previous one gets a response without events whose
+  // header has the current revision. The RocksDB store measures the
+  // interval on its clock (RocksDbOptions). etcd 3.4 uses its wall clock
+  // and waits 10 minutes plus up to 10% jitter by default.
+  bool progress_notify = false;
 };
 
 struct Event {
@@ -223,6 +229,8 @@ struct WatchResponse {
   // Set, with canceled, when start_revision was below the compacted
   // revision; the header revision is then 0, as in etcd.
   int64_t compact_revision = 0;
+  // Why a watch could not be created; set with created and canceled.
+  std::string cancel_reason;
   std::vector<Event> events;
 };
 
@@ -286,6 +294,9 @@ struct RocksDbOptions {
   // A non-OK result fails that write as a failed sync would, and the store
   // then rejects every later write until it is reopened.
   std::function<base::Status()> write_fault;
+  // How often watches with progress_notify get a progress response, as
+  // etcd's --experimental-watch-progress-notify-interval (default 10m).
+  base::Duration progress_notify_interval = std::chrono::minutes(10);
 };
 
 // Opens (creating if needed) a store in the RocksDB directory `path`.

@@ -55,6 +55,9 @@ struct EtcdClusterOptions {
   // which also decide the minimum lease TTL (2 s with the defaults).
   int heartbeat_ms = 0;
   int election_ms = 0;
+  // etcd's --experimental-watch-progress-notify-interval in milliseconds,
+  // or 0 for the default (10 minutes).
+  int progress_notify_ms = 0;
 };
 
 class EtcdCluster {
@@ -177,6 +180,10 @@ class EtcdCluster {
     if (options.election_ms > 0) {
       args.push_back("--election-timeout=" +
                      std::to_string(options.election_ms));
+    }
+    if (options.progress_notify_ms > 0) {
+      args.push_back("--experimental-watch-progress-notify-interval=" +
+                     std::to_string(options.progress_notify_ms) + "ms");
     }
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());

@@ -48,7 +48,10 @@ class GatewayDiffTest : public ::testing::Test {
     std::string pattern =
         (std::filesystem::temp_directory_path() / "etcd-diff-XXXXXX").string();
     dir_ = mkdtemp(pattern.data());
-    ASSERT_TRUE(etcd_.Start(dir_, {})) << "etcd did not start";
+    // A short progress interval lets a test wait for etcd's progress
+    // responses. Only watches with progress_notify get them.
+    ASSERT_TRUE(etcd_.Start(dir_, {.progress_notify_ms = 200}))
+        << "etcd did not start";
 
     auto store = OpenRocksDbStore(dir_ + "/store", clock_);
     ASSERT_TRUE(store.ok()) << store.status();

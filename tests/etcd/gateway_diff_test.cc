@@ -227,6 +227,27 @@ TEST_F(GatewayDiffTest, LiveWatchEventsMatchEtcd) {
   }
 }
 
+TEST_F(GatewayDiffTest, ProgressNotifyMatchesEtcd) {
+  ExpectSame("/v3/kv/put", R"({"key":"YQ==","value":"MQ=="})");
+  const std::string watch =
+      R"({"create_request":{"key":"YQ==","progress_notify":true}})";
+  HttpStream real(etcd_.client_port(0), "/v3/watch", watch);
+  HttpStream ours(gateway_->port(), "/v3/watch", watch);
+
+  // etcd runs with a short progress interval on its wall clock. Ours runs
+  // on the simulated clock, which moves by the RocksDB store's default.
+  std::vector<std::string> real_lines = real.ReadLines(2);
+  std::vector<std::string> our_lines = ours.ReadLines(1);
+  clock_.Advance(std::chrono::minutes(10));
+  for (const std::string& line : ours.ReadLines(1)) our_lines.push_back(line);
+
+  ASSERT_EQ(real_lines.size(), 2u);
+  ASSERT_EQ(our_lines.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(Mask(our_lines[i]), Mask(real_lines[i])) << "line " << i;
+  }
+}
+
 TEST_F(GatewayDiffTest, OpenWatchBodyTakesLaterMessages) {
   HttpStream real(etcd_.client_port(0), "/v3/watch");
   HttpStream ours(gateway_->port(), "/v3/watch");

@@ -350,6 +350,58 @@ TEST_F(WatchTest, CallbackMayWriteToStore) {
   EXPECT_EQ(Events(), "PUT a=1@2 PUT b=1@3");
 }
 
+TEST_F(WatchTest, ProgressNotifyWhileIdle) {
+  Put("a", "1");  // 2
+  int64_t id = StartWatch({.key = "a", .progress_notify = true});
+  Put("b", "1");  // 3, not watched
+
+  clock_.Advance(std::chrono::minutes(10));
+  ASSERT_EQ(responses_.size(), 2u);
+  EXPECT_EQ(responses_[1].watch_id, id);
+  EXPECT_EQ(responses_[1].header.revision, 3);
+  EXPECT_TRUE(responses_[1].events.empty());
+  EXPECT_FALSE(responses_[1].created);
+  EXPECT_FALSE(responses_[1].canceled);
+
+  clock_.Advance(std::chrono::minutes(10));
+  EXPECT_EQ(responses_.size(), 3u);
+}
+
+TEST_F(WatchTest, ProgressNotifySkipsIntervalWithEvents) {
+  StartWatch({.key = "a", .progress_notify = true});
+  clock_.Advance(std::chrono::minutes(5));
+  Put("a", "1");  // 2
+
+  clock_.Advance(std::chrono::minutes(5));
+  EXPECT_EQ(responses_.size(), 2u);  // created, the put
+
+  clock_.Advance(std::chrono::minutes(10));
+  ASSERT_EQ(responses_.size(), 3u);
+  EXPECT_TRUE(responses_[2].events.empty());
+  EXPECT_EQ(responses_[2].header.revision, 2);
+}
+
+TEST_F(WatchTest, NoProgressWithoutRequestOrAfterCancel) {
+  StartWatch({.key = "a"});
+  int64_t progress = StartWatch({.key = "b", .progress_notify = true});
+  ASSERT_TRUE(store_->CancelWatch(progress).ok());
+
+  clock_.Advance(std::chrono::minutes(30));
+  EXPECT_EQ(responses_.size(), 2u);  // the two created responses
+}
+
+TEST_F(WatchTest, ProgressIntervalComesFromOptions) {
+  RocksDbOptions options;
+  options.progress_notify_interval = std::chrono::seconds(30);
+  Reopen(options);
+  StartWatch({.key = "a", .progress_notify = true});
+
+  clock_.Advance(std::chrono::seconds(29));
+  EXPECT_EQ(responses_.size(), 1u);
+  clock_.Advance(std::chrono::seconds(1));
+  EXPECT_EQ(responses_.size(), 2u);
+}
+
 TEST_F(WatchTest, LeaseExpiryEmitsDeletes) {
   auto lease = store_->LeaseGrant({.ttl = 5});
   ASSERT_TRUE(lease.ok());
