@@ -8,7 +8,7 @@ PACKAGES=(
   libboost-dev libboost-system-dev libssl-dev librocksdb-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libprotobuf-dev protobuf-compiler libgtest-dev
-  etcd-server nodejs
+  etcd-server nodejs wrk
 )
 
 missing=()
