@@ -36,8 +36,8 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
--- Prints one line that run.sh parses. Latencies are in microseconds in
--- wrk; `bad` counts replies that the script's response() rejected.
+-- Prints one line that run.sh parses. wrk measures latencies in
+-- microseconds. `bad` counts replies that the script's response() rejected.
 function done(summary, latency, requests)
   local bad = 0
   for _, thread in ipairs(threads) do

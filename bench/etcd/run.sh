@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Puts and ranges over the etcd v3 JSON gateway, our gateway on RocksDB
 # beside a real etcd 3.4, in one run. Starts both on free loopback ports
-# with data in a temporary folder; both sync every acknowledged put (our
-# store syncs each group commit, etcd fsyncs its WAL). wrk drives each with
+# with data in a temporary folder. Both sync every acknowledged put: our
+# store syncs each group commit and etcd fsyncs its WAL. wrk drives each with
 # 16 connections: put.lua (256-byte values), then range.lua (one key).
 # Every round measures both servers, alternating which goes first, and the
 # script prints each result and the medians. Then it runs the in-process
@@ -55,7 +55,7 @@ free_port() {
   done
 }
 
-# Waits until the server on `port` answers a range with HTTP 200.
+# Waits until the server on `port` returns HTTP 200 for a range.
 wait_serving() {
   local port=$1
   for ((try = 0; try < 100; try++)); do

@@ -350,6 +350,24 @@ TEST_F(WatchTest, CallbackMayWriteToStore) {
   EXPECT_EQ(Events(), "PUT a=1@2 PUT b=1@3");
 }
 
+TEST_F(WatchTest, HistoryAndCompactionSurviveReopen) {
+  Put("a", "1");  // 2
+  Put("a", "2");  // 3
+  ASSERT_TRUE(store_->Compact(3).ok());
+  Put("a", "3");  // 4
+
+  Reopen();
+  int64_t compacted = StartWatch({.key = "a", .start_revision = 2});
+  StartWatch({.key = "a", .start_revision = 3, .prev_kv = true});
+
+  // The value before revision 3 is compacted, so that event has no prev_kv.
+  EXPECT_EQ(Events(), "PUT a=2@3 PUT a=3@4(prev 2)");
+  ASSERT_GE(responses_.size(), 2u);
+  EXPECT_EQ(responses_[1].watch_id, compacted);
+  EXPECT_TRUE(responses_[1].canceled);
+  EXPECT_EQ(responses_[1].compact_revision, 3);
+}
+
 TEST_F(WatchTest, ProgressNotifyWhileIdle) {
   Put("a", "1");  // 2
   int64_t id = StartWatch({.key = "a", .progress_notify = true});
