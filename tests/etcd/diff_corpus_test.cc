@@ -323,6 +323,30 @@ TEST_F(DiffCorpusTest, RandomSequencesMatchEtcd) {
       operations.Observe(HeaderRevision(current.body));
     }
     EXPECT_EQ(differences, 0) << "seed " << seed;
+
+    // Watches over every key from a random earlier revision replay the
+    // history that the sequence left, or are canceled when it is
+    // compacted. Every revision after 1 is a write, so each watch gets its
+    // created response and exactly one more.
+    base::SeededRandom random(seed);
+    HttpReply current =
+        HttpPost(gateway_->port(), "/v3/kv/range", R"({"key":"AA=="})");
+    int64_t revision = HeaderRevision(current.body);
+    for (int i = 0; i < 4; ++i) {
+      // Every other watch starts in the last 5 revisions, which are more
+      // likely above the compacted revision.
+      int64_t span =
+          i % 2 == 0 ? revision - 1 : std::min<int64_t>(revision - 1, 5);
+      int64_t start = revision - static_cast<int64_t>(random.Uniform(span));
+      std::string prev_kv = random.Uniform(2) == 1 ? ",\"prev_kv\":true" : "";
+      SCOPED_TRACE("seed " + std::to_string(seed) + ", watch from revision " +
+                   std::to_string(start));
+      ExpectSameStream("/v3/watch",
+                       R"({"create_request":{"key":"AA==","range_end":"AA==",)"
+                       R"("start_revision":")" +
+                           std::to_string(start) + "\"" + prev_kv + "}}",
+                       2);
+    }
   }
 }
 
