@@ -448,10 +448,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void CancelWatch(int64_t stream_id) {
     auto it = watches_.find(stream_id);
     if (it == watches_.end()) return;
+    // The store has already dropped a watch that it canceled itself, as
+    // for a compacted start revision. etcd still confirms the cancel of
+    // every watch id that the stream has created, and only of those.
     base::Status status = store_.CancelWatch(it->second);
     watches_.erase(it);
-    // etcd replies only when the watch existed.
-    if (!status.ok()) return;
+    if (!status.ok() && status.code() != base::Code::kNotFound) {
+      spdlog::warn("etcd-gateway: canceling watch {} failed: {}", stream_id,
+                   status.ToString());
+      return;
+    }
     WatchResponse canceled;
     canceled.header.revision = store_.CurrentRevision();
     canceled.watch_id = stream_id;

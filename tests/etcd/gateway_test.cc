@@ -140,5 +140,28 @@ TEST_F(GatewayTest, OpenWatchBodyTakesLaterMessages) {
   EXPECT_NE(lines[1].find(R"("canceled":true)"), std::string::npos) << lines[1];
 }
 
+// etcd keeps a watch that compaction canceled on its stream until the
+// client cancels it, and confirms that cancel.
+TEST_F(GatewayTest, CancelOfCompactedWatchIsConfirmed) {
+  Post("/v3/kv/put", R"({"key":"YQ==","value":"MQ=="})");  // 2
+  Post("/v3/kv/put", R"({"key":"YQ==","value":"Mg=="})");  // 3
+  Post("/v3/kv/compaction", R"({"revision":"3"})");
+
+  HttpStream watch(gateway_->port(), "/v3/watch");
+  watch.SendChunk(R"({"create_request":{"key":"YQ==","start_revision":"2"}})");
+  auto created = watch.ReadLines(2);
+  ASSERT_EQ(created.size(), 2u);
+  EXPECT_NE(created[1].find(R"("compact_revision":"3")"), std::string::npos)
+      << created[1];
+
+  watch.SendChunk(R"({"cancel_request":{"watch_id":"0"}})");
+  auto canceled = watch.ReadLines(1);
+  ASSERT_EQ(canceled.size(), 1u);
+  EXPECT_EQ(canceled[0],
+            R"({"result":{"header":{"cluster_id":"14841639068965178418",)"
+            R"("member_id":"10276657743932975437","revision":"3",)"
+            R"("raft_term":"2"},"canceled":true}})");
+}
+
 }  // namespace
 }  // namespace etcd
