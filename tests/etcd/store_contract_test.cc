@@ -36,6 +36,10 @@ class RocksDbBackend {
   }
   std::string Url() const { return url_; }
   void Stop() {}
+  // Moves the store's clock past a progress_notify interval.
+  void EndProgressInterval(base::SimulatedClock& clock) {
+    clock.Advance(std::chrono::minutes(10));
+  }
 
  private:
   std::string url_;
@@ -48,9 +52,12 @@ class EtcdBackend {
   bool Available() const { return testing::EtcdInstalled(); }
   bool Start(const std::string& dir) {
     cluster_ = std::make_unique<testing::EtcdCluster>();
-    // Short raft timeouts make the first election quick.
-    return cluster_->Start(
-        dir, {.members = 3, .heartbeat_ms = 50, .election_ms = 500});
+    // Short raft timeouts make the first election quick, and a short
+    // progress interval lets a test wait for a progress response.
+    return cluster_->Start(dir, {.members = 3,
+                                 .heartbeat_ms = 50,
+                                 .election_ms = 500,
+                                 .progress_notify_ms = 300});
   }
   std::string Url() const {
     std::string url = "etcd://";
@@ -61,6 +68,8 @@ class EtcdBackend {
     return url;
   }
   void Stop() { cluster_.reset(); }
+  // etcd ends its progress intervals on its own wall clock.
+  void EndProgressInterval(base::SimulatedClock&) {}
 
  private:
   std::unique_ptr<testing::EtcdCluster> cluster_;
@@ -831,6 +840,25 @@ TYPED_TEST(StoreContractTest, WatchDeliversCreationThenEvents) {
   EXPECT_EQ(Events(responses),
             "[PUT a=1@2][PUT a=2@4<prev=1][DELETE a@5<prev=2]");
   EXPECT_EQ(responses[3].header.revision, 5);
+  EXPECT_TRUE(this->store_->CancelWatch(*id).ok());
+}
+
+TYPED_TEST(StoreContractTest, WatchProgressNotifyReportsRevision) {
+  this->Put("b", "1");  // rev 2, not watched
+  auto [log, callback] = WatchLog::Make();
+  auto id =
+      this->store_->Watch({.key = "a", .progress_notify = true}, callback);
+  ASSERT_TRUE(id.ok()) << id.status();
+
+  this->backend_.EndProgressInterval(this->clock_);
+
+  std::vector<WatchResponse> responses = log->WaitFor(2);
+  ASSERT_GE(responses.size(), 2u);
+  EXPECT_EQ(responses[1].watch_id, *id);
+  EXPECT_EQ(responses[1].header.revision, 2);
+  EXPECT_TRUE(responses[1].events.empty());
+  EXPECT_FALSE(responses[1].created);
+  EXPECT_FALSE(responses[1].canceled);
   EXPECT_TRUE(this->store_->CancelWatch(*id).ok());
 }
 
