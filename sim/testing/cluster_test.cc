@@ -404,6 +404,13 @@ std::string ClusterTest::RootKey(const std::string& cluster) {
   return (*found)->crk_id().value_or("");
 }
 
+std::string ClusterTest::ClusterConfig(const std::string& cluster) {
+  auto found = Lookup(cluster);
+  if (!found.ok()) return ErrorText(found.status());
+  auto config = (*found)->Kubeconfig(options_.owner);
+  return config.ok() ? *config : ErrorText(config.status());
+}
+
 std::vector<std::string> ClusterTest::ClusterEvents(
     const std::string& cluster) {
   std::string name = cluster;

@@ -253,6 +253,9 @@ class ClusterTest : public ::testing::Test {
   std::string Kms(const std::string& cluster);
   // The root key in use; "" before KMS is enabled.
   std::string RootKey(const std::string& cluster);
+  // The kubeconfig that `ks cluster config` writes for the account owner,
+  // or "error: <message>" while the master is unusable.
+  std::string ClusterConfig(const std::string& cluster);
   // The events logged for the cluster so far, in order; every cluster's
   // when `cluster` is empty. Cleared by Restart.
   std::vector<std::string> ClusterEvents(const std::string& cluster = "");

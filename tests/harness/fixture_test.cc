@@ -408,6 +408,7 @@ TEST_F(FixtureTest, DisabledKeyMakesClusterUnusable) {
             "error: Unable to connect to the server: dial tcp " + endpoint +
                 ": i/o timeout");
   EXPECT_EQ(ListSecrets("prod").status().code(), base::Code::kUnavailable);
+  EXPECT_THAT(ClusterConfig("prod"), HasSubstr("does not respond"));
   // The stored bytes stay readable past the master.
   EXPECT_TRUE(StoredSecret("prod", "db").kms_encrypted);
 }
@@ -424,6 +425,8 @@ TEST_F(FixtureTest, EnabledKeyRestoresCluster) {
 
   EXPECT_EQ(Health("prod"), "normal");
   EXPECT_EQ(SecretValue("prod", "db", "password"), "hunter2");
+  EXPECT_THAT(ClusterConfig("prod"),
+              HasSubstr(FindCluster("prod")->master_endpoint()));
 }
 
 TEST_F(FixtureTest, AdvanceUntilUnusableFailsWhileKeyActive) {
