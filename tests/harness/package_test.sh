@@ -11,9 +11,9 @@
 #
 # The environment names the tools: CMAKE, CTEST, GENERATOR, CXX and
 # LAUNCHER (a compiler launcher such as ccache; may be empty). WORK_DIR is
-# emptied first. It stays at a fixed path so that ccache, which hashes the
-# working directory of compilations with debug information, can reuse the
-# example's objects from the previous run.
+# emptied first and removed after a passing install run. Its path stays the
+# same so that ccache, which hashes the working directory of compilations
+# with debug information, can reuse the example's objects from earlier runs.
 set -euo pipefail
 
 mode=$1
@@ -52,6 +52,8 @@ case "$mode" in
     configure_example -DCMAKE_PREFIX_PATH="$work/prefix"
     "$CMAKE" --build "$work/build" -j2
     "$CTEST" --test-dir "$work/build" --output-on-failure
+    # The prefix takes hundreds of MB; a failed run keeps it for a look.
+    rm -rf "$work"
     ;;
   subdirectory)
     configure_example -DMANAGED_CLUSTER_SIM_SOURCE_DIR="$tree"
