@@ -31,9 +31,8 @@
 //
 // Setup helpers that return an id (CreateInstance, CreateRootKey) record a
 // non-fatal failure at the caller's line and return "" when they fail. No
-// helper throws, and none waits in wall time: every wait advances the
-// simulated clock timer by timer, firing the clusters' and the KMS's timers
-// on the test's thread.
+// helper waits in wall time: every wait advances the simulated clock timer
+// by timer, firing the clusters' and the KMS's timers on the test's thread.
 //
 // Thread safety: call the fixture's helpers from the test's thread only.
 // The Environment, clusters and KeyService behind them are thread-safe, so
