@@ -285,6 +285,10 @@ class RocksDbStore final : public Store {
                                            int64_t revision) const;
   static bool Matches(const WatchRequest& request, const Event& event);
   void Enqueue(std::shared_ptr<Watcher> watcher, WatchResponse response);
+  // Queues a new watch's history, split over responses as etcd splits it.
+  // REQUIRES: mu_ held exclusively.
+  void EnqueueHistory(const std::shared_ptr<Watcher>& watcher,
+                      std::vector<Event> events);
   // Schedules the end of the watcher's next progress interval.
   // REQUIRES: mu_ held exclusively.
   void ScheduleProgress(Watcher& watcher);

@@ -6,6 +6,7 @@
 #include <rocksdb/iterator.h>
 
 #include <algorithm>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <utility>
@@ -116,18 +117,9 @@ base::StatusOr<int64_t> RocksDbStore::Watch(const WatchRequest& request,
       Enqueue(watcher, std::move(canceled));
     } else {
       if (start > 0 && start <= visible_revision_) {
-        // NOTE: etcd splits long histories over several responses; this
-        // sends the whole history in one.
         ASSIGN_OR_RETURN(std::vector<Event> events,
                          HistoryEvents(request, start));
-        if (!events.empty()) {
-          WatchResponse history;
-          history.header.revision = visible_revision_;
-          history.watch_id = id;
-          history.events = std::move(events);
-          watcher->sent_events = true;
-          Enqueue(watcher, std::move(history));
-        }
+        EnqueueHistory(watcher, std::move(events));
       }
       watcher->min_revision = std::max(start, visible_revision_ + 1);
       if (request.progress_notify) ScheduleProgress(*watcher);
@@ -155,6 +147,32 @@ base::Status RocksDbStore::CancelWatch(int64_t watch_id) {
   std::lock_guard deliver(watcher->deliver_mu);
   watcher->active = false;
   return base::OkStatus();
+}
+
+void RocksDbStore::EnqueueHistory(const std::shared_ptr<Watcher>& watcher,
+                                  std::vector<Event> events) {
+  // etcd 3.4 sends a watcher that catches up at most this many distinct
+  // revisions per response (watchBatchMaxRevs in its mvcc package).
+  constexpr int kMaxRevisionsPerResponse = 1000;
+  size_t begin = 0;
+  while (begin < events.size()) {
+    size_t end = begin;
+    int revisions = 0;
+    for (; end < events.size(); ++end) {
+      bool new_revision = end == begin || events[end].kv.mod_revision !=
+                                              events[end - 1].kv.mod_revision;
+      if (new_revision && revisions == kMaxRevisionsPerResponse) break;
+      if (new_revision) ++revisions;
+    }
+    WatchResponse history;
+    history.header.revision = visible_revision_;
+    history.watch_id = watcher->id;
+    history.events.assign(std::make_move_iterator(events.begin() + begin),
+                          std::make_move_iterator(events.begin() + end));
+    watcher->sent_events = true;
+    Enqueue(watcher, std::move(history));
+    begin = end;
+  }
 }
 
 void RocksDbStore::ScheduleProgress(Watcher& watcher) {

@@ -204,6 +204,19 @@ TEST_F(GatewayDiffTest, WatchStreamsMatchEtcd) {
                    4);
 }
 
+TEST_F(GatewayDiffTest, LongWatchHistoryIsSplitAsEtcd) {
+  // etcd sends at most 1,000 revisions per history response, so 1,002
+  // puts come back in two.
+  for (int i = 0; i < 1002; ++i) {
+    std::string put = R"({"key":"YQ==","value":"MQ=="})";
+    ASSERT_EQ(HttpPost(etcd_.client_port(0), "/v3/kv/put", put).status, 200);
+    ASSERT_EQ(HttpPost(gateway_->port(), "/v3/kv/put", put).status, 200);
+  }
+  ExpectSameStream("/v3/watch",
+                   R"({"create_request":{"key":"YQ==","start_revision":"2"}})",
+                   3);
+}
+
 TEST_F(GatewayDiffTest, LiveWatchEventsMatchEtcd) {
   const std::string watch =
       R"({"create_request":{"key":"YQ==","range_end":"Yw==","prev_kv":true}})";

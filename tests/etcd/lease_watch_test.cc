@@ -282,6 +282,30 @@ TEST_F(WatchTest, StartRevisionReplaysHistory) {
   EXPECT_EQ(responses_[1].events.size(), 2u);
 }
 
+TEST_F(WatchTest, LongHistoryIsSplitByRevisions) {
+  std::vector<PutRequest> puts;
+  for (int i = 0; i < 2500; ++i) {
+    puts.push_back({.key = "a", .value = std::to_string(i)});
+  }
+  for (const auto& put : store_->PutBatch(puts)) ASSERT_TRUE(put.ok());
+  TxnRequest txn;  // two events in one revision, 2502
+  txn.success.push_back({PutRequest{.key = "a", .value = "x"}});
+  txn.success.push_back({PutRequest{.key = "b", .value = "y"}});
+  ASSERT_TRUE(store_->Txn(txn).ok());
+
+  StartWatch({.key = "a", .range_end = "c", .start_revision = 1501});
+
+  // Revisions 1501 to 2500, then 2501 and the transaction's 2502.
+  ASSERT_EQ(responses_.size(), 3u);
+  EXPECT_EQ(responses_[1].events.size(), 1000u);
+  EXPECT_EQ(responses_[1].events.front().kv.mod_revision, 1501);
+  EXPECT_EQ(responses_[1].events.back().kv.mod_revision, 2500);
+  EXPECT_EQ(responses_[2].events.size(), 3u);
+  EXPECT_EQ(responses_[2].events.back().kv.mod_revision, 2502);
+  EXPECT_EQ(responses_[1].header.revision, 2502);
+  EXPECT_EQ(responses_[2].header.revision, 2502);
+}
+
 TEST_F(WatchTest, FutureStartRevisionWaits) {
   StartWatch({.key = "a", .start_revision = 3});
   Put("a", "1");  // 2
