@@ -6,6 +6,8 @@
 #include <openssl/params.h>
 #include <openssl/sha.h>
 
+#include <array>
+#include <cstring>
 #include <memory>
 
 namespace base {
@@ -18,11 +20,15 @@ const unsigned char* U(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-Status CheckKeyAndNonce(std::string_view key, std::string_view nonce) {
+Status CheckKey(std::string_view key) {
   if (key.size() != kAes256KeySize) {
     return InvalidArgumentError("AES-256 key must be 32 bytes, got " +
                                 std::to_string(key.size()));
   }
+  return OkStatus();
+}
+
+Status CheckNonce(std::string_view nonce) {
   if (nonce.size() != kGcmNonceSize) {
     return InvalidArgumentError("GCM nonce must be 12 bytes, got " +
                                 std::to_string(nonce.size()));
@@ -30,67 +36,149 @@ Status CheckKeyAndNonce(std::string_view key, std::string_view nonce) {
   return OkStatus();
 }
 
-}  // namespace
+// AES-256-GCM from the default provider, fetched once for the process and
+// never freed. EVP_aes_256_gcm() would make OpenSSL 3 look the cipher up
+// in its method store again on every initialization.
+const EVP_CIPHER* Aes256Gcm() {
+  static EVP_CIPHER* const cipher =
+      EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  return cipher;
+}
 
-StatusOr<std::string> AesGcmSeal(std::string_view key, std::string_view nonce,
-                                 std::string_view plaintext,
-                                 std::string_view aad) {
-  RETURN_IF_ERROR(CheckKeyAndNonce(key, nonce));
+// HKDF from the default provider, fetched once like the cipher.
+EVP_KDF* Hkdf() {
+  static EVP_KDF* const kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  return kdf;
+}
+
+// A context bound to AES-256-GCM with no key yet, or null when OpenSSL
+// cannot provide one.
+CipherCtx NewGcmContext() {
   CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  if (!ctx || Aes256Gcm() == nullptr ||
+      EVP_CipherInit_ex2(ctx.get(), Aes256Gcm(), nullptr, nullptr, 1,
+                         nullptr) != 1) {
+    return CipherCtx(nullptr, EVP_CIPHER_CTX_free);
+  }
+  return ctx;
+}
+
+// The calling thread's context for the one-shot functions. Passing no
+// cipher to EVP_CipherInit_ex2 later keeps OpenSSL's per-context state
+// allocated, so a call only sets the key and the nonce.
+EVP_CIPHER_CTX* ThreadGcmContext() {
+  thread_local CipherCtx ctx = NewGcmContext();
+  return ctx.get();
+}
+
+// Seals with `ctx`, whose key is set unless `key` is non-null. REQUIRES: the
+// nonce is 12 bytes.
+StatusOr<std::string> Seal(EVP_CIPHER_CTX* ctx, const unsigned char* key,
+                           std::string_view nonce, std::string_view plaintext,
+                           std::string_view aad) {
   std::string out(plaintext.size() + kGcmTagSize, '\0');
   auto* dst = reinterpret_cast<unsigned char*>(out.data());
   int len = 0;
-  if (!ctx ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key),
-                         U(nonce)) != 1 ||
-      (!aad.empty() && EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(aad),
+  if (ctx == nullptr ||
+      EVP_CipherInit_ex2(ctx, nullptr, key, U(nonce), 1, nullptr) != 1 ||
+      (!aad.empty() && EVP_EncryptUpdate(ctx, nullptr, &len, U(aad),
                                          static_cast<int>(aad.size())) != 1) ||
-      EVP_EncryptUpdate(ctx.get(), dst, &len, U(plaintext),
+      EVP_EncryptUpdate(ctx, dst, &len, U(plaintext),
                         static_cast<int>(plaintext.size())) != 1 ||
-      EVP_EncryptFinal_ex(ctx.get(), dst + len, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTagSize,
+      EVP_EncryptFinal_ex(ctx, dst + len, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kGcmTagSize,
                           dst + plaintext.size()) != 1) {
     return InternalError("AES-GCM encryption failed in OpenSSL");
   }
   return out;
 }
 
-StatusOr<std::string> AesGcmOpen(std::string_view key, std::string_view nonce,
-                                 std::string_view sealed,
-                                 std::string_view aad) {
-  RETURN_IF_ERROR(CheckKeyAndNonce(key, nonce));
+// Opens with `ctx` as Seal does. REQUIRES: the nonce is 12 bytes.
+StatusOr<std::string> Open(EVP_CIPHER_CTX* ctx, const unsigned char* key,
+                           std::string_view nonce, std::string_view sealed,
+                           std::string_view aad) {
   if (sealed.size() < kGcmTagSize) {
     return InvalidArgumentError("ciphertext is shorter than the GCM tag");
   }
   size_t body = sealed.size() - kGcmTagSize;
-  CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
   std::string out(body, '\0');
   auto* dst = reinterpret_cast<unsigned char*>(out.data());
   int len = 0;
-  std::string tag(sealed.substr(body));
-  if (!ctx ||
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key),
-                         U(nonce)) != 1 ||
-      (!aad.empty() && EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(aad),
+  std::array<unsigned char, kGcmTagSize> tag;
+  std::memcpy(tag.data(), sealed.data() + body, kGcmTagSize);
+  if (ctx == nullptr ||
+      EVP_CipherInit_ex2(ctx, nullptr, key, U(nonce), 0, nullptr) != 1 ||
+      (!aad.empty() && EVP_DecryptUpdate(ctx, nullptr, &len, U(aad),
                                          static_cast<int>(aad.size())) != 1) ||
-      EVP_DecryptUpdate(ctx.get(), dst, &len, U(sealed),
-                        static_cast<int>(body)) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kGcmTagSize,
-                          tag.data()) != 1) {
+      EVP_DecryptUpdate(ctx, dst, &len, U(sealed), static_cast<int>(body)) !=
+          1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kGcmTagSize, tag.data()) !=
+          1) {
     return InternalError("AES-GCM decryption failed in OpenSSL");
   }
-  if (EVP_DecryptFinal_ex(ctx.get(), dst + len, &len) != 1) {
+  if (EVP_DecryptFinal_ex(ctx, dst + len, &len) != 1) {
     return InvalidArgumentError("cipher: message authentication failed");
   }
   return out;
 }
 
+}  // namespace
+
+StatusOr<std::string> AesGcmSeal(std::string_view key, std::string_view nonce,
+                                 std::string_view plaintext,
+                                 std::string_view aad) {
+  RETURN_IF_ERROR(CheckKey(key));
+  RETURN_IF_ERROR(CheckNonce(nonce));
+  return Seal(ThreadGcmContext(), U(key), nonce, plaintext, aad);
+}
+
+StatusOr<std::string> AesGcmOpen(std::string_view key, std::string_view nonce,
+                                 std::string_view sealed,
+                                 std::string_view aad) {
+  RETURN_IF_ERROR(CheckKey(key));
+  RETURN_IF_ERROR(CheckNonce(nonce));
+  return Open(ThreadGcmContext(), U(key), nonce, sealed, aad);
+}
+
+struct AesGcmKey::Context {
+  CipherCtx ctx{nullptr, EVP_CIPHER_CTX_free};
+};
+
+AesGcmKey::AesGcmKey(std::unique_ptr<Context> context)
+    : context_(std::move(context)) {}
+AesGcmKey::AesGcmKey(AesGcmKey&&) noexcept = default;
+AesGcmKey& AesGcmKey::operator=(AesGcmKey&&) noexcept = default;
+AesGcmKey::~AesGcmKey() = default;
+
+StatusOr<AesGcmKey> AesGcmKey::Create(std::string_view key) {
+  RETURN_IF_ERROR(CheckKey(key));
+  auto context = std::make_unique<Context>();
+  context->ctx = NewGcmContext();
+  if (!context->ctx || EVP_CipherInit_ex2(context->ctx.get(), nullptr, U(key),
+                                          nullptr, 1, nullptr) != 1) {
+    return InternalError("AES-GCM key setup failed in OpenSSL");
+  }
+  return AesGcmKey(std::move(context));
+}
+
+StatusOr<std::string> AesGcmKey::Seal(std::string_view nonce,
+                                      std::string_view plaintext,
+                                      std::string_view aad) {
+  RETURN_IF_ERROR(CheckNonce(nonce));
+  return base::Seal(context_->ctx.get(), nullptr, nonce, plaintext, aad);
+}
+
+StatusOr<std::string> AesGcmKey::Open(std::string_view nonce,
+                                      std::string_view sealed,
+                                      std::string_view aad) {
+  RETURN_IF_ERROR(CheckNonce(nonce));
+  return base::Open(context_->ctx.get(), nullptr, nonce, sealed, aad);
+}
+
 StatusOr<std::string> HkdfSha256(std::string_view secret, std::string_view salt,
                                  std::string_view info, size_t length) {
-  std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(
-      EVP_KDF_fetch(nullptr, "HKDF", nullptr), EVP_KDF_free);
   std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(
-      kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr, EVP_KDF_CTX_free);
+      Hkdf() ? EVP_KDF_CTX_new(Hkdf()) : nullptr, EVP_KDF_CTX_free);
   if (!ctx) return InternalError("HKDF is not available in OpenSSL");
 
   char digest[] = "SHA256";
@@ -118,10 +206,8 @@ StatusOr<std::string> HkdfSha256(std::string_view secret, std::string_view salt,
 
 StatusOr<std::string> HkdfSha256Expand(std::string_view prk,
                                        std::string_view info, size_t length) {
-  std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(
-      EVP_KDF_fetch(nullptr, "HKDF", nullptr), EVP_KDF_free);
   std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(
-      kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr, EVP_KDF_CTX_free);
+      Hkdf() ? EVP_KDF_CTX_new(Hkdf()) : nullptr, EVP_KDF_CTX_free);
   if (!ctx) return InternalError("HKDF is not available in OpenSSL");
 
   char digest[] = "SHA256";

@@ -309,30 +309,33 @@ StatusOr<KeyRecord*> FindActiveRootKey(Operation& op,
   return key;
 }
 
-// Returns the AES key of version `index`, derived once and then kept in the
-// record: HKDF costs more than the AES-GCM of a whole wrap.
-StatusOr<std::string_view> CachedWrappingKey(KeyRecord& key, size_t index) {
+// Returns the AES key of version `index`, derived and prepared once and then
+// kept in the record: HKDF and the AES key schedule cost more than the
+// AES-GCM of a whole wrap.
+StatusOr<base::AesGcmKey*> CachedWrappingKey(KeyRecord& key, size_t index) {
   while (key.wrapping_keys.size() <= index) {
     size_t next = key.wrapping_keys.size();
     ASSIGN_OR_RETURN(
         std::string derived,
         WrappingKey(key.materials[next], key.meta.versions[next].id));
-    key.wrapping_keys.push_back(std::move(derived));
+    ASSIGN_OR_RETURN(base::AesGcmKey prepared,
+                     base::AesGcmKey::Create(derived));
+    key.wrapping_keys.push_back(std::move(prepared));
   }
-  return std::string_view(key.wrapping_keys[index]);
+  return &key.wrapping_keys[index];
 }
 
 StatusOr<WrapResult> SealDek(Operation& op, KeyRecord& key,
                              const std::string& dek,
                              const std::vector<std::string>& aad) {
   const KeyVersion& version = key.meta.versions.back();
-  ASSIGN_OR_RETURN(std::string_view wrapping_key,
+  ASSIGN_OR_RETURN(base::AesGcmKey * wrapping_key,
                    CachedWrappingKey(key, key.meta.versions.size() - 1));
   std::string nonce = op.state().random.Bytes(base::kGcmNonceSize);
   ASSIGN_OR_RETURN(
       std::string sealed,
-      base::AesGcmSeal(wrapping_key, nonce, dek,
-                       AssociatedData(key.meta.id, version.id, aad)));
+      wrapping_key->Seal(nonce, dek,
+                         AssociatedData(key.meta.id, version.id, aad)));
 
   WrapResult result;
   result.ciphertext.push_back(kCiphertextFormat);
@@ -364,15 +367,14 @@ StatusOr<std::pair<std::string, size_t>> OpenDek(
     return Unprocessable("not made by a version of key " + key.meta.id);
   }
 
-  ASSIGN_OR_RETURN(std::string_view wrapping_key,
+  ASSIGN_OR_RETURN(base::AesGcmKey * wrapping_key,
                    CachedWrappingKey(key, index));
   std::string_view nonce =
       ciphertext.substr(kCiphertextHeaderSize, base::kGcmNonceSize);
   std::string_view sealed =
       ciphertext.substr(kCiphertextHeaderSize + base::kGcmNonceSize);
-  StatusOr<std::string> dek =
-      base::AesGcmOpen(wrapping_key, nonce, sealed,
-                       AssociatedData(key.meta.id, version_id, aad));
+  StatusOr<std::string> dek = wrapping_key->Open(
+      nonce, sealed, AssociatedData(key.meta.id, version_id, aad));
   if (!dek.ok()) {
     return Unprocessable("authentication failed (wrong AAD or altered bytes)");
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/crypto.h"
 #include "base/random.h"
 #include "base/status.h"
 #include "kms-mock/kms.h"
@@ -25,8 +26,9 @@ namespace kms::internal {
 struct KeyRecord {
   Key meta;                            // meta.payload set for standard keys
   std::vector<std::string> materials;  // parallel to meta.versions
-  // AES keys derived from materials, filled on first use; not persisted.
-  std::vector<std::string> wrapping_keys;
+  // AES keys derived from materials and prepared for AES-GCM, filled on
+  // first use; not persisted. Used only with ServiceState::mu held.
+  std::vector<base::AesGcmKey> wrapping_keys;
   std::optional<KeyState> state_before_deletion;
   std::optional<base::Time> disabled_at;
   // The seeded instant within kExpiryLag after expiration at which an Active
