@@ -271,6 +271,16 @@ Expected<Route> Resolve(const HttpRequest& request, const Target& target) {
     return Route{Operation::kListInstanceRegistrations, Role::kReader,
                  "Registrations could not be retrieved"};
   }
+  // NOTE: the reason code Key Protect returns for a malformed key id was
+  // not checked; the mock names the path segment with INVALID_FIELD_ERR.
+  if (!IsValidKeyId(s[3])) {
+    return std::unexpected(
+        InvalidField("id",
+                     "key id \"" + s[3] +
+                         "\" is not a UUID or alias: expected 1 to 90 "
+                         "characters of letters, digits, '-' and '_'",
+                     "path"));
+  }
   Expected<Route> route =
       KeyRoute(method, target, s[3], std::span(s).subspan(4));
   if (!route && route.error().status == 404) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <utility>
 
 #include "base/crypto.h"
@@ -94,6 +95,14 @@ StatusOr<std::string> WrappingKey(const std::string& material,
 }
 
 }  // namespace
+
+bool IsValidKeyId(std::string_view id) {
+  constexpr size_t kMaxKeyIdSize = 90;
+  if (id.empty() || id.size() > kMaxKeyIdSize) return false;
+  return std::ranges::all_of(id, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
 
 std::string_view InstanceTypeName(InstanceType type) {
   switch (type) {
@@ -403,13 +412,16 @@ StatusOr<std::string> CheckCreateRequest(Operation& op,
   if (request.name.empty()) {
     return InvalidField("key name is missing");
   }
-  if (request.expiration && *request.expiration <= op.now()) {
+  if (request.expiration && *request.expiration <= op.now() &&
+      !request.deactivated) {
     return InvalidField("expirationDate " +
                         base::FormatRfc3339(*request.expiration) +
                         " is not in the future");
   }
-  if (request.id && request.id->empty()) {
-    return InvalidField("key id is empty");
+  if (request.id && !IsValidKeyId(*request.id)) {
+    return InvalidField("key id \"" + *request.id +
+                        "\" must be 1 to 90 characters of letters, digits, "
+                        "'-' and '_'");
   }
   if (request.id && op.state().keys.contains(*request.id)) {
     return base::AlreadyExistsError("key id " + *request.id + " is taken");
@@ -417,6 +429,17 @@ StatusOr<std::string> CheckCreateRequest(Operation& op,
   if (request.material && !IsValidMaterialSize(request.material->size())) {
     return InvalidField("payload must be 16, 24 or 32 bytes, got " +
                         std::to_string(request.material->size()));
+  }
+  for (const std::optional<std::string>& later : request.later_versions) {
+    if (!later && request.material) {
+      return Error(base::Code::kInvalidArgument, kReasonPayloadRequired,
+                   "a key with imported material needs material for every "
+                   "later version");
+    }
+    if (later && !IsValidMaterialSize(later->size())) {
+      return InvalidField("version payload must be 16, 24 or 32 bytes, got " +
+                          std::to_string(later->size()));
+    }
   }
   if (request.material) return *request.material;
   return op.state().random.Bytes(base::kAes256KeySize);
@@ -538,7 +561,14 @@ base::StatusOr<Key> KeyService::CreateKey(const std::string& instance_id,
     key.meta.dual_auth_delete = request.dual_auth_delete;
     key.sequence = state_->next_sequence++;
     AddVersion(op, key, std::move(material));
-    if (request.expiration) {
+    for (const std::optional<std::string>& later : request.later_versions) {
+      AddVersion(op, key,
+                 later ? *later : state_->random.Bytes(base::kAes256KeySize));
+      key.meta.last_rotate_date = op.now();
+    }
+    if (request.deactivated) {
+      key.meta.state = KeyState::kDeactivated;
+    } else if (request.expiration) {
       auto lag = std::chrono::seconds(state_->random.Uniform(
           std::chrono::duration_cast<std::chrono::seconds>(kExpiryLag)
               .count()));

@@ -86,6 +86,10 @@ inline constexpr std::chrono::hours kPurgeDelay{4};
 inline constexpr std::chrono::hours kExpiryLag{1};  // max expiry detection
 inline constexpr std::chrono::hours kDualAuthValidity{24 * 7};
 
+// Whether `id` may name a key: 1 to 90 characters of A-Z, a-z, 0-9, '-'
+// and '_', which fits both a UUID and a Key Protect alias.
+bool IsValidKeyId(std::string_view id);
+
 enum class InstanceType { kKeyProtect, kHyperProtect };
 
 // "key-protect" or "hpcs".
@@ -124,6 +128,14 @@ struct CreateKeyRequest {
   std::optional<std::string> id;
   // Deletion needs a second authorization (SetKeyForDeletion) first.
   bool dual_auth_delete = false;
+  // For seed files: versions after the first, oldest first, all created
+  // at the same instant, each with this material (16, 24 or 32 bytes) or
+  // generated material for nullopt. A key with imported material needs
+  // material for each.
+  std::vector<std::optional<std::string>> later_versions;
+  // For seed files: creates the key Deactivated, as if its expiration had
+  // passed; `expiration` may then lie in the past.
+  bool deactivated = false;
 };
 
 struct KeyVersion {
@@ -244,9 +256,11 @@ class KeyService {
   std::vector<Instance> ListInstances() const;
   base::StatusOr<Instance> GetInstance(const std::string& instance_id) const;
 
-  // Creates an Active key. Fails with kInvalidArgument for bad material or
-  // an expiration in the past, kAlreadyExists for a fixed id in use,
-  // kNotFound for an unknown instance.
+  // Creates an Active key (Deactivated when request.deactivated). Fails
+  // with kInvalidArgument for bad material or an expiration in the past,
+  // KEY_PAYLOAD_REQ_ERR for a later version without material on a key with
+  // imported material, kAlreadyExists for a fixed id in use and kNotFound
+  // for an unknown instance.
   base::StatusOr<Key> CreateKey(const std::string& instance_id,
                                 const CreateKeyRequest& request);
   // Returns Destroyed keys too (with their deletion dates); KEY_NOT_FOUND_ERR

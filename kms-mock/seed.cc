@@ -14,7 +14,7 @@ namespace {
 
 struct SeedKey {
   CreateKeyRequest request;
-  bool suspended = false;
+  KeyState state = KeyState::kActive;
   std::vector<Registration> registrations;  // key and instance ids unset
 };
 
@@ -70,6 +70,32 @@ base::StatusOr<std::vector<Registration>> ParseRegistrations(
   return out;
 }
 
+// Reads `versions:`, the versions after the first, each `{payload:
+// <base64>}` or `{}` for generated material.
+base::StatusOr<std::vector<std::optional<std::string>>> ParseVersions(
+    const YAML::Node& key, const std::string& where) {
+  std::vector<std::optional<std::string>> out;
+  YAML::Node list = key["versions"];
+  if (!list) return out;
+  if (!list.IsSequence()) return Invalid(where + ".versions", "not a list");
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string at = where + ".versions[" + std::to_string(i) + "]";
+    if (!list[i].IsMap() && !list[i].IsNull()) {
+      return Invalid(at, "not a mapping");
+    }
+    ASSIGN_OR_RETURN(std::optional<std::string> payload,
+                     Scalar(list[i], "payload", at));
+    if (!payload) {
+      out.push_back(std::nullopt);
+      continue;
+    }
+    base::StatusOr<std::string> bytes = base::Base64Decode(*payload);
+    if (!bytes.ok()) return Invalid(at + ".payload", "not valid base64");
+    out.push_back(std::move(bytes).value());
+  }
+  return out;
+}
+
 base::StatusOr<SeedKey> ParseKey(const YAML::Node& node,
                                  const std::string& where) {
   if (!node.IsMap()) return Invalid(where, "not a mapping");
@@ -103,14 +129,26 @@ base::StatusOr<SeedKey> ParseKey(const YAML::Node& node,
                      "not an RFC 3339 time: " + *expiration);
     }
   }
+  ASSIGN_OR_RETURN(key.request.later_versions, ParseVersions(node, where));
   ASSIGN_OR_RETURN(std::optional<std::string> state,
                    Scalar(node, "state", where));
-  if (state && *state != "Active" && *state != "Suspended") {
-    return Invalid(where + ".state",
-                   "must be Active or Suspended, got " + *state);
+  if (state) {
+    std::optional<KeyState> parsed = ParseKeyState(*state);
+    if (!parsed || *parsed == KeyState::kPreActivation) {
+      return Invalid(where + ".state",
+                     "must be Active, Suspended, Deactivated or Destroyed, "
+                     "got " +
+                         *state);
+    }
+    key.state = *parsed;
   }
-  key.suspended = state == "Suspended";
+  // A Deactivated key is created as if its expiration had passed.
+  key.request.deactivated = key.state == KeyState::kDeactivated;
   ASSIGN_OR_RETURN(key.registrations, ParseRegistrations(node, where));
+  if (key.state == KeyState::kDestroyed && !key.registrations.empty()) {
+    return Invalid(where + ".registrations",
+                   "a Destroyed key cannot have registrations");
+  }
   return key;
 }
 
@@ -160,6 +198,23 @@ base::StatusOr<std::vector<SeedInstance>> ParseSeed(const std::string& text) {
   return out;
 }
 
+// Brings a new key into the seed's state through the lifecycle, so that the
+// key carries the dates a real transition sets.
+base::Status MoveToState(KeyService& service, const std::string& instance_id,
+                         const Key& key, KeyState state) {
+  switch (state) {
+    case KeyState::kSuspended:
+      return service.Disable(instance_id, key.id);
+    case KeyState::kDestroyed:
+      if (key.dual_auth_delete) {
+        RETURN_IF_ERROR(service.SetKeyForDeletion(instance_id, key.id));
+      }
+      return service.Delete(instance_id, key.id).status();
+    default:
+      return base::OkStatus();  // Active, or Deactivated from creation
+  }
+}
+
 base::Status CreateKey(KeyService& service, const std::string& instance_id,
                        const SeedKey& seed) {
   ASSIGN_OR_RETURN(Key key, service.CreateKey(instance_id, seed.request));
@@ -168,8 +223,7 @@ base::Status CreateKey(KeyService& service, const std::string& instance_id,
     registration.key_id = key.id;
     RETURN_IF_ERROR(service.Register(registration));
   }
-  if (seed.suspended) RETURN_IF_ERROR(service.Disable(instance_id, key.id));
-  return base::OkStatus();
+  return MoveToState(service, instance_id, key, seed.state);
 }
 
 }  // namespace

@@ -13,10 +13,21 @@
 //           payload: <base64>     # optional; 16, 24 or 32 bytes
 //           expiration: 2027-01-01T00:00:00Z      # optional, RFC 3339
 //           dual_auth_delete: false               # optional
-//           state: Active         # optional; Active or Suspended
+//           versions:             # optional: versions after the first,
+//             - payload: <base64> # oldest first; {} generates the
+//             - {}                # material (imported keys need payloads)
+//           state: Active         # optional: Active, Suspended,
+//                                 # Deactivated or Destroyed
 //           registrations:        # optional
 //             - crn: crn:v1:bluemix:public:containers-kubernetes:...
 //               prevent_key_deletion: true        # optional, default true
+//
+// A key reaches its state through the lifecycle at seeding time: Suspended
+// by a disable, Destroyed by a delete (after setKeyForDeletion for a dual
+// authorization key), so the 30-second guards and the 4-hour purge delay
+// run from then. A Deactivated key is created as if its expiration had
+// passed, and its expiration may then lie in the past. A Destroyed key
+// cannot have registrations.
 //
 // The whole file is validated before anything is created. Seeding is
 // idempotent for entries with ids: an instance or key whose id exists is

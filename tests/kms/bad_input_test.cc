@@ -303,6 +303,28 @@ TEST_F(BadInputTest, UnknownKeyIdIsNotFound) {
             std::string::npos);
 }
 
+// A well-formed id that names no key is 404 KEY_NOT_FOUND_ERR, as in Key
+// Protect (above); an id that cannot name a key at all is a 400 that names
+// the path segment.
+TEST_F(BadInputTest, MalformedKeyIdNamesThePath) {
+  std::string unwrap = Json{{"ciphertext", ciphertext_}}.dump();
+  std::vector<BadRequest> requests = {
+      {"space", http::verb::get, "/api/v2/keys/bad%20id", ""},
+      {"slash", http::verb::post, "/api/v2/keys/a%2Fb/actions/wrap", "{}"},
+      {"too long", http::verb::post,
+       "/api/v2/keys/" + std::string(91, 'k') + "/actions/unwrap", unwrap},
+      {"punctuation", http::verb::delete_, "/api/v2/keys/key!", ""},
+      {"dot", http::verb::post, "/api/v2/keys/k.1/restore", ""},
+  };
+  for (BadRequest& r : requests) {
+    r.code = "INVALID_FIELD_ERR";
+    r.target_type = "path";
+    r.target_name = "id";
+  }
+
+  ExpectRejected(requests);
+}
+
 TEST_F(BadInputTest, OversizedBodyIsRejectedUnread) {
   std::string before = Snapshot();
   Client client(server_->port());

@@ -76,6 +76,102 @@ TEST_F(SeedTest, SecondApplyChangesNothing) {
   EXPECT_EQ(service_.ListInstances().size(), 3u);
 }
 
+TEST_F(SeedTest, KeysStartWithVersionsAndEveryState) {
+  const char seed[] = R"(
+instances:
+  - id: inst-states
+    keys:
+      - id: rotated
+        name: rotated
+        payload: QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=
+        versions:
+          - payload: QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=
+          - payload: Q0NDQ0NDQ0NDQ0NDQ0NDQw==
+      - id: generated-versions
+        name: generated
+        versions: [{}, {}]
+      - {id: suspended, name: s, state: Suspended}
+      - id: deactivated
+        name: d
+        expiration: 2025-06-01T00:00:00Z
+        state: Deactivated
+      - {id: destroyed, name: x, state: Destroyed}
+      - {id: destroyed-dual, name: y, state: Destroyed, dual_auth_delete: true}
+)";
+
+  base::Status status = ApplySeed(service_, seed);
+
+  ASSERT_TRUE(status.ok()) << status;
+  Key rotated = *service_.GetKey("inst-states", "rotated");
+  EXPECT_EQ(rotated.versions.size(), 3u);
+  EXPECT_EQ(rotated.state, KeyState::kActive);
+  EXPECT_EQ(rotated.last_rotate_date, kStart);
+  EXPECT_EQ(
+      service_.GetKey("inst-states", "generated-versions")->versions.size(),
+      3u);
+  EXPECT_EQ(service_.GetKey("inst-states", "suspended")->state,
+            KeyState::kSuspended);
+  EXPECT_EQ(service_.GetKey("inst-states", "deactivated")->state,
+            KeyState::kDeactivated);
+  EXPECT_EQ(service_.GetKey("inst-states", "destroyed")->state,
+            KeyState::kDestroyed);
+  EXPECT_EQ(service_.GetKey("inst-states", "destroyed-dual")->state,
+            KeyState::kDestroyed);
+
+  // Each state behaves as one reached at run time.
+  EXPECT_EQ(service_.Wrap("inst-states", "deactivated", {}).status().reason(),
+            kReasonInvalidState);
+  EXPECT_EQ(service_.Wrap("inst-states", "destroyed", {}).status().reason(),
+            kReasonKeyDeleted);
+  EXPECT_EQ(service_.Enable("inst-states", "suspended").reason(),
+            kReasonTooEarly);
+  clock_.Advance(std::chrono::seconds(31));
+  EXPECT_TRUE(service_.Enable("inst-states", "suspended").ok());
+  EXPECT_EQ(service_.Restore("inst-states", "destroyed")->state,
+            KeyState::kActive);
+}
+
+TEST_F(SeedTest, NewestSeededVersionWraps) {
+  const char first[] = R"(
+instances:
+  - id: inst-a
+    keys:
+      - id: k
+        name: k
+        payload: QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=
+        versions:
+          - payload: QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=
+)";
+  ASSERT_TRUE(ApplySeed(service_, first).ok());
+  WrapResult wrapped = *service_.Wrap("inst-a", "k", std::string(32, 'd'));
+
+  base::StatusOr<UnwrapResult> opened =
+      service_.Unwrap("inst-a", "k", wrapped.ciphertext);
+
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->plaintext, std::string(32, 'd'));
+  EXPECT_EQ(opened->key_version_id,
+            service_.GetKey("inst-a", "k")->versions.back().id);
+  EXPECT_FALSE(opened->rewrapped_ciphertext.has_value());
+}
+
+TEST_F(SeedTest, ImportedKeyVersionsNeedPayloads) {
+  const char seed[] = R"(
+instances:
+  - id: inst-b
+    keys:
+      - id: k
+        name: k
+        payload: QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=
+        versions: [{}]
+)";
+
+  base::Status status = ApplySeed(service_, seed);
+
+  EXPECT_EQ(status.reason(), kReasonPayloadRequired) << status;
+  EXPECT_FALSE(service_.GetKey("inst-b", "k").ok());
+}
+
 TEST_F(SeedTest, MalformedEntryIsNamedAndNothingIsCreated) {
   struct Case {
     std::string yaml;
@@ -98,6 +194,19 @@ TEST_F(SeedTest, MalformedEntryIsNamedAndNothingIsCreated) {
       {"instances:\n  - id: i\n    keys:\n      - name: k\n"
        "        registrations:\n          - {prevent_key_deletion: true}\n",
        "instances[0].keys[0].registrations[0].crn"},
+      {"instances:\n  - id: i\n    keys:\n      - name: k\n"
+       "        versions: {payload: x}\n",
+       "instances[0].keys[0].versions"},
+      {"instances:\n  - id: i\n    keys:\n      - name: k\n"
+       "        versions: [{payload: '@@'}]\n",
+       "instances[0].keys[0].versions[0].payload"},
+      {"instances:\n  - id: i\n    keys:\n      - {name: k, state: "
+       "Pre-activation}\n",
+       "instances[0].keys[0].state"},
+      {"instances:\n  - id: i\n    keys:\n      - name: k\n"
+       "        state: Destroyed\n"
+       "        registrations:\n          - {crn: c1}\n",
+       "instances[0].keys[0].registrations"},
       {"instances: [\n", "YAML"},
   };
 
