@@ -106,91 +106,183 @@ async function reasonOf(promise) {
   return {status: error.status, code: parsed.resources[0].reasons[0].code};
 }
 
-function keyBody(name) {
+function keyBody(name, extra = {}) {
   return {
     metadata: {
       collectionType: 'application/vnd.ibm.kms.key+json',
       collectionTotal: 1,
     },
     resources: [{type: 'application/vnd.ibm.kms.key+json', name,
-                 extractable: false}],
+                 extractable: false, ...extra}],
   };
 }
 
+// The key as GET /keys/{id} returns it.
+async function keyOf(client, params) {
+  const got = await client.getKey(params);
+  assert.equal(got.status, 200);
+  return got.result.resources[0];
+}
+
+// The root key lifecycle in the order a cluster's operator meets it:
+// create, wrap, unwrap, rotate, unwrap an old ciphertext, disable (wrap
+// then fails), enable, set for deletion, delete (use then gets 410),
+// restore. Each call's result is checked.
 async function checkLifecycle(client, url) {
   const params = {bluemixInstance: INSTANCE};
 
-  const created = await client.createKey({...params, body: keyBody('crk')});
+  // Create a root key; dual authorization makes setKeyForDeletion count.
+  const created = await client.createKey({
+    ...params, body: keyBody('crk', {dualAuthDelete: {enabled: true}}),
+  });
   assert.equal(created.status, 201);
   const key = created.result.resources[0];
   assert.equal(key.state, 1);
+  assert.equal(key.extractable, false);
+  assert.equal(key.payload, undefined, 'a root key never leaves the mock');
+  assert.equal(key.dualAuthDelete.enabled, true);
   const id = key.id;
+  const firstVersion = key.keyVersion.id;
+  const keyParams = {...params, id};
 
   const listed = await client.getKeys({...params, limit: 10});
   assert.equal(listed.result.metadata.collectionTotal, 1);
   assert.equal(listed.result.resources[0].id, id);
 
-  const wrapped = await client.wrapKey({...params, id,
+  // Wrap without plaintext: the mock generates a 32-byte DEK.
+  const wrapped = await client.wrapKey({...keyParams,
                                         keyActionWrapBody: {aad: ['sdk']}});
   assert.equal(wrapped.status, 200);
   assert.ok(wrapped.result.ciphertext);
+  assert.equal(wrapped.result.keyVersion.id, firstVersion);
   const dek = wrapped.result.plaintext;
+  assert.equal(Buffer.from(dek, 'base64').length, 32);
 
-  const rotated = await client.rotateKey({...params, id});
-  assert.equal(rotated.status, 204);
+  // Unwrap under the current version: the DEK, and no rewrap.
   const unwrapped = await client.unwrapKey({
-    ...params, id,
+    ...keyParams,
     keyActionUnwrapBody: {ciphertext: wrapped.result.ciphertext, aad: ['sdk']},
   });
+  assert.equal(unwrapped.status, 200);
   assert.equal(unwrapped.result.plaintext, dek);
-  assert.ok(unwrapped.result.ciphertext, 'old-version unwrap rewraps');
-  assert.notEqual(unwrapped.result.rewrappedKeyVersion.id,
-                  unwrapped.result.keyVersion.id);
+  assert.equal(unwrapped.result.keyVersion.id, firstVersion);
+  assert.equal(unwrapped.result.ciphertext, undefined);
+  assert.equal(unwrapped.result.rewrappedKeyVersion, undefined);
+
+  // Rotate: a second version.
+  const rotated = await client.rotateKey(keyParams);
+  assert.equal(rotated.status, 204);
+  const versions = await client.getKeyVersions(keyParams);
+  assert.equal(versions.status, 200);
+  assert.equal(versions.result.resources.length, 2);
+  const secondVersion = (await keyOf(client, keyParams)).keyVersion.id;
+  assert.notEqual(secondVersion, firstVersion);
+
+  // Unwrap the ciphertext of the old version: the same DEK, rewrapped under
+  // the new version.
+  const unwrappedOld = await client.unwrapKey({
+    ...keyParams,
+    keyActionUnwrapBody: {ciphertext: wrapped.result.ciphertext, aad: ['sdk']},
+  });
+  assert.equal(unwrappedOld.status, 200);
+  assert.equal(unwrappedOld.result.plaintext, dek);
+  assert.equal(unwrappedOld.result.keyVersion.id, firstVersion);
+  assert.equal(unwrappedOld.result.rewrappedKeyVersion.id, secondVersion);
+  assert.ok(unwrappedOld.result.ciphertext);
+  assert.notEqual(unwrappedOld.result.ciphertext, wrapped.result.ciphertext);
+  const rewrappedDek = await client.unwrapKey({
+    ...keyParams,
+    keyActionUnwrapBody: {ciphertext: unwrappedOld.result.ciphertext,
+                          aad: ['sdk']},
+  });
+  assert.equal(rewrappedDek.result.plaintext, dek);
+  assert.equal(rewrappedDek.result.keyVersion.id, secondVersion);
 
   const rewrapped = await client.rewrapKey({
-    ...params, id,
+    ...keyParams,
     keyActionRewrapBody: {ciphertext: wrapped.result.ciphertext,
                           aad: ['sdk']},
   });
-  assert.ok(rewrapped.result.ciphertext);
+  assert.equal(rewrapped.status, 200);
+  assert.equal(rewrapped.result.rewrappedKeyVersion.id, secondVersion);
 
-  const versions = await client.getKeyVersions({...params, id});
-  assert.equal(versions.result.resources.length, 2);
-
+  // Without the AAD the ciphertext does not open.
   assert.deepEqual(
       await reasonOf(client.unwrapKey({
-        ...params, id,
+        ...keyParams,
         keyActionUnwrapBody: {ciphertext: wrapped.result.ciphertext},
       })),
       {status: 422, code: 'UNPROCESSABLE_CIPHERTEXT_ERR'});
 
-  assert.equal((await client.disableKey({...params, id})).status, 204);
-  assert.deepEqual(await reasonOf(client.wrapKey({...params, id})),
+  // Disable: wrap and unwrap fail with 409 KEY_ACTION_INVALID_STATE_ERR.
+  assert.equal((await client.disableKey(keyParams)).status, 204);
+  assert.equal((await keyOf(client, keyParams)).state, 2);
+  assert.deepEqual(await reasonOf(client.wrapKey(keyParams)),
                    {status: 409, code: 'KEY_ACTION_INVALID_STATE_ERR'});
-  assert.deepEqual(await reasonOf(client.enableKey({...params, id})),
-                   {status: 409, code: 'REQ_TOO_EARLY_ERR'});
-  await advance(url, '31s');
-  assert.equal((await client.enableKey({...params, id})).status, 204);
+  assert.deepEqual(
+      await reasonOf(client.unwrapKey({
+        ...keyParams,
+        keyActionUnwrapBody: {ciphertext: wrapped.result.ciphertext,
+                              aad: ['sdk']},
+      })),
+      {status: 409, code: 'KEY_ACTION_INVALID_STATE_ERR'});
 
-  const registrations = await client.getRegistrations({...params, id});
+  // Enable: refused within 30 s of the disable, then allowed.
+  assert.deepEqual(await reasonOf(client.enableKey(keyParams)),
+                   {status: 409, code: 'REQ_TOO_EARLY_ERR'});
+  assert.equal((await keyOf(client, keyParams)).state, 2);
+  await advance(url, '31s');
+  assert.equal((await client.enableKey(keyParams)).status, 204);
+  assert.equal((await keyOf(client, keyParams)).state, 1);
+  assert.equal((await client.wrapKey(keyParams)).status, 200);
+
+  const registrations = await client.getRegistrations(keyParams);
   assert.equal(registrations.status, 200);
+  assert.equal(registrations.result.metadata.collectionTotal, 0);
   const all = await client.getRegistrationsAllKeys({...params});
   assert.equal(all.status, 200);
 
-  assert.equal((await client.deleteKey({...params, id})).status, 204);
-  assert.deepEqual(await reasonOf(client.getKey({...params, id})),
-                   {status: 410, code: 'KEY_DELETED_ERR'});
-  assert.deepEqual(await reasonOf(client.wrapKey({...params, id})),
-                   {status: 410, code: 'KEY_DELETED_ERR'});
-  const metadata = await client.getKeyMetadata({...params, id});
+  // Delete needs the second authorization of setKeyForDeletion.
+  assert.deepEqual(await reasonOf(client.deleteKey(keyParams)),
+                   {status: 409, code: 'AUTHORIZATIONS_NOT_MET'});
+  assert.equal((await client.setKeyForDeletion(keyParams)).status, 204);
+  const authorized = await keyOf(client, keyParams);
+  assert.equal(authorized.dualAuthDelete.keySetForDeletion, true);
+  assert.ok(authorized.dualAuthDelete.authExpiration);
+
+  assert.equal((await client.deleteKey(keyParams)).status, 204);
+  const metadata = await client.getKeyMetadata(keyParams);
+  assert.equal(metadata.status, 200);
   assert.equal(metadata.result.resources[0].state, 5);
-  assert.deepEqual(await reasonOf(client.restoreKey({...params, id})),
+  assert.equal(metadata.result.resources[0].deleted, true);
+  // Every use of the deleted key gets 410 KEY_DELETED_ERR.
+  const gone = {status: 410, code: 'KEY_DELETED_ERR'};
+  assert.deepEqual(await reasonOf(client.getKey(keyParams)), gone);
+  assert.deepEqual(await reasonOf(client.wrapKey(keyParams)), gone);
+  assert.deepEqual(
+      await reasonOf(client.unwrapKey({
+        ...keyParams,
+        keyActionUnwrapBody: {ciphertext: wrapped.result.ciphertext,
+                              aad: ['sdk']},
+      })),
+      gone);
+  assert.deepEqual(await reasonOf(client.rotateKey(keyParams)), gone);
+
+  // Restore: refused within 30 s of the delete, then the key is Active with
+  // both versions, and the old ciphertext opens again.
+  assert.deepEqual(await reasonOf(client.restoreKey(keyParams)),
                    {status: 409, code: 'REQ_TOO_EARLY_ERR'});
   await advance(url, '31s');
-  const restored = await client.restoreKey({...params, id});
+  const restored = await client.restoreKey(keyParams);
   assert.equal(restored.status, 201);
-  const after = await client.getKey({...params, id});
-  assert.equal(after.result.resources[0].state, 1);
+  const after = await keyOf(client, keyParams);
+  assert.equal(after.state, 1);
+  assert.equal(after.keyVersion.id, secondVersion);
+  const unwrappedRestored = await client.unwrapKey({
+    ...keyParams,
+    keyActionUnwrapBody: {ciphertext: wrapped.result.ciphertext, aad: ['sdk']},
+  });
+  assert.equal(unwrappedRestored.result.plaintext, dek);
   return id;
 }
 
