@@ -71,8 +71,8 @@ EVP_CIPHER_CTX* ThreadGcmContext() {
   return ctx.get();
 }
 
-// Seals with `ctx`, whose key is set unless `key` is non-null. REQUIRES: the
-// nonce is 12 bytes.
+// Seals with `ctx`. A non-null `key` replaces the context's key first.
+// REQUIRES: the nonce is 12 bytes.
 StatusOr<std::string> Seal(EVP_CIPHER_CTX* ctx, const unsigned char* key,
                            std::string_view nonce, std::string_view plaintext,
                            std::string_view aad) {

@@ -1,6 +1,6 @@
 // Symmetric primitives on OpenSSL 3: AES-256-GCM, HKDF-SHA256, base64.
 //
-// Byte strings are std::string. All functions are thread-safe. The cipher
+// Byte strings are std::string. The free functions are thread-safe. The cipher
 // and the KDF are fetched from OpenSSL once per process. AesGcmSeal and
 // AesGcmOpen reuse one cipher context per thread, so the expanded key of a
 // thread's last call stays in that context until the thread's next call or

@@ -303,9 +303,9 @@ TEST_F(BadInputTest, UnknownKeyIdIsNotFound) {
             std::string::npos);
 }
 
-// A well-formed id that names no key is 404 KEY_NOT_FOUND_ERR, as in Key
-// Protect (above); an id that cannot name a key at all is a 400 that names
-// the path segment.
+// A well-formed id that names no key is a 404 KEY_NOT_FOUND_ERR, as in Key
+// Protect (see above). An id that cannot name a key at all is a 400 that
+// names the path segment.
 TEST_F(BadInputTest, MalformedKeyIdNamesThePath) {
   std::string unwrap = Json{{"ciphertext", ciphertext_}}.dump();
   std::vector<BadRequest> requests = {

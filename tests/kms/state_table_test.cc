@@ -133,8 +133,8 @@ class StateTableTest : public ::testing::Test {
   }
 
   // Creates a key and brings it into `state` by the lifecycle itself. The
-  // clock then stands past every guard of the last change: 31 seconds after
-  // a disable, 5 hours after a delete.
+  // clock is then past every guard of the last change: 31 seconds after a
+  // disable, 5 hours after a delete.
   Prepared Prepare(KeyState state, CreateKeyRequest request = {}) {
     if (request.name.empty()) request.name = "k";
     if (state == KeyState::kDeactivated) {
