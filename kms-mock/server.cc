@@ -54,7 +54,8 @@ struct Gate {
   std::set<KeyService::SubscriptionId> subscriptions;    // guarded by mu
 };
 
-HttpRequest ToApiRequest(const http::request<http::string_body>& request) {
+// Converts a parsed request, taking over its body.
+HttpRequest ToApiRequest(http::request<http::string_body>&& request) {
   HttpRequest out;
   out.method = std::string(request.method_string());
   out.target = std::string(request.target());
@@ -65,18 +66,18 @@ HttpRequest ToApiRequest(const http::request<http::string_body>& request) {
     }
     out.headers[name] = std::string(field.value());
   }
-  out.body = request.body();
+  out.body = std::move(request.body());
   return out;
 }
 
-http::response<http::string_body> ToBeastResponse(const HttpResponse& in,
+http::response<http::string_body> ToBeastResponse(HttpResponse&& in,
                                                   unsigned version,
                                                   bool keep_alive) {
   http::response<http::string_body> out{static_cast<http::status>(in.status),
                                         version};
   out.set(http::field::server, "kms-mock");
   for (const auto& [name, value] : in.headers) out.set(name, value);
-  out.body() = in.body;
+  out.body() = std::move(in.body);
   out.keep_alive(keep_alive);
   out.prepare_payload();
   return out;
@@ -121,7 +122,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Sends the response that a latency fault held back. REQUIRES: on the
   // strand.
-  void SendDelayed() { DoWrite(delayed_response_, version_, keep_alive_); }
+  void SendDelayed() {
+    DoWrite(std::move(delayed_response_), version_, keep_alive_);
+  }
 
   // Closes a connection whose request is never answered. REQUIRES: on the
   // strand.
@@ -159,10 +162,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (error) return Fail(error, "read");
 
-    const http::request<http::string_body>& request = parser_->get();
+    http::request<http::string_body> request = parser_->release();
     version_ = request.version();
     keep_alive_ = request.keep_alive();
-    Deliver(api_.Handle(ToApiRequest(request)));
+    Deliver(api_.Handle(ToApiRequest(std::move(request))));
   }
 
   void Deliver(HttpResponse response) {
@@ -172,7 +175,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (response.send_at && *response.send_at > api_.clock().Now()) {
       return Delay(std::move(response));
     }
-    DoWrite(response, version_, keep_alive_);
+    DoWrite(std::move(response), version_, keep_alive_);
   }
 
   // Holds the response until the API's clock reaches response.send_at.
@@ -327,11 +330,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // --- Plain responses ---
 
-  void DoWrite(const HttpResponse& response, unsigned version,
-               bool keep_alive) {
+  void DoWrite(HttpResponse response, unsigned version, bool keep_alive) {
     stream_.expires_after(timeout_);
     response_ = std::make_shared<http::response<http::string_body>>(
-        ToBeastResponse(response, version, keep_alive));
+        ToBeastResponse(std::move(response), version, keep_alive));
     http::async_write(
         stream_, *response_,
         beast::bind_front_handler(&Session::OnWrite, shared_from_this(),
