@@ -3,9 +3,10 @@
 // server's SecureRandom and SystemClock, and has no faults configured.
 //
 // The BM_GcmOpen* cases time the AES-256-GCM open of a 32-byte DEK alone,
-// three ways: as base/crypto.cc did it before it cached the cipher (a new
-// context and EVP_aes_256_gcm() on every call), with the one-shot
-// base::AesGcmOpen, and with a prepared base::AesGcmKey as KeyService uses.
+// three ways. The first is the code base/crypto.cc had before it cached the
+// cipher: a new context and EVP_aes_256_gcm() on every call. The others are
+// the one-shot base::AesGcmOpen and a prepared base::AesGcmKey, which
+// KeyService uses.
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 
