@@ -170,7 +170,7 @@ class RestartTest : public ::testing::Test {
 
 TEST_F(RestartTest, RestartKeepsKeysVersionsStatesAndRegistrations) {
   std::string rotated, disabled, deleted, registered, standard, expiring,
-      hpcs_key, ciphertext;
+      expired, hpcs_key, ciphertext;
   Json before;
   {
     ServerProcess server(dir_, "2026-01-01T00:00:00Z", /*seed=*/true);
@@ -208,19 +208,25 @@ TEST_F(RestartTest, RestartKeepsKeysVersionsStatesAndRegistrations) {
     Call(client, http::verb::post,
          "/api/v2/keys/" + expiring + "/actions/setKeyForDeletion", "", 204);
     hpcs_key = CreateKey(client, {{"name", "hs"}}, "inst-hs");
+    expired = CreateKey(client, {{"name", "expired"},
+                                 {"expirationDate", "2026-01-01T00:30:00Z"}});
+    // Deactivation comes within an hour after the expiration.
+    Call(client, http::verb::post, "/control/clock", R"({"advance":"2h"})",
+         200);
 
     before = Dump(client);
     EXPECT_EQ(server.Stop(), 0);
   }
 
-  ServerProcess server(dir_, "2026-01-01T00:10:00Z", /*seed=*/false);
+  ServerProcess server(dir_, "2026-01-01T02:10:00Z", /*seed=*/false);
   ASSERT_NE(server.port(), 0);
   Client client(server.port());
   Json after = Dump(client);
 
   EXPECT_EQ(after, before) << "before: " << before.dump(1)
                            << "\nafter: " << after.dump(1);
-  EXPECT_EQ(after["inst-kp"]["keys"].size(), 6u);
+  EXPECT_EQ(after["inst-kp"]["keys"].size(), 7u);
+  EXPECT_EQ(after["inst-kp"]["keys"][expired]["state"], 3);
   EXPECT_EQ(after["inst-kp"]["versions"][rotated].size(), 3u);
   EXPECT_EQ(after["inst-kp"]["keys"][disabled]["state"], 2);
   EXPECT_EQ(after["inst-kp"]["keys"][deleted]["state"], 5);
