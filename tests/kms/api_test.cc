@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/crypto.h"
@@ -273,6 +274,56 @@ TEST_F(ApiTest, ListFiltersAndPages) {
   ASSERT_EQ(roots["resources"].size(), 1u);
   EXPECT_EQ(roots["resources"][0]["id"], a);
   EXPECT_EQ(head.headers["key-total"], "2");
+}
+
+TEST_F(ApiTest, ListPagesThroughEveryStateFilter) {
+  // Creation order: active, suspended, expired, deleted, twice over.
+  std::vector<std::string> ids;
+  for (int round = 0; round < 2; ++round) {
+    std::string n = std::to_string(round);
+    ids.push_back(CreateRootKey({{"name", "active" + n}}));
+    ids.push_back(CreateRootKey({{"name", "suspended" + n}}));
+    ASSERT_TRUE(service_.Disable("inst-1", ids.back()).ok());
+    ids.push_back(service_
+                      .CreateKey("inst-1", {.name = "expired" + n,
+                                            .expiration = clock_.Now(),
+                                            .deactivated = true})
+                      ->id);
+    ids.push_back(CreateRootKey({{"name", "deleted" + n}}));
+    ASSERT_TRUE(service_.Delete("inst-1", ids.back()).ok());
+  }
+  auto ids_of = [](const Json& body) {
+    std::vector<std::string> out;
+    for (const Json& key : body["resources"]) out.push_back(key["id"]);
+    return out;
+  };
+
+  std::vector<std::string> paged;
+  for (int offset = 0; offset < 10; offset += 3) {
+    Json page =
+        Parse(Send("GET", "/api/v2/keys?state=1,2,3,5&limit=3&offset=" +
+                              std::to_string(offset) + "&totalCount=true"));
+    EXPECT_EQ(page["metadata"]["totalCount"], 8) << offset;
+    EXPECT_EQ(page["metadata"]["collectionTotal"], page["resources"].size());
+    for (const std::string& id : ids_of(page)) paged.push_back(id);
+  }
+  Json past_end = Parse(Send("GET", "/api/v2/keys?state=1,2,3,5&offset=8"));
+
+  EXPECT_EQ(paged, ids);
+  EXPECT_TRUE(past_end["resources"].empty());
+  EXPECT_EQ(ids_of(Parse(Send("GET", "/api/v2/keys?state=1"))),
+            (std::vector<std::string>{ids[0], ids[4]}));
+  EXPECT_EQ(ids_of(Parse(Send("GET", "/api/v2/keys?state=2"))),
+            (std::vector<std::string>{ids[1], ids[5]}));
+  EXPECT_EQ(ids_of(Parse(Send("GET", "/api/v2/keys?state=3"))),
+            (std::vector<std::string>{ids[2], ids[6]}));
+  EXPECT_EQ(ids_of(Parse(Send("GET", "/api/v2/keys?state=5&limit=1&offset=1"))),
+            (std::vector<std::string>{ids[7]}));
+  // Without a state filter, Key Protect lists states 0 to 3.
+  EXPECT_EQ(ids_of(Parse(Send("GET", "/api/v2/keys"))),
+            (std::vector<std::string>{ids[0], ids[1], ids[2], ids[4], ids[5],
+                                      ids[6]}));
+  EXPECT_EQ(Send("HEAD", "/api/v2/keys?state=2,3").headers["key-total"], "4");
 }
 
 TEST_F(ApiTest, BadListQueriesNameTheParameter) {
