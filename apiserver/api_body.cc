@@ -6,8 +6,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <regex>
 #include <set>
+#include <stdexcept>
+#include <string_view>
 
 #include "apiserver/api_internal.h"
 #include "apiserver/protobuf_codec.h"
@@ -175,6 +176,56 @@ class DuplicateFinder {
   std::vector<std::string> duplicates_;
 };
 
+// YAML 1.1 numbers, matched in one pass: std::regex recurses once per
+// character, so a long scalar in a request body would overflow the stack.
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Skips characters while `accept` holds; returns where it stopped.
+template <typename Pred>
+size_t SkipWhile(std::string_view text, size_t i, Pred accept) {
+  while (i < text.size() && accept(text[i])) ++i;
+  return i;
+}
+
+size_t SkipSign(std::string_view text) {
+  return !text.empty() && (text[0] == '-' || text[0] == '+') ? 1 : 0;
+}
+
+bool IsDigitOrUnderscore(char c) { return IsDigit(c) || c == '_'; }
+
+// [-+]?(0|[1-9][0-9_]*)
+bool IsYamlInteger(std::string_view text) {
+  size_t i = SkipSign(text);
+  if (i == text.size()) return false;
+  if (text[i] == '0') return i + 1 == text.size();
+  if (!IsDigit(text[i])) return false;
+  return SkipWhile(text, i + 1, IsDigitOrUnderscore) == text.size();
+}
+
+// [-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?
+bool IsYamlFloat(std::string_view text) {
+  size_t i = SkipSign(text);
+  if (i == text.size()) return false;
+  if (text[i] == '.') {
+    size_t end = SkipWhile(text, i + 1, IsDigit);
+    if (end == i + 1) return false;
+    i = end;
+  } else if (IsDigit(text[i])) {
+    i = SkipWhile(text, i + 1, IsDigitOrUnderscore);
+    if (i < text.size() && text[i] == '.') {
+      i = SkipWhile(text, i + 1, IsDigitOrUnderscore);
+    }
+  } else {
+    return false;
+  }
+  if (i == text.size()) return true;
+  if (text[i] != 'e' && text[i] != 'E') return false;
+  ++i;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) ++i;
+  size_t end = SkipWhile(text, i, IsDigit);
+  return end > i && end == text.size();
+}
+
 // Resolves a plain YAML scalar as go-yaml v2 (YAML 1.1) does.
 Json ResolveScalar(const YAML::Node& node) {
   const std::string& text = node.Scalar();
@@ -188,22 +239,22 @@ Json ResolveScalar(const YAML::Node& node) {
   if (kNull.contains(text)) return nullptr;
   if (kTrue.contains(text)) return true;
   if (kFalse.contains(text)) return false;
-  static const std::regex kInteger("[-+]?(0|[1-9][0-9_]*)");
-  static const std::regex kFloat(
-      "[-+]?(\\.[0-9]+|[0-9][0-9_]*(\\.[0-9_]*)?)([eE][-+]?[0-9]+)?");
-  if (std::regex_match(text, kInteger)) {
+  if (IsYamlInteger(text)) {
     std::string digits = text;
     std::erase(digits, '_');
     try {
       return std::stoll(digits);
     } catch (const std::out_of_range&) {
-      return std::stod(digits);
     }
   }
-  if (std::regex_match(text, kFloat)) {
+  // go-yaml keeps a number that does not fit a float64 as a string.
+  if (IsYamlFloat(text)) {
     std::string digits = text;
     std::erase(digits, '_');
-    return std::stod(digits);
+    try {
+      return std::stod(digits);
+    } catch (const std::out_of_range&) {
+    }
   }
   return text;
 }

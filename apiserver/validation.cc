@@ -2,7 +2,7 @@
 
 #include <cstdio>
 #include <optional>
-#include <regex>
+#include <string_view>
 
 #include "base/crypto.h"
 
@@ -44,25 +44,56 @@ constexpr char kLabelValueMessage[] =
 constexpr char kImmutableMessage[] =
     "field is immutable when `immutable` is set";
 
-const std::regex& SubdomainRegex() {
-  static const std::regex re(
-      "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
-  return re;
+// The patterns of k8s.io/apimachinery/pkg/util/validation, checked in one
+// pass. std::regex matches by recursion, one stack frame per character, so
+// a long name sent by a client would overflow the stack.
+bool IsLowerAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-const std::regex& LabelRegex() {
-  static const std::regex re("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
-  return re;
+bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
+
+// [a-z0-9]([-a-z0-9]*[a-z0-9])?
+bool MatchesLabel(std::string_view value) {
+  if (value.empty() || !IsLowerAlnum(value.front()) ||
+      !IsLowerAlnum(value.back())) {
+    return false;
+  }
+  for (char c : value) {
+    if (!IsLowerAlnum(c) && c != '-') return false;
+  }
+  return true;
 }
 
-const std::regex& ConfigKeyRegex() {
-  static const std::regex re("[-._a-zA-Z0-9]+");
-  return re;
+// [a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*
+bool MatchesSubdomain(std::string_view value) {
+  size_t start = 0;
+  while (true) {
+    size_t dot = value.find('.', start);
+    if (!MatchesLabel(value.substr(start, dot - start))) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
 }
 
-const std::regex& QualifiedNameRegex() {
-  static const std::regex re("([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]");
-  return re;
+// [-._a-zA-Z0-9]+
+bool MatchesConfigKey(std::string_view value) {
+  if (value.empty()) return false;
+  for (char c : value) {
+    if (!IsAlnum(c) && c != '-' && c != '.' && c != '_') return false;
+  }
+  return true;
+}
+
+// ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]
+bool MatchesQualifiedName(std::string_view value) {
+  if (value.empty() || !IsAlnum(value.front()) || !IsAlnum(value.back())) {
+    return false;
+  }
+  for (char c : value) {
+    if (!IsAlnum(c) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
 }
 
 std::string MaxLengthMessage(size_t max) {
@@ -220,7 +251,7 @@ std::vector<std::string> QualifiedNameErrors(const std::string& value) {
   } else if (name.size() > kMaxLabelLength) {
     errors.push_back("name part " + MaxLengthMessage(kMaxLabelLength));
   }
-  if (!name.empty() && !std::regex_match(name, QualifiedNameRegex())) {
+  if (!name.empty() && !MatchesQualifiedName(name)) {
     errors.push_back(kQualifiedNameMessage);
   }
   return errors;
@@ -240,7 +271,7 @@ void ValidateLabelsAndAnnotations(const Json& metadata,
         errors.push_back(Invalid("metadata.labels", text,
                                  MaxLengthMessage(kMaxLabelLength)));
       }
-      if (!text.empty() && !std::regex_match(text, QualifiedNameRegex())) {
+      if (!text.empty() && !MatchesQualifiedName(text)) {
         errors.push_back(Invalid("metadata.labels", text, kLabelValueMessage));
       }
     }
@@ -306,7 +337,7 @@ void ValidateConfigKeys(const Json& object, const std::string& field,
       errors.push_back(
           Invalid(path, key, MaxLengthMessage(kMaxSubdomainLength)));
     }
-    if (!std::regex_match(key, ConfigKeyRegex())) {
+    if (!MatchesConfigKey(key)) {
       errors.push_back(Invalid(path, key, kConfigKeyMessage));
     }
     if (key == ".") {
@@ -478,7 +509,7 @@ std::vector<std::string> DnsSubdomainErrors(const std::string& value) {
   if (value.size() > kMaxSubdomainLength) {
     errors.push_back(MaxLengthMessage(kMaxSubdomainLength));
   }
-  if (!std::regex_match(value, SubdomainRegex())) {
+  if (!MatchesSubdomain(value)) {
     errors.push_back(kSubdomainMessage);
   }
   return errors;
@@ -489,7 +520,7 @@ std::vector<std::string> DnsLabelErrors(const std::string& value) {
   if (value.size() > kMaxLabelLength) {
     errors.push_back(MaxLengthMessage(kMaxLabelLength));
   }
-  if (!std::regex_match(value, LabelRegex())) errors.push_back(kLabelMessage);
+  if (!MatchesLabel(value)) errors.push_back(kLabelMessage);
   return errors;
 }
 

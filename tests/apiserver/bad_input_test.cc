@@ -270,6 +270,60 @@ TEST_F(BadInputTest, UnsupportedContentTypeIsRejected) {
                     "application/yaml, application/vnd.kubernetes.protobuf"});
 }
 
+// Names, keys and numbers far over their limits are checked in one pass: a
+// recursive regular expression would overflow the stack on them.
+TEST_F(BadInputTest, NamesAndKeysOfAMebibyteAreInvalid) {
+  const std::string huge(1024 * 1024, 'a');
+
+  Check({.name = "1 MiB Secret name",
+         .body = SecretBody({{"metadata", {{"name", huge}}}}),
+         .code = 422,
+         .reason = "Invalid",
+         .message = "Secret \"" + huge +
+                    "\" is invalid: metadata.name: "
+                    "Invalid value: \"" +
+                    huge +
+                    "\": must be no more than "
+                    "253 characters"});
+  Check({.name = "1 MiB namespace name",
+         .target = "/api/v1/namespaces",
+         .body = Json({{"apiVersion", "v1"},
+                       {"kind", "Namespace"},
+                       {"metadata", {{"name", huge}}}})
+                     .dump(),
+         .code = 422,
+         .reason = "Invalid",
+         .message = "Namespace \"" + huge + "\" is invalid: ",
+         .prefix_only = true});
+  Check({.name = "1 MiB data key",
+         .body = SecretBody({{"data", {{huge, "YQ=="}}}}),
+         .code = 422,
+         .reason = "Invalid",
+         .message = "Secret \"bad\" is invalid: data[" + huge + "]: ",
+         .prefix_only = true});
+  Check({.name = "1 MiB label value",
+         .body = SecretBody({{"metadata", {{"labels", {{"a", huge}}}}}}),
+         .code = 422,
+         .reason = "Invalid",
+         .message = "Secret \"bad\" is invalid: metadata.labels: ",
+         .prefix_only = true});
+}
+
+// As in go-yaml, a plain number too large for a float64 stays a string.
+TEST_F(BadInputTest, YamlNumberOfAMebibyteIsAString) {
+  const std::string digits(1024 * 1024, '7');
+
+  ApiResponse created =
+      Send("POST", kSecrets,
+           "apiVersion: v1\nkind: Secret\nmetadata:\n  name: digits\n"
+           "stringData:\n  a: " +
+               digits + "\n",
+           {{"content-type", "application/yaml"}});
+
+  ASSERT_EQ(created.status, 201) << created.body.substr(0, 300);
+  EXPECT_EQ(Body(created)["data"]["a"], base::Base64Encode(digits));
+}
+
 // The body limit is enforced by the HTTPS server before the handler runs,
 // from the declared Content-Length alone.
 TEST_F(BadInputTest, BodyOverThreeMebibytesIsTooLarge) {
