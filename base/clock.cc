@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "base/clock_limits.h"
+
 namespace base {
 
 Clock::TimerId TimerQueue::Add(Time when, std::function<void()> callback) {
@@ -160,7 +162,9 @@ std::optional<Duration> ParseDuration(const std::string& text) {
     if (i == start) return std::nullopt;
     double amount;
     try {
-      amount = std::stod(text.substr(start, i - start));
+      size_t used = 0;
+      amount = std::stod(text.substr(start, i - start), &used);
+      if (used != i - start) return std::nullopt;  // such as "1.2.3s"
     } catch (...) {
       return std::nullopt;
     }
@@ -186,11 +190,16 @@ std::optional<Duration> ParseDuration(const std::string& text) {
     }
     total_ns += amount * scale;
   }
+  // Beyond this, adding the duration to a time could overflow.
+  if (!(total_ns <= static_cast<double>(kMaxDuration.count()))) {
+    return std::nullopt;
+  }
   return Duration(static_cast<int64_t>(std::llround(total_ns)));
 }
 
 std::string FormatDuration(Duration d) {
   using namespace std::chrono;
+  if (d == Duration::min()) d += Duration(1);  // -min() does not exist
   if (d < Duration::zero()) return "-" + FormatDuration(-d);
   if (d == Duration::zero()) return "0s";
   if (d < seconds(1)) {
@@ -242,6 +251,8 @@ std::optional<Time> ParseRfc3339(const std::string& text) {
   if (i + 1 != text.size() || (text[i] != 'Z' && text[i] != 'z')) {
     return std::nullopt;
   }
+  // Time counts nanoseconds in 64 bits: from 1677-09-21 to 2262-04-11.
+  if (tm.tm_year < 1678 || tm.tm_year > 2261) return std::nullopt;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   std::time_t secs = timegm(&tm);

@@ -274,7 +274,8 @@ Expected<CreateKeyRequest> ParseCreateKey(const Json& body) {
     if (!request.expiration) {
       return std::unexpected(InvalidField(
           "expirationDate",
-          "field expirationDate is not an RFC 3339 time: " + **expiration));
+          "field expirationDate is not an RFC 3339 time from 1678 to 2261: " +
+              **expiration));
     }
   }
 

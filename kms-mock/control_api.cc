@@ -5,6 +5,7 @@
 #include <sstream>
 #include <utility>
 
+#include "base/clock_limits.h"
 #include "kms-mock/api_internal.h"
 
 namespace kms {
@@ -439,6 +440,12 @@ HttpResponse Clock(const ControlContext& context, const HttpRequest& request) {
   }
 
   if (*advance) {
+    if (!base::CanAdvance(clock->Now(), **advance)) {
+      return ErrorResponse(
+          InvalidField("advance", "field advance would move the clock past " +
+                                      base::FormatRfc3339(base::Time::max())),
+          kSummary);
+    }
     clock->Advance(**advance);
     return ClockJson(context);
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/clock_limits.h"
 #include "sim/ks_internal.h"
 
 namespace sim {
@@ -98,6 +99,11 @@ void AddClockCommands(CLI::App& app, Commands& commands) {
           return base::InvalidArgumentError(
               "invalid duration \"" + *duration +
               "\": expected a length such as 90s, 15m, 2h or 1d");
+        }
+        if (!base::CanAdvance(ctx.env->clock().Now(), *delta)) {
+          return base::InvalidArgumentError(
+              "the clock cannot move past " +
+              base::FormatRfc3339(base::Time::max()) + "; advance it less");
         }
         RETURN_IF_ERROR(ctx.host.AdvanceClock(*delta));
         if (ctx.json_output) {

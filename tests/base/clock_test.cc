@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "base/clock_limits.h"
+
 namespace base {
 namespace {
 
@@ -111,6 +113,35 @@ TEST(Duration, RejectsMalformed) {
   EXPECT_EQ(ParseDuration("m"), std::nullopt);
   EXPECT_EQ(ParseDuration("5 minutes"), std::nullopt);
   EXPECT_EQ(ParseDuration("5w"), std::nullopt);
+  EXPECT_EQ(ParseDuration("1.2.3s"), std::nullopt);
+}
+
+TEST(Duration, RejectsDurationsThatWouldOverflow) {
+  EXPECT_EQ(ParseDuration("36500d"), kMaxDuration);
+  EXPECT_EQ(ParseDuration("36501d"), std::nullopt);
+  EXPECT_EQ(ParseDuration("300000000000d"), std::nullopt);
+  EXPECT_EQ(ParseDuration("99999999999999999999d"), std::nullopt);
+  EXPECT_EQ(ParseDuration(std::string(400, '9') + "s"), std::nullopt);
+}
+
+TEST(Rfc3339, RejectsYearsTimeCannotHold) {
+  EXPECT_EQ(FormatRfc3339(*ParseRfc3339("2261-12-31T23:59:59Z")),
+            "2261-12-31T23:59:59Z");
+  EXPECT_EQ(ParseRfc3339("2300-01-01T00:00:00Z"), std::nullopt);
+  EXPECT_EQ(ParseRfc3339("9999-12-31T23:59:59Z"), std::nullopt);
+  EXPECT_EQ(ParseRfc3339("1600-01-01T00:00:00Z"), std::nullopt);
+}
+
+TEST(Duration, CanAdvanceUpToTheLatestTime) {
+  const Time start = *ParseRfc3339("2026-01-01T00:00:00Z");
+  EXPECT_TRUE(CanAdvance(start, kMaxDuration));
+  EXPECT_TRUE(CanAdvance(start, Time::max() - start));
+  EXPECT_FALSE(CanAdvance(start, Time::max() - start + Duration(1)));
+  EXPECT_FALSE(CanAdvance(start + 2 * kMaxDuration, kMaxDuration));
+}
+
+TEST(Duration, FormatsTheMostNegativeDuration) {
+  EXPECT_EQ(FormatDuration(Duration::min()), "-106751d23h47m16s");
 }
 
 TEST(Duration, FormatsLargestUnitsFirst) {

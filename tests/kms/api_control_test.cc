@@ -340,6 +340,25 @@ TEST_F(ApiControlTest, ClockMovesOnlyWhenSimulated) {
   EXPECT_EQ(clock_.Now(), kStart + minutes(90));
 }
 
+TEST_F(ApiControlTest, ClockCannotMovePastTheLatestTime) {
+  const std::string century = R"({"advance":"36500d"})";
+  ASSERT_EQ(Send("POST", "/control/clock", century).status, 200);
+  ASSERT_EQ(Send("POST", "/control/clock", century).status, 200);
+  const base::Time before = clock_.Now();
+
+  HttpResponse refused = Send("POST", "/control/clock", century);
+  HttpResponse far =
+      Send("POST", "/control/clock", R"({"to":"9999-12-31T00:00:00Z"})");
+
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(FirstReason(refused)["code"], "INVALID_FIELD_ERR");
+  EXPECT_EQ(FirstReason(refused)["message"],
+            "field advance would move the clock past 2262-04-11T23:47:16Z");
+  EXPECT_EQ(far.status, 400);
+  EXPECT_EQ(FirstReason(far)["code"], "INVALID_FIELD_ERR");
+  EXPECT_EQ(clock_.Now(), before);
+}
+
 TEST_F(ApiControlTest, FaultAddedOverControlAppliesToLibraryCalls) {
   HttpResponse added =
       Send("POST", "/control/faults",

@@ -218,6 +218,8 @@ TEST_F(ApiTest, BadCreateBodiesNameTheFieldAndCreateNothing) {
        "extractable"},
       {KeyBody({{"name", "k"}, {"expirationDate", "tomorrow"}}),
        "INVALID_FIELD_ERR", "expirationDate"},
+      {KeyBody({{"name", "k"}, {"expirationDate", "9999-12-31T23:59:59Z"}}),
+       "INVALID_FIELD_ERR", "expirationDate"},
   };
 
   for (const Case& c : cases) {

@@ -156,6 +156,21 @@ TEST_F(KsTest, ClockAdvancesOnlyWhenTold) {
   EXPECT_EQ(Ks({"clock", "advance", "soon"}).code, 1);
 }
 
+TEST_F(KsTest, ClockStopsShortOfTheLatestTime) {
+  ASSERT_EQ(Ks({"clock", "advance", "36500d"}).code, 0);
+  ASSERT_EQ(Ks({"clock", "advance", "36500d"}).code, 0);
+  std::string before = Json({"clock", "show"})["now"];
+
+  Result refused = Ks({"clock", "advance", "36500d"});
+
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_TRUE(Contains(refused.err,
+                       "the clock cannot move past "
+                       "2262-04-11T23:47:16Z"))
+      << refused.err;
+  EXPECT_EQ(Json({"clock", "show"})["now"], before);
+}
+
 TEST_F(KsTest, RealClockNeverGoesBack) {
   std::string real = dir_ + "/real";
   ASSERT_EQ(Run({"--state", real, "init", "--clock", "real"}).code, 0);
