@@ -12,6 +12,7 @@
 #include <regex>
 
 #include "apiserver/registry.h"
+#include "base/clock_limits.h"
 #include "base/crypto.h"
 #include "base/random.h"
 #include "kms-mock/kms.h"
@@ -725,9 +726,23 @@ std::string Run::RunStep(const Step& step) {
   }
   timeline_.steps.push_back({clock_.Now() - start_, label});
   Log("step " + std::to_string(step.index) + " " + step.kind);
+  // Virtual time stays within 100 years of the start, so that adding any
+  // duration to it cannot overflow.
+  const base::Duration elapsed = clock_.Now() - start_;
+  const base::Duration delta = step.kind == "advance"
+                                   ? step.fields.DurationOf("duration")
+                                   : base::Duration::zero();
+  if (elapsed > base::kMaxDuration - delta) {
+    invalid_ = true;
+    return "step " + std::to_string(step.index) + " " + step.kind + " (" +
+           scenario_.file + ":" + std::to_string(step.line) +
+           ") cannot run: it would take the virtual clock past " +
+           base::FormatDuration(base::kMaxDuration) +
+           " from the start.\n    fix: advance the clock by less";
+  }
   Check check;
   if (step.kind == "advance") {
-    clock_.Advance(step.fields.DurationOf("duration"));
+    clock_.Advance(delta);
   } else if (step.kind == "expect_cluster") {
     check = Await(step, [&] { return CheckCluster(step); });
   } else if (step.kind == "expect_key") {

@@ -3,12 +3,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 namespace scenarios {
 namespace {
@@ -895,8 +897,61 @@ std::vector<std::string> StepKinds() {
   return kinds;
 }
 
+namespace {
+
+// The offset of the first byte that is not part of well-formed UTF-8, or
+// npos. Reports carry scenario text into JSON and XML, which need UTF-8.
+size_t FirstInvalidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t length;
+    unsigned char low = 0x80, high = 0xBF;  // bounds of the second byte
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) low = 0xA0;   // no overlong forms
+      if (c == 0xED) high = 0x9F;  // no surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) low = 0x90;
+      if (c == 0xF4) high = 0x8F;  // nothing past U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + length > text.size()) return i;
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if (next < (k == 1 ? low : 0x80) || next > (k == 1 ? high : 0xBF)) {
+        return i;
+      }
+    }
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 base::StatusOr<Scenario> ParseScenario(const std::string& text,
                                        const std::string& path) {
+  if (size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
+    const size_t line_start = text.rfind('\n', bad);
+    const size_t column =
+        line_start == std::string::npos ? bad + 1 : bad - line_start;
+    char byte[8];
+    std::snprintf(byte, sizeof(byte), "0x%02X",
+                  static_cast<unsigned char>(text[bad]));
+    return base::InvalidArgumentError(
+        path + ":" +
+        std::to_string(1 + std::count(text.begin(), text.begin() + bad, '\n')) +
+        ": byte " + byte + " at column " + std::to_string(column) +
+        " is not UTF-8; save the file as UTF-8");
+  }
   YAML::Node root;
   try {
     root = YAML::Load(text);

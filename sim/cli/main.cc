@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
   std::string log_level = "error";
   app.add_option("--log-level", log_level,
                  "Log level: trace, debug, info, warn, error or off")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember(
+          {"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
   std::function<int()> replay = scenarios::AddReplayCommand(app);
 
@@ -32,7 +34,13 @@ int main(int argc, char** argv) {
   ks->prefix_command();
   ks->set_help_flag();
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints and exits 0; any bad invocation is invalid input.
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
   base::InitLogging(log_level);
   if (*ks) {
     sim::StateDirHost host;

@@ -61,6 +61,27 @@ TEST(ScenarioParser, RejectsBadYamlWithLine) {
   EXPECT_NE(parsed.status().message().find("invalid YAML"), std::string::npos);
 }
 
+TEST(ScenarioParser, RejectsBytesThatAreNotUtf8) {
+  EXPECT_EQ(ParseError("  - create_namespace: caf\xe9\n"),
+            "bad.yaml:10: byte 0xE9 at column 26 is not UTF-8; save the file "
+            "as UTF-8");
+  EXPECT_EQ(ParseError("  - create_namespace: \xed\xa0\x80\n"),
+            "bad.yaml:10: byte 0xED at column 23 is not UTF-8; save the file "
+            "as UTF-8");
+  EXPECT_EQ(
+      ParseError("  - create_namespace: \"caf\xc3\xa9 \xf0\x9f\x94\x91\"\n"),
+      "ok");
+}
+
+TEST(ScenarioParser, RejectsDurationsThatWouldOverflow) {
+  std::string error = ParseError("  - advance: 300000000000d\n");
+
+  EXPECT_NE(error.find("bad.yaml:10:"), std::string::npos) << error;
+  EXPECT_NE(error.find("field 'duration' must be a duration"),
+            std::string::npos)
+      << error;
+}
+
 TEST(ScenarioParser, RejectsUnknownStep) {
   std::string error = ParseError("  - advance: 1m\n  - disable_keys: crk\n");
 

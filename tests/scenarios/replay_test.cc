@@ -158,6 +158,39 @@ TEST(Replay, BadShardIsInvalidInput) {
       << result.output;
 }
 
+TEST(Replay, BadFlagValueIsInvalidInput) {
+  for (const char* flags :
+       {"--jobs 99999999999", "--seed abc", "--no-such-flag"}) {
+    CommandResult result = RunSim("replay " + Library() + " " + flags);
+
+    EXPECT_EQ(result.exit_code, 2) << flags << "\n" << result.output;
+    EXPECT_EQ(result.output.find("passed"), std::string::npos) << flags;
+  }
+}
+
+TEST(Replay, UnknownLogLevelIsInvalidInput) {
+  CommandResult result =
+      RunSim("--log-level loud replay " + Library() + "/verification");
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("--log-level"), std::string::npos)
+      << result.output;
+  EXPECT_EQ(result.output.find("passed"), std::string::npos) << result.output;
+}
+
+TEST(Replay, AdvancePastTheClockLimitIsInvalid) {
+  CommandResult result =
+      RunSim("replay " + TestData("advance-past-limit.yaml"));
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("step 2 advance (" +
+                               TestData("advance-past-limit.yaml") +
+                               ":8) cannot run: it would take the virtual "
+                               "clock past 36500d"),
+            std::string::npos)
+      << result.output;
+}
+
 TEST(Replay, TimelineWritesHtmlPerScenario) {
   std::string dir = testing::TempDir() + "/timelines";
   std::filesystem::remove_all(dir);
