@@ -39,6 +39,7 @@ const FieldSpec kForField{"for", Type::kDuration};
 
 // The maximum number of passes of one repeat block.
 constexpr int64_t kMaxRepeat = 1000000;
+constexpr int64_t kMaxExpanded = 1000000;
 
 StepSpec KeyAction(const std::string& kind) {
   return {kind, "key", {kKeyField}, true};
@@ -370,6 +371,9 @@ struct ParseContext {
   std::set<std::string> clusters;
   std::set<std::string> instances;
   std::set<std::string> keys;
+  // Steps and repeat rounds expanded so far, at most kMaxExpanded: nested
+  // repeats multiply, and would otherwise run out of memory or never end.
+  int64_t expanded = 0;
 };
 
 base::Status CheckName(const ParseContext& ctx, const YAML::Node& at,
@@ -635,6 +639,11 @@ base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
 
 base::Status ParseSteps(ParseContext& ctx, const YAML::Node& steps, int& index);
 
+std::string TooManySteps() {
+  return "the repeats expand to more than " + std::to_string(kMaxExpanded) +
+         " steps and rounds; repeat fewer times";
+}
+
 // Expands `repeat: {times: N, var: i, steps: [...]}` into its steps N times.
 base::Status ParseRepeat(ParseContext& ctx, const YAML::Node& node,
                          int& index) {
@@ -663,6 +672,10 @@ base::Status ParseRepeat(ParseContext& ctx, const YAML::Node& node,
   std::string var = fields.StringOr("var", "i");
   Vars saved = ctx.errors.vars;
   for (int64_t i = 0; i < times; ++i) {
+    if (++ctx.expanded > kMaxExpanded) {
+      ctx.errors.vars = saved;
+      return ctx.errors.At(body["times"], where + TooManySteps());
+    }
     ctx.errors.vars[var] = std::to_string(i);
     base::Status parsed = ParseSteps(ctx, body["steps"], index);
     if (!parsed.ok()) {
@@ -681,6 +694,10 @@ base::Status ParseSteps(ParseContext& ctx, const YAML::Node& steps,
     if (node.IsMap() && node["repeat"]) {
       RETURN_IF_ERROR(ParseRepeat(ctx, node, index));
       continue;
+    }
+    if (++ctx.expanded > kMaxExpanded) {
+      return ctx.errors.At(
+          node, "step " + std::to_string(index + 1) + ": " + TooManySteps());
     }
     ASSIGN_OR_RETURN(Step step, ParseStep(ctx, node, ++index));
     ctx.scenario.steps.push_back(std::move(step));
@@ -935,23 +952,8 @@ size_t FirstInvalidUtf8(std::string_view text) {
   return std::string_view::npos;
 }
 
-}  // namespace
-
-base::StatusOr<Scenario> ParseScenario(const std::string& text,
-                                       const std::string& path) {
-  if (size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
-    const size_t line_start = text.rfind('\n', bad);
-    const size_t column =
-        line_start == std::string::npos ? bad + 1 : bad - line_start;
-    char byte[8];
-    std::snprintf(byte, sizeof(byte), "0x%02X",
-                  static_cast<unsigned char>(text[bad]));
-    return base::InvalidArgumentError(
-        path + ":" +
-        std::to_string(1 + std::count(text.begin(), text.begin() + bad, '\n')) +
-        ": byte " + byte + " at column " + std::to_string(column) +
-        " is not UTF-8; save the file as UTF-8");
-  }
+base::StatusOr<Scenario> ParseYaml(const std::string& text,
+                                   const std::string& path) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -971,7 +973,7 @@ base::StatusOr<Scenario> ParseScenario(const std::string& text,
   Scenario scenario;
   scenario.file = path;
   scenario.name = std::filesystem::path(path).stem().string();
-  ParseContext ctx{errors, scenario, {}, {}, {}};
+  ParseContext ctx{errors, scenario, {}, {}, {}, 0};
 
   static const std::set<std::string> kTopLevel = {
       "name", "description", "seed", "vars", "clusters", "kms", "steps"};
@@ -1014,6 +1016,33 @@ base::StatusOr<Scenario> ParseScenario(const std::string& text,
   int index = 0;
   RETURN_IF_ERROR(ParseSteps(ctx, steps, index));
   return scenario;
+}
+
+}  // namespace
+
+base::StatusOr<Scenario> ParseScenario(const std::string& text,
+                                       const std::string& path) {
+  if (size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
+    const size_t line_start = text.rfind('\n', bad);
+    const size_t column =
+        line_start == std::string::npos ? bad + 1 : bad - line_start;
+    char byte[8];
+    std::snprintf(byte, sizeof(byte), "0x%02X",
+                  static_cast<unsigned char>(text[bad]));
+    return base::InvalidArgumentError(
+        path + ":" +
+        std::to_string(1 + std::count(text.begin(), text.begin() + bad, '\n')) +
+        ": byte " + byte + " at column " + std::to_string(column) +
+        " is not UTF-8; save the file as UTF-8");
+  }
+  try {
+    return ParseYaml(text, path);
+  } catch (const YAML::Exception& e) {
+    // Such as a list or map where a name belongs, as in `? [a, b]: 1`.
+    return base::InvalidArgumentError(
+        path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg +
+        ": keys must be plain strings; see the format in sim replay --schema");
+  }
 }
 
 base::StatusOr<Scenario> ParseScenarioFile(const std::string& path) {

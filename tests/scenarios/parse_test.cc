@@ -73,6 +73,36 @@ TEST(ScenarioParser, RejectsBytesThatAreNotUtf8) {
       "ok");
 }
 
+TEST(ScenarioParser, RejectsKeysThatAreNotStrings) {
+  base::StatusOr<Scenario> top = ParseScenario(
+      std::string("? [a, b]\n: 1\n") + kHeader + "  - advance: 1m\n",
+      "bad.yaml");
+  std::string in_step = ParseError("  - {? [x]: 1}\n");
+
+  ASSERT_FALSE(top.ok());
+  EXPECT_EQ(top.status().message(),
+            "bad.yaml:1: bad conversion: keys must be plain strings; see the "
+            "format in sim replay --schema");
+  EXPECT_NE(in_step.find("bad.yaml:10:"), std::string::npos) << in_step;
+}
+
+TEST(ScenarioParser, RejectsRepeatsThatExpandTooFar) {
+  std::string steps = ParseError(
+      "  - repeat: {times: 1000000, steps: [{repeat: {times: 1000000, "
+      "steps: [{advance: 1s}]}}]}\n");
+  std::string rounds = ParseError(
+      "  - repeat: {times: 1000000, steps: [{repeat: {times: 1000000, "
+      "steps: [{repeat: {times: 0, steps: [{advance: 1s}]}}]}}]}\n");
+
+  EXPECT_NE(steps.find("bad.yaml:10: step 500000: the repeats expand to "
+                       "more than 1000000 steps and rounds"),
+            std::string::npos)
+      << steps;
+  EXPECT_NE(rounds.find("the repeats expand to more than 1000000"),
+            std::string::npos)
+      << rounds;
+}
+
 TEST(ScenarioParser, RejectsDurationsThatWouldOverflow) {
   std::string error = ParseError("  - advance: 300000000000d\n");
 
