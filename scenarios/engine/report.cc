@@ -26,8 +26,22 @@ std::string XmlEscape(const std::string& text) {
       case '\'':
         out += "&apos;";
         break;
-      default:
+      case '\t':
+      case '\n':
+      case '\r':
         out += c;
+        break;
+      default:
+        // XML 1.0 has no way to write the other control characters, not
+        // even as references, so they are shown as \xNN.
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\x";
+          out += kHex[(c >> 4) & 0xF];
+          out += kHex[c & 0xF];
+        } else {
+          out += c;
+        }
     }
   }
   return out;

@@ -191,6 +191,23 @@ TEST(Replay, AdvancePastTheClockLimitIsInvalid) {
       << result.output;
 }
 
+TEST(Replay, ControlCharactersStayOutOfJUnit) {
+  std::string junit = testing::TempDir() + "/control.junit.xml";
+
+  CommandResult result = RunSim(
+      "replay " + TestData("control-characters.yaml") + " --junit " + junit);
+
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::string xml = ReadFile(junit);
+  for (char c : xml) {
+    EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 && c != '\n' &&
+                 c != '\t' && c != '\r')
+        << "control character " << static_cast<int>(c) << " in " << xml;
+  }
+  EXPECT_NE(xml.find("name=\"bell\\x07 escape\\x1b[31m\""), std::string::npos)
+      << xml;
+}
+
 TEST(Replay, TimelineWritesHtmlPerScenario) {
   std::string dir = testing::TempDir() + "/timelines";
   std::filesystem::remove_all(dir);
