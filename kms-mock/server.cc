@@ -28,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include "kms-mock/api_internal.h"
+
 namespace kms {
 namespace {
 
@@ -96,6 +98,16 @@ void Fail(beast::error_code error, const char* what) {
   spdlog::warn("kms server: {} failed: {}", what, error.message());
 }
 
+// The 400 response for a request that is not HTTP/1.1, such as a header
+// line without a colon or a Content-Length that is not a number.
+HttpResponse MalformedRequest(const std::string& cause) {
+  return api_internal::ErrorResponse(
+      {.status = 400,
+       .code = std::string(api_internal::kReasonBadBody),
+       .message = "the request is not valid HTTP/1.1: " + cause},
+      "Request could not be processed");
+}
+
 // The maximum number of bytes read and dropped after the last response of a
 // connection.
 constexpr size_t kMaxDrainBytes = 4 * kMaxRequestBodyBytes;
@@ -159,6 +171,15 @@ class Session : public std::enable_shared_from_this<Session> {
       // the response.
       return DoWrite(KeyProtectApi::BodyTooLarge(kMaxRequestBodyBytes),
                      parser_->get().version(), /*keep_alive=*/false);
+    }
+    if (error.category() ==
+        http::make_error_code(http::error::bad_method).category()) {
+      // Not HTTP/1.1 as RFC 9112 defines it. The server cannot tell where
+      // the next request would start, so it answers and closes.
+      spdlog::warn("kms server: rejected a malformed request: {}",
+                   error.message());
+      return DoWrite(MalformedRequest(error.message()), 11,
+                     /*keep_alive=*/false);
     }
     if (error) return Fail(error, "read");
 

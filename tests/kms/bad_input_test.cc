@@ -378,5 +378,45 @@ TEST_F(BadInputTest, OversizedChunkedBodyIsRejected) {
   EXPECT_EQ(Snapshot(), before);
 }
 
+// Requests that are not HTTP/1.1 get a Key Protect error before the
+// connection closes, instead of a silent close.
+TEST_F(BadInputTest, MalformedHttpGetsAnErrorBody) {
+  const std::string head =
+      "Host: 127.0.0.1\r\nAuthorization: Bearer admin\r\n"
+      "bluemix-instance: inst-1\r\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"request line", "GARBAGE\r\n\r\n"},
+      {"header without a colon",
+       "GET /api/v2/keys HTTP/1.1\r\n" + head + "no colon here\r\n\r\n"},
+      {"Content-Length too large",
+       "POST " + Action("wrap") + " HTTP/1.1\r\n" + head +
+           "Content-Length: 99999999999999999999\r\n\r\n"},
+      {"chunk size not hex",
+       "POST " + Action("wrap") + " HTTP/1.1\r\n" + head +
+           "Transfer-Encoding: chunked\r\n\r\nZZ\r\nab\r\n"},
+      {"header over the limit",
+       "GET /api/v2/keys HTTP/1.1\r\n" + head +
+           "X-Padding: " + std::string(64 * 1024, 'p') + "\r\n\r\n"},
+  };
+  std::string before = Snapshot();
+
+  for (const auto& [name, raw] : cases) {
+    Client client(server_->port());
+    client.WriteRaw(raw);
+    auto response = client.Read();
+
+    EXPECT_EQ(response.result_int(), 400) << name;
+    Json body = Json::parse(response.body(), nullptr, false);
+    ASSERT_FALSE(body.is_discarded()) << name << ": " << response.body();
+    Json reason = body["resources"][0]["reasons"][0];
+    EXPECT_EQ(reason["code"], "BAD_BODY_ERR") << name;
+    EXPECT_TRUE(reason["message"].get<std::string>().starts_with(
+        "the request is not valid HTTP/1.1: "))
+        << name << ": " << reason["message"];
+    EXPECT_TRUE(client.ServerClosed()) << name;
+  }
+  EXPECT_EQ(Snapshot(), before);
+}
+
 }  // namespace
 }  // namespace kms
