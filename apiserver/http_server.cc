@@ -10,8 +10,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
@@ -20,8 +22,10 @@
 #include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "base/crypto.h"
@@ -89,27 +93,124 @@ void Fail(beast::error_code error, const char* what) {
   spdlog::warn("apiserver: {} failed: {}", what, error.message());
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+base::Status ConfigureTls(ssl::context& tls, const std::string& certificate,
+                          const std::string& private_key) {
+  tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                  ssl::context::no_tlsv1_1);
+  beast::error_code error;
+  tls.use_certificate_chain(net::buffer(certificate.data(), certificate.size()),
+                            error);
+  if (!error) {
+    tls.use_private_key(net::buffer(private_key.data(), private_key.size()),
+                        ssl::context::pem, error);
+  }
+  if (error) {
+    return base::InvalidArgumentError("invalid TLS certificate or key: " +
+                                      error.message());
+  }
+  return base::OkStatus();
+}
+
+ApiResponse ServiceUnavailable() {
+  ApiResponse response;
+  response.status = 503;
+  response.body =
+      R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
+      R"("message":"the server is currently unable to handle the request",)"
+      R"("reason":"ServiceUnavailable","code":503})";
+  return response;
+}
+
+// What the listener and every session share: the handler, the mode and the
+// sessions that got no response while the server hangs.
+struct ServerCore {
+  RequestHandler handler;
+  std::chrono::seconds timeout{60};
+  std::atomic<ServeMode> mode{ServeMode::kServe};
+
+  // Adds a function that closes a parked session; it owns the session.
+  void Park(std::function<void()> close) {
+    std::lock_guard lock(parked_mu);
+    parked.push_back(std::move(close));
+  }
+  // Closes every parked session (from any thread).
+  void CloseParked() {
+    std::vector<std::function<void()>> closers;
+    {
+      std::lock_guard lock(parked_mu);
+      closers.swap(parked);
+    }
+    for (auto& close : closers) close();
+  }
+  // Drops the parked sessions without running them. REQUIRES: no thread
+  // runs the I/O loop.
+  void DropParked() {
+    std::lock_guard lock(parked_mu);
+    parked.clear();
+  }
+
+  std::mutex parked_mu;
+  std::vector<std::function<void()>> parked;  // guarded by parked_mu
+};
+
+// One connection, over TLS (Stream is an ssl::stream) or plain TCP.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
  public:
-  Session(tcp::socket&& socket, ssl::context& tls, ApiHandler& handler,
-          std::chrono::seconds timeout)
-      : stream_(std::move(socket), tls), handler_(handler), timeout_(timeout) {}
+  Session(tcp::socket&& socket, ssl::context* tls, ServerCore& core)
+      : stream_(MakeStream(std::move(socket), tls)), core_(core) {}
 
   ~Session() { StopStream(); }
 
   void Run() {
     // Starts on the session's strand, where every later handler runs.
-    net::dispatch(
-        stream_.get_executor(),
-        beast::bind_front_handler(&Session::DoHandshake, shared_from_this()));
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::Start, Self()));
   }
 
  private:
+  static Stream MakeStream(tcp::socket&& socket, ssl::context* tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      (void)tls;
+      return Stream(std::move(socket));
+    }
+  }
+
+  std::shared_ptr<Session> Self() { return this->shared_from_this(); }
+
+  void Start() {
+    if (core_.mode.load() == ServeMode::kHang) return Park();
+    if constexpr (kTls) {
+      DoHandshake();
+    } else {
+      DoRead();
+    }
+  }
+
+  // Leaves the connection open without a response until the mode changes.
+  void Park() {
+    beast::get_lowest_layer(stream_).expires_never();
+    std::shared_ptr<Session> self = Self();
+    core_.Park([self] {
+      net::post(self->stream_.get_executor(), [self] {
+        beast::error_code ignored;
+        beast::get_lowest_layer(self->stream_).socket().close(ignored);
+      });
+    });
+  }
+
   void DoHandshake() {
-    beast::get_lowest_layer(stream_).expires_after(timeout_);
-    stream_.async_handshake(
-        ssl::stream_base::server,
-        beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(core_.timeout);
+      stream_.async_handshake(
+          ssl::stream_base::server,
+          beast::bind_front_handler(&Session::OnHandshake, Self()));
+    }
   }
 
   void OnHandshake(beast::error_code error) {
@@ -120,10 +221,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void DoRead() {
     parser_.emplace();
     parser_->body_limit(kMaxApiRequestBodyBytes);
-    beast::get_lowest_layer(stream_).expires_after(timeout_);
-    http::async_read(
-        stream_, buffer_, *parser_,
-        beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+    beast::get_lowest_layer(stream_).expires_after(core_.timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, Self()));
   }
 
   void OnRead(beast::error_code error, size_t) {
@@ -137,7 +237,22 @@ class Session : public std::enable_shared_from_this<Session> {
     if (error) return Fail(error, "read");
 
     const http::request<http::string_body>& request = parser_->get();
-    ApiResponse response = handler_.Handle(ToApiRequest(request));
+    switch (core_.mode.load()) {
+      case ServeMode::kServe:
+        break;
+      case ServeMode::kUnavailable:
+        return DoWrite(ServiceUnavailable(), request.version(),
+                       request.keep_alive());
+      case ServeMode::kRefuse: {
+        beast::error_code ignored;
+        beast::get_lowest_layer(stream_).socket().close(ignored);
+        return;
+      }
+      case ServeMode::kTimeout:
+      case ServeMode::kHang:
+        return Park();
+    }
+    ApiResponse response = core_.handler(ToApiRequest(request));
     if (response.stream) {
       return DoWriteStreamHeader(std::move(response.stream), request.version());
     }
@@ -162,8 +277,8 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::get_lowest_layer(stream_).expires_never();
     http::async_write_header(
         stream_, *stream_serializer_,
-        beast::bind_front_handler(&Session::OnWriteStreamHeader,
-                                  shared_from_this(), std::move(start)));
+        beast::bind_front_handler(&Session::OnWriteStreamHeader, Self(),
+                                  std::move(start)));
   }
 
   void OnWriteStreamHeader(
@@ -173,7 +288,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Lines come from store threads; each is moved onto the strand. The
     // sink refers to the session weakly, so it does not keep a closed
     // connection alive.
-    std::weak_ptr<Session> weak = weak_from_this();
+    std::weak_ptr<Session> weak = this->weak_from_this();
     auto executor = stream_.get_executor();
     StreamSink sink = [weak, executor](std::optional<std::string> line) {
       net::post(executor, [weak, line = std::move(line)]() mutable {
@@ -190,8 +305,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void DoReadUntilClosed() {
     stream_.async_read_some(
         net::buffer(ignored_input_),
-        beast::bind_front_handler(&Session::OnReadUntilClosed,
-                                  shared_from_this()));
+        beast::bind_front_handler(&Session::OnReadUntilClosed, Self()));
   }
 
   void OnReadUntilClosed(beast::error_code error, size_t) {
@@ -213,15 +327,14 @@ class Session : public std::enable_shared_from_this<Session> {
     std::optional<std::string> line = std::move(pending_lines_.front());
     pending_lines_.pop_front();
     if (!line.has_value()) {
-      net::async_write(stream_, http::make_chunk_last(),
-                       beast::bind_front_handler(&Session::OnWriteLastChunk,
-                                                 shared_from_this()));
+      net::async_write(
+          stream_, http::make_chunk_last(),
+          beast::bind_front_handler(&Session::OnWriteLastChunk, Self()));
       return;
     }
     current_line_ = std::make_shared<std::string>(std::move(*line));
-    net::async_write(
-        stream_, http::make_chunk(net::buffer(*current_line_)),
-        beast::bind_front_handler(&Session::OnWriteLine, shared_from_this()));
+    net::async_write(stream_, http::make_chunk(net::buffer(*current_line_)),
+                     beast::bind_front_handler(&Session::OnWriteLine, Self()));
   }
 
   void OnWriteLine(beast::error_code error, size_t) {
@@ -248,11 +361,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void DoWrite(const ApiResponse& response, unsigned version, bool keep_alive) {
     response_ = std::make_shared<http::response<http::string_body>>(
         ToBeastResponse(response, version, keep_alive));
-    beast::get_lowest_layer(stream_).expires_after(timeout_);
-    http::async_write(
-        stream_, *response_,
-        beast::bind_front_handler(&Session::OnWrite, shared_from_this(),
-                                  response_->need_eof()));
+    beast::get_lowest_layer(stream_).expires_after(core_.timeout);
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&Session::OnWrite, Self(),
+                                                response_->need_eof()));
   }
 
   void OnWrite(bool close, beast::error_code error, size_t) {
@@ -263,19 +375,23 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void DoClose() {
-    beast::get_lowest_layer(stream_).expires_after(timeout_);
-    stream_.async_shutdown(
-        beast::bind_front_handler(&Session::OnClose, shared_from_this()));
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(core_.timeout);
+      stream_.async_shutdown(
+          beast::bind_front_handler(&Session::OnClose, Self()));
+    } else {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
   }
 
   void OnClose(beast::error_code error) {
     if (error) Fail(error, "TLS shutdown");
   }
 
-  ssl::stream<beast::tcp_stream> stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
-  ApiHandler& handler_;
-  const std::chrono::seconds timeout_;
+  ServerCore& core_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
 
@@ -290,15 +406,16 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<char, 64> ignored_input_;
 };
 
+// Accepts connections on its own strand. Apply changes what it does for a
+// new ServeMode: it stops accepting and fills its listen queue (kTimeout),
+// closes the socket (kRefuse), or accepts again.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(net::io_context& context, ssl::context& tls, ApiHandler& handler,
-           std::chrono::seconds timeout)
+  Listener(net::io_context& context, ssl::context* tls, ServerCore& core)
       : context_(context),
         tls_(tls),
         acceptor_(net::make_strand(context)),
-        handler_(handler),
-        timeout_(timeout) {}
+        core_(core) {}
 
   base::Status Open(const tcp::endpoint& endpoint) {
     beast::error_code error;
@@ -309,25 +426,42 @@ class Listener : public std::enable_shared_from_this<Listener> {
       acceptor_.listen(net::socket_base::max_listen_connections, error);
     }
     if (error) {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
       return base::UnavailableError(
           "cannot listen on " + endpoint.address().to_string() + ":" +
           std::to_string(endpoint.port()) + ": " + error.message());
     }
+    endpoint_ = acceptor_.local_endpoint();
     return base::OkStatus();
   }
 
-  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  uint16_t port() const { return endpoint_.port(); }
 
   void DoAccept() {
+    accepting_ = true;
     acceptor_.async_accept(
         net::make_strand(context_),
         beast::bind_front_handler(&Listener::OnAccept, shared_from_this()));
+  }
+
+  // Switches to `mode` on the listener's strand and waits for the result.
+  // REQUIRES: the calling thread does not run the I/O loop.
+  base::Status Apply(ServeMode mode) {
+    std::promise<base::Status> done;
+    std::future<base::Status> result = done.get_future();
+    net::post(acceptor_.get_executor(),
+              [self = shared_from_this(), mode, &done] {
+                done.set_value(self->ApplyOnStrand(mode));
+              });
+    return result.get();
   }
 
   // REQUIRES: no thread runs the I/O loop.
   void Close() {
     beast::error_code ignored;
     acceptor_.close(ignored);
+    plugs_.clear();
   }
 
  private:
@@ -335,18 +469,70 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (error == net::error::operation_aborted) return;
     if (error) {
       Fail(error, "accept");
+    } else if (tls_ != nullptr) {
+      std::make_shared<Session<ssl::stream<beast::tcp_stream>>>(
+          std::move(socket), tls_, core_)
+          ->Run();
     } else {
-      std::make_shared<Session>(std::move(socket), tls_, handler_, timeout_)
+      std::make_shared<Session<beast::tcp_stream>>(std::move(socket), nullptr,
+                                                   core_)
           ->Run();
     }
-    DoAccept();
+    if (accepting_) DoAccept();
+  }
+
+  base::Status ApplyOnStrand(ServeMode mode) {
+    beast::error_code ignored;
+    // Leave the current listening state.
+    if (listen_state_ == ServeMode::kTimeout) {
+      ::listen(acceptor_.native_handle(),
+               net::socket_base::max_listen_connections);
+      plugs_.clear();
+    } else if (listen_state_ == ServeMode::kRefuse) {
+      RETURN_IF_ERROR(Open(endpoint_));
+    }
+    listen_state_ = ServeMode::kServe;
+
+    if (mode == ServeMode::kTimeout) {
+      accepting_ = false;
+      acceptor_.cancel(ignored);
+      // A backlog of 0 holds one connection that is never accepted; once
+      // the plugs fill it, the kernel drops every further SYN.
+      ::listen(acceptor_.native_handle(), 0);
+      tcp::endpoint target = endpoint_;
+      if (target.address().is_unspecified()) {
+        target.address(target.address().is_v6()
+                           ? net::ip::address(net::ip::address_v6::loopback())
+                           : net::ip::address(net::ip::address_v4::loopback()));
+      }
+      for (int i = 0; i < 2; ++i) {
+        auto& plug = plugs_.emplace_back(context_);
+        plug.open(target.protocol(), ignored);
+        plug.non_blocking(true, ignored);
+        // A raw connect: asio's own waits for the handshake even on a
+        // non-blocking socket, and the second plug's never completes.
+        (void)::connect(plug.native_handle(), target.data(), target.size());
+      }
+      listen_state_ = mode;
+    } else if (mode == ServeMode::kRefuse) {
+      accepting_ = false;
+      acceptor_.close(ignored);
+      listen_state_ = mode;
+    } else if (!accepting_) {
+      DoAccept();
+    }
+    return base::OkStatus();
   }
 
   net::io_context& context_;
-  ssl::context& tls_;
+  ssl::context* tls_;  // null for plain HTTP
   tcp::acceptor acceptor_;
-  ApiHandler& handler_;
-  const std::chrono::seconds timeout_;
+  ServerCore& core_;
+  tcp::endpoint endpoint_;
+  // Touched only on the acceptor's strand.
+  bool accepting_ = false;
+  ServeMode listen_state_ = ServeMode::kServe;  // kTimeout, kRefuse or kServe
+  std::vector<tcp::socket> plugs_;  // connections that fill the queue
 };
 
 using Pkey = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
@@ -427,20 +613,34 @@ struct HttpServer::Impl {
   explicit Impl(int threads)
       : context(std::make_unique<net::io_context>(threads)) {}
 
-  ssl::context tls{ssl::context::tls_server};
+  // Declared first, so that it outlives the sessions.
+  ServerCore core;
+  std::optional<ssl::context> tls;
   std::string certificate_pem;
   // Reset by Stop, which destroys the pending handlers and with them the
   // sessions and their sockets.
   std::unique_ptr<net::io_context> context;
+  // Keeps the loop running while nothing is pending, as in ServeMode
+  // kTimeout or kRefuse, so that SetMode can still post to it.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::shared_ptr<Listener> listener;
   std::vector<std::thread> threads;
   uint16_t port = 0;
   std::string address;
-  std::once_flag stopped;
+  std::mutex mode_mu;    // serializes SetMode and Stop
+  bool stopped = false;  // guarded by mode_mu
 };
 
 base::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     ApiHandler& handler, base::Clock& clock, base::Random& random,
+    const HttpServerOptions& options) {
+  return Start(
+      [&handler](const ApiRequest& request) { return handler.Handle(request); },
+      clock, random, options);
+}
+
+base::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    RequestHandler handler, base::Clock& clock, base::Random& random,
     const HttpServerOptions& options) {
   beast::error_code error;
   net::ip::address address = net::ip::make_address(options.address, error);
@@ -448,45 +648,37 @@ base::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     return base::InvalidArgumentError("invalid listen address " +
                                       options.address);
   }
-  std::string certificate = options.certificate_pem;
-  std::string private_key = options.private_key_pem;
-  if (certificate.empty() || private_key.empty()) {
-    ASSIGN_OR_RETURN(auto generated, GenerateSelfSignedCert(clock, random));
-    certificate = std::move(generated.first);
-    private_key = std::move(generated.second);
-  }
-
   const int threads = std::max(1, options.threads);
   auto impl = std::make_unique<Impl>(threads);
-  impl->tls.set_options(ssl::context::default_workarounds |
-                        ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                        ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  impl->tls.use_certificate_chain(
-      net::buffer(certificate.data(), certificate.size()), error);
-  if (!error) {
-    impl->tls.use_private_key(
-        net::buffer(private_key.data(), private_key.size()), ssl::context::pem,
-        error);
+  impl->core.handler = std::move(handler);
+  impl->core.timeout = options.idle_timeout;
+  if (options.tls) {
+    std::string certificate = options.certificate_pem;
+    std::string private_key = options.private_key_pem;
+    if (certificate.empty() || private_key.empty()) {
+      ASSIGN_OR_RETURN(auto generated, GenerateSelfSignedCert(clock, random));
+      certificate = std::move(generated.first);
+      private_key = std::move(generated.second);
+    }
+    RETURN_IF_ERROR(ConfigureTls(impl->tls.emplace(ssl::context::tls_server),
+                                 certificate, private_key));
+    impl->certificate_pem = certificate;
   }
-  if (error) {
-    return base::InvalidArgumentError("invalid TLS certificate or key: " +
-                                      error.message());
-  }
-  impl->certificate_pem = certificate;
-  impl->listener = std::make_shared<Listener>(*impl->context, impl->tls,
-                                              handler, options.idle_timeout);
+  impl->listener = std::make_shared<Listener>(
+      *impl->context, impl->tls ? &*impl->tls : nullptr, impl->core);
   RETURN_IF_ERROR(impl->listener->Open(tcp::endpoint(address, options.port)));
   impl->port = impl->listener->port();
   impl->address = options.address;
   impl->listener->DoAccept();
+  impl->work.emplace(impl->context->get_executor());
 
   for (int i = 0; i < threads; ++i) {
     impl->threads.emplace_back(
         [context = impl->context.get()] { context->run(); });
   }
-  spdlog::info("apiserver: listening on https://{}:{}", impl->address,
-               impl->port);
-  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+  auto server = std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+  spdlog::info("apiserver: listening on {}", server->url());
+  return server;
 }
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -496,7 +688,8 @@ HttpServer::~HttpServer() { Stop(); }
 uint16_t HttpServer::port() const { return impl_->port; }
 
 std::string HttpServer::url() const {
-  return "https://" + impl_->address + ":" + std::to_string(impl_->port);
+  return (impl_->tls ? "https://" : "http://") + impl_->address + ":" +
+         std::to_string(impl_->port);
 }
 
 const std::string& HttpServer::certificate_pem() const {
@@ -528,19 +721,66 @@ std::string HttpServer::Kubeconfig() const {
          "current-context: sim\n";
 }
 
+base::Status HttpServer::SetMode(ServeMode mode) {
+  std::lock_guard lock(impl_->mode_mu);
+  if (impl_->stopped) return base::OkStatus();
+  ServeMode previous = impl_->core.mode.exchange(mode);
+  if (previous == mode) return base::OkStatus();
+  base::Status applied = impl_->listener->Apply(mode);
+  if (!applied.ok()) {
+    impl_->core.mode = ServeMode::kRefuse;
+    spdlog::error("apiserver: {}: {}", url(), applied.ToString());
+    return applied;
+  }
+  if (previous == ServeMode::kTimeout || previous == ServeMode::kHang) {
+    impl_->core.CloseParked();
+  }
+  spdlog::info("apiserver: {} now {}", url(), ServeModeName(mode));
+  return base::OkStatus();
+}
+
+ServeMode HttpServer::mode() const { return impl_->core.mode.load(); }
+
 void HttpServer::Stop() {
-  std::call_once(impl_->stopped, [this] {
-    impl_->context->stop();
-    for (std::thread& thread : impl_->threads) thread.join();
-    // No thread runs handlers any more, so the acceptor can close here.
-    // Destroying the loop then destroys the pending handlers, which own the
-    // sessions, and so closes every open connection.
-    impl_->listener->Close();
-    impl_->listener.reset();
-    impl_->context.reset();
-    spdlog::info("apiserver: stopped listening on https://{}:{}",
-                 impl_->address, impl_->port);
-  });
+  std::lock_guard lock(impl_->mode_mu);
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->context->stop();
+  for (std::thread& thread : impl_->threads) thread.join();
+  // No thread runs handlers any more, so the acceptor can close here.
+  // Destroying the loop then destroys the pending handlers, which own the
+  // sessions, and so closes every open connection.
+  impl_->listener->Close();
+  impl_->listener.reset();
+  impl_->core.DropParked();
+  impl_->work.reset();
+  impl_->context.reset();
+  spdlog::info("apiserver: stopped listening on {}", url());
+}
+
+std::string_view ServeModeName(ServeMode mode) {
+  switch (mode) {
+    case ServeMode::kServe:
+      return "serve";
+    case ServeMode::kTimeout:
+      return "timeout";
+    case ServeMode::kHang:
+      return "hang";
+    case ServeMode::kRefuse:
+      return "refuse";
+    case ServeMode::kUnavailable:
+      return "unavailable";
+  }
+  return "serve";
+}
+
+std::optional<ServeMode> ParseServeMode(std::string_view name) {
+  for (ServeMode mode :
+       {ServeMode::kServe, ServeMode::kTimeout, ServeMode::kHang,
+        ServeMode::kRefuse, ServeMode::kUnavailable}) {
+    if (ServeModeName(mode) == name) return mode;
+  }
+  return std::nullopt;
 }
 
 }  // namespace apiserver

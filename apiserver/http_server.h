@@ -2,9 +2,10 @@
 // and health) over HTTPS, for real clients such as kubectl.
 //
 // ApiHandler turns one request into one response and keeps no connection
-// state, so tests can call it directly. HttpServer serves an ApiHandler over
-// TLS on Boost.Beast, one session per connection, with a self-signed
-// certificate unless one is given.
+// state, so tests can call it directly. HttpServer serves an ApiHandler (or
+// any RequestHandler) over TLS on Boost.Beast, one session per connection,
+// with a self-signed certificate unless one is given, or over plain HTTP.
+// Its ServeMode makes it unreachable in the ways a real master can be.
 //
 // Usage:
 //   apiserver::ApiHandler handler(registry, clock, {});
@@ -28,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -121,6 +123,33 @@ class ApiHandler {
   RequestMetrics request_metrics_;
 };
 
+// Turns one request into one response; called on the server's threads.
+using RequestHandler = std::function<ApiResponse(const ApiRequest&)>;
+
+// How an HttpServer treats clients, so that a sandbox can make a master
+// unreachable as a real one becomes.
+enum class ServeMode {
+  kServe,  // respond to every request
+  // Leave TCP connections half open: the server stops accepting and keeps
+  // its listen queue full, so the kernel drops new SYNs and a client's
+  // connect times out. Go clients such as kubectl then report `dial tcp
+  // <ip>:<port>: i/o timeout` once their 30 s dial timeout passes. Requests
+  // on connections opened before get no response.
+  kTimeout,
+  // Accept connections and never respond: no TLS handshake on new
+  // connections and no response on open ones.
+  kHang,
+  // Close the listening socket (connection refused) and close an open
+  // connection when its next request arrives.
+  kRefuse,
+  // Respond to every request with 503 ServiceUnavailable.
+  kUnavailable,
+};
+
+// "serve", "timeout", "hang", "refuse", "unavailable".
+std::string_view ServeModeName(ServeMode mode);
+std::optional<ServeMode> ParseServeMode(std::string_view name);
+
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 0;  // 0 picks a free port; see HttpServer::port()
@@ -131,6 +160,8 @@ struct HttpServerOptions {
   // self-signed certificate for 127.0.0.1 and localhost.
   std::string certificate_pem;
   std::string private_key_pem;
+  // False serves plain HTTP (no certificate is made or used).
+  bool tls = true;
 };
 
 class HttpServer {
@@ -143,13 +174,18 @@ class HttpServer {
   static base::StatusOr<std::unique_ptr<HttpServer>> Start(
       ApiHandler& handler, base::Clock& clock, base::Random& random,
       const HttpServerOptions& options);
+  // As above, for any handler, which must be safe to call from several
+  // threads at once.
+  static base::StatusOr<std::unique_ptr<HttpServer>> Start(
+      RequestHandler handler, base::Clock& clock, base::Random& random,
+      const HttpServerOptions& options);
 
   ~HttpServer();  // stops the server
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   uint16_t port() const;
-  // "https://127.0.0.1:<port>".
+  // "https://127.0.0.1:<port>" ("http://" without TLS).
   std::string url() const;
   // The server's certificate in PEM, which clients can trust as a CA.
   const std::string& certificate_pem() const;
@@ -157,6 +193,13 @@ class HttpServer {
   // bearer token "sim" only so that kubectl does not prompt for a password;
   // the server does not check credentials.
   std::string Kubeconfig() const;
+
+  // Changes how clients are treated from now on. Leaving kTimeout or kHang
+  // closes the connections that got no response. Fails with kUnavailable
+  // when leaving kRefuse and the port cannot be bound again (the server
+  // then stays in kRefuse). Calling it after Stop does nothing.
+  base::Status SetMode(ServeMode mode);
+  ServeMode mode() const;
 
   // Stops accepting, drops open connections and joins the threads. Calling
   // it again does nothing.

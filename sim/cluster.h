@@ -54,6 +54,7 @@
 #include "base/clock.h"
 #include "base/random.h"
 #include "base/status.h"
+#include "etcd-store/store.h"
 #include "kms-mock/kms.h"
 #include "sim/account.h"
 #include "sim/flavor.h"
@@ -287,6 +288,16 @@ class Cluster {
   // `kubectl get secrets -A -o json | kubectl replace -f -`: returns how many
   // Secrets were written (a no-op replace of a current Secret is not).
   base::StatusOr<int> RewriteAllSecrets();
+
+  // The registry and etcd store behind the master, for a server that serves
+  // them over the network, such as the sandbox's API servers and etcd
+  // gateways. Calls through them bypass the master's availability: the
+  // server decides how an unusable master responds.
+  apiserver::Registry& registry() const;
+  etcd::Store& store() const;
+  // OK when every KMS provider's last status probe was healthy, else the
+  // first unhealthy provider's error (the KMS check of /readyz).
+  base::Status KmsHealth() const;
 
   // The stored bytes of an object, bypassing the master (as an operator
   // reading etcd directly would).

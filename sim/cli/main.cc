@@ -1,8 +1,14 @@
 // The `sim` command: the one entry point that links every component.
 //   sim replay PATH...   run scenario files (scenarios/engine)
 //   sim ks ...           the managed service's cluster and KMS commands on
-//                        a state directory (sim/ks.h, sim/ks_state.h)
+//                        a state directory (sim/ks.h, sim/ks_state.h), or on
+//                        a running sandbox when SIM_SANDBOX or --sandbox
+//                        names its control API
+//   sim serve ...        the sandbox (sim/sandbox.h) until SIGINT or SIGTERM
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -10,8 +16,172 @@
 #include "scenarios/engine/replay_command.h"
 #include "sim/ks.h"
 #include "sim/ks_state.h"
+#include "sim/sandbox.h"
+
+namespace {
+
+struct ServeFlags {
+  sim::SandboxOptions options;
+  std::string clock;
+  double speed = 0;
+  std::vector<std::string> clusters;
+  int workers = 1;
+  std::string unusable_master = "timeout";
+};
+
+void AddServeFlags(CLI::App& serve, ServeFlags& flags) {
+  sim::SandboxOptions& o = flags.options;
+  serve
+      .add_option("--data-dir", o.data_dir,
+                  "Directory of the sandbox's state; created when missing, "
+                  "reused on restart")
+      ->required();
+  serve.add_option("--address", o.address, "Loopback address to listen on")
+      ->capture_default_str();
+  serve.add_option("--control-port", o.control_port,
+                   "Port of the control API (default: the stored one, or a "
+                   "free one)");
+  serve.add_option("--kms-port", o.kms_port,
+                   "Port of the Key Protect API (default: the stored one, or "
+                   "a free one)");
+  serve
+      .add_option("--clock", flags.clock,
+                  "real (the default for a new directory): time follows the "
+                  "wall clock; simulated: time moves only through the "
+                  "control API")
+      ->check(CLI::IsMember({"real", "simulated"}));
+  serve
+      .add_option("--clock-speed", flags.speed,
+                  "Virtual seconds per real second on a real clock, e.g. 60")
+      ->check(CLI::PositiveNumber);
+  serve.add_option("--start", o.start,
+                   "Virtual start time of a new directory, RFC 3339 (default "
+                   "2026-01-01T00:00:00Z)");
+  serve.add_option("--owner", o.owner, "Email of the account owner")
+      ->capture_default_str();
+  serve.add_option("--cluster", flags.clusters,
+                   "NAME[@VERSION]: a classic cluster to create unless it "
+                   "exists; repeat for several (default for a new directory: "
+                   "mycluster@1.19.16_1540)");
+  serve
+      .add_option("--workers", flags.workers,
+                  "Workers of each cluster that --cluster creates")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve
+      .add_option("--unusable-master", flags.unusable_master,
+                  "What an unusable master's API server does: timeout "
+                  "(connects time out, as the managed service's), hang "
+                  "(accepts, never responds), refuse (connection refused) or "
+                  "unavailable (HTTP 503)")
+      ->check(CLI::IsMember({"timeout", "hang", "refuse", "unavailable"}))
+      ->capture_default_str();
+  serve.add_option("--record", o.record_path,
+                   "Write the actions taken against the sandbox to this "
+                   "scenario file, for `sim replay`");
+}
+
+bool IsLoopback(const std::string& address) {
+  return address.starts_with("127.") || address == "::1" ||
+         address == "localhost";
+}
+
+// SIGINT and SIGTERM, which `sim serve` waits for with sigwait.
+sigset_t StopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  return signals;
+}
+
+// REQUIRES: StopSignals() blocked in every thread.
+int Serve(ServeFlags& flags, std::chrono::steady_clock::time_point began) {
+  sigset_t signals = StopSignals();
+  sim::SandboxOptions& o = flags.options;
+  if (!IsLoopback(o.address)) {
+    std::cerr << "FAILED\ninvalid --address " << o.address
+              << ": the sandbox listens on loopback only (127.0.0.0/8 or "
+                 "::1)\n";
+    return 2;
+  }
+  if (!flags.clock.empty()) o.clock = flags.clock;
+  if (flags.speed > 0) {
+    if (flags.clock == "simulated") {
+      std::cerr << "FAILED\n--clock-speed needs a real clock; drop --clock "
+                   "simulated or --clock-speed\n";
+      return 2;
+    }
+    o.clock = "real";
+    o.speed = flags.speed;
+  }
+  o.unusable_master = *apiserver::ParseServeMode(flags.unusable_master);
+  for (const std::string& text : flags.clusters) {
+    size_t at = text.find('@');
+    sim::ClusterSpec spec;
+    spec.name = text.substr(0, at);
+    base::StatusOr<sim::Version> version = sim::Version::Parse(
+        at == std::string::npos ? "1.19.16_1540" : text.substr(at + 1));
+    if (!version.ok()) {
+      std::cerr << "FAILED\ninvalid --cluster " << text << ": "
+                << version.status().message() << "\n";
+      return 2;
+    }
+    spec.version = *version;
+    spec.workers = flags.workers;
+    o.clusters.push_back(spec);
+  }
+
+  base::StatusOr<std::unique_ptr<sim::Sandbox>> sandbox =
+      sim::Sandbox::Start(o);
+  if (!sandbox.ok()) {
+    std::cerr << "FAILED\n" << sandbox.status().message() << "\n";
+    return 1;
+  }
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - began);
+  std::cout << (*sandbox)->Summary() << "Ready in " << elapsed.count()
+            << " ms; stop with SIGTERM or Ctrl-C\n"
+            << std::flush;
+  int received = 0;
+  sigwait(&signals, &received);
+  (*sandbox)->Stop();
+  std::cout << "Stopped\n" << std::flush;
+  return 0;
+}
+
+// Removes `--sandbox URL` (or `--sandbox=URL`) from `args` and returns the
+// URL, else $SIM_SANDBOX unless --state names a state directory.
+std::string TakeSandboxUrl(std::vector<std::string>& args) {
+  std::string url;
+  bool state = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--sandbox" && i + 1 < args.size()) {
+      url = args[i + 1];
+      args.erase(args.begin() + i, args.begin() + i + 2);
+      --i;
+    } else if (args[i].starts_with("--sandbox=")) {
+      url = args[i].substr(10);
+      args.erase(args.begin() + i);
+      --i;
+    } else if (args[i] == "--state" || args[i].starts_with("--state=")) {
+      state = true;
+    }
+  }
+  if (url.empty() && !state) {
+    if (const char* env = std::getenv("SIM_SANDBOX")) url = env;
+  }
+  return url;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  auto began = std::chrono::steady_clock::now();
+  // Blocked before any thread starts (logging may start one), so that only
+  // the sigwait of `sim serve` receives them; other commands unblock them.
+  sigset_t signals = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   CLI::App app{"Simulated managed-cluster control plane for testing"};
   app.require_subcommand(1);
   // The simulated components log their lifecycle, such as a key disabled or
@@ -30,9 +200,16 @@ int main(int argc, char** argv) {
   CLI::App* ks = app.add_subcommand(
       "ks",
       "Cluster, KMS, API key and worker commands as `ibmcloud ks` offers "
-      "them, on a state directory (`sim ks --help`)");
+      "them, on a state directory or a running sandbox (`sim ks --help`)");
   ks->prefix_command();
   ks->set_help_flag();
+
+  ServeFlags serve_flags;
+  CLI::App* serve = app.add_subcommand(
+      "serve",
+      "Run the KMS, an API server and etcd gateway per cluster, and a "
+      "control API on loopback until SIGINT or SIGTERM");
+  AddServeFlags(*serve, serve_flags);
 
   try {
     app.parse(argc, argv);
@@ -42,9 +219,15 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   base::InitLogging(log_level);
+  if (*serve) return Serve(serve_flags, began);
+  pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   if (*ks) {
+    std::vector<std::string> args = ks->remaining();
+    std::string url = TakeSandboxUrl(args);
+    if (!url.empty())
+      return sim::RunKsOnSandbox(url, args, std::cout, std::cerr);
     sim::StateDirHost host;
-    return sim::RunKs(host, ks->remaining(), std::cout, std::cerr);
+    return sim::RunKs(host, args, std::cout, std::cerr);
   }
   if (int code = replay(); code >= 0) return code;
   return 2;

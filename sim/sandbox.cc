@@ -1,0 +1,782 @@
+// The sandbox's lifecycle: the data directory, the clock and its driver,
+// the servers of each runtime, master availability, events and snapshots.
+#include "sim/sandbox.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "base/crypto.h"
+#include "sim/json_file.h"
+#include "sim/sandbox_internal.h"
+
+namespace sim {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kFormat = 1;
+constexpr char kDefaultStart[] = "2026-01-01T00:00:00Z";
+constexpr char kDefaultCluster[] = "mycluster";
+constexpr char kDefaultVersion[] = "1.19.16_1540";
+constexpr size_t kRecentEvents = 1000;
+// How often the driver moves a real clock; Now() lags the wall clock by at
+// most this much (times the speed).
+constexpr auto kDriverTick = std::chrono::milliseconds(20);
+
+// Kubernetes serves these paths to anonymous clients too.
+bool IsPublicPath(const std::string& target) {
+  std::string path = target.substr(0, target.find('?'));
+  for (const char* prefix : {"/healthz", "/livez", "/readyz", "/version"}) {
+    if (path == prefix || path.starts_with(std::string(prefix) + "/")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+apiserver::ApiResponse StatusResponse(int code, const std::string& reason,
+                                      const std::string& message) {
+  apiserver::ApiResponse response;
+  response.status = code;
+  response.body = json{
+      {"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
+      {"status", "Failure"}, {"message", message}, {"reason", reason},
+      {"code", code}}.dump();
+  return response;
+}
+
+uint16_t PortOf(const std::string& endpoint) {
+  size_t colon = endpoint.rfind(':');
+  if (colon == std::string::npos) return 0;
+  return static_cast<uint16_t>(std::atoi(endpoint.c_str() + colon + 1));
+}
+
+std::string HexToken(base::Random& random) {
+  return base::Sha256Hex(random.Bytes(32)).substr(0, 40);
+}
+
+base::Status CopyTree(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  if (!ec) {
+    fs::copy(from, to,
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+  }
+  if (ec) {
+    return base::InternalError("failed to copy " + from + " to " + to + ": " +
+                               ec.message());
+  }
+  return base::OkStatus();
+}
+
+}  // namespace
+
+base::Status ValidateSnapshotName(const std::string& name) {
+  static const std::regex kPattern(R"([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
+  if (std::regex_match(name, kPattern)) return base::OkStatus();
+  return base::InvalidArgumentError(
+      "invalid snapshot name \"" + name +
+      "\": use 1 to 64 letters, digits, '.', '_' or '-', starting with a "
+      "letter or digit");
+}
+
+Sandbox::Sandbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Sandbox::~Sandbox() { Stop(); }
+
+base::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Start(
+    SandboxOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->started = std::chrono::steady_clock::now();
+  impl->options = std::move(options);
+  RETURN_IF_ERROR(impl->Open());
+  return std::unique_ptr<Sandbox>(new Sandbox(std::move(impl)));
+}
+
+base::Status Sandbox::Impl::Open() {
+  if (options.data_dir.empty()) {
+    return base::InvalidArgumentError(
+        "missing data directory: pass --data-dir DIR");
+  }
+  if (options.clock && *options.clock != "simulated" &&
+      *options.clock != "real") {
+    return base::InvalidArgumentError("invalid clock \"" + *options.clock +
+                                      "\": expected simulated or real");
+  }
+  if (options.speed && !(*options.speed > 0)) {
+    return base::InvalidArgumentError(
+        "invalid clock speed " + std::to_string(*options.speed) +
+        ": expected a number of virtual seconds per real second above 0");
+  }
+  state_dir = options.data_dir + "/state";
+  snapshot_dir = options.data_dir + "/snapshots";
+  std::error_code ec;
+  fs::create_directories(state_dir, ec);
+  fs::create_directories(snapshot_dir, ec);
+  if (ec) {
+    return base::FailedPreconditionError("cannot create data directory " +
+                                         options.data_dir + ": " +
+                                         ec.message());
+  }
+
+  // Settings of an earlier run win over defaults, and flags over both.
+  const std::string stored_path = options.data_dir + "/sandbox.json";
+  json stored = json::object();
+  const bool fresh = !fs::exists(stored_path);
+  if (!fresh) {
+    ASSIGN_OR_RETURN(stored, ReadJsonFile(stored_path));
+  }
+  json clock = stored.value("clock", json::object());
+  real_clock = options.clock.value_or(clock.value("mode", "real")) == "real";
+  if (options.speed && *options.speed != 1.0) real_clock = true;
+  speed = options.speed.value_or(clock.value("speed", 1.0));
+  kms_token = stored.value("kms", json::object()).value("token", "");
+  kms_api_key = stored.value("kms", json::object()).value("api_key", "");
+  if (kms_token.empty()) kms_token = HexToken(random);
+  if (kms_api_key.empty()) kms_api_key = HexToken(random);
+  kms_port = options.kms_port;
+  if (kms_port == 0) {
+    kms_port = stored.value("kms", json::object()).value("port", uint16_t{0});
+  }
+  cluster_ports = stored.value("cluster_ports", json::object());
+
+  base::Time now;
+  if (clock.contains("virtual")) {
+    ASSIGN_OR_RETURN(now, TimeFromJson(clock["virtual"]));
+  } else {
+    std::optional<base::Time> start = base::ParseRfc3339(
+        options.start.empty() ? kDefaultStart : options.start);
+    if (!start) {
+      return base::InvalidArgumentError("invalid start time \"" +
+                                        options.start +
+                                        "\": expected RFC 3339 such as "
+                                        "2026-01-01T00:00:00Z");
+    }
+    now = *start;
+  }
+  base_virtual = now;
+  base_steady = std::chrono::steady_clock::now();
+
+  std::unique_lock lock(runtime_mu);
+  RETURN_IF_ERROR(StartRuntime(now));
+  Runtime& rt = *runtime;
+
+  // Clusters asked for on the command line, or a first one.
+  std::vector<ClusterSpec> wanted = options.clusters;
+  if (wanted.empty() && fresh && rt.env->Clusters().empty()) {
+    ClusterSpec spec;
+    spec.name = kDefaultCluster;
+    spec.version = *Version::Parse(kDefaultVersion);
+    wanted.push_back(spec);
+  }
+  for (ClusterSpec& spec : wanted) {
+    if (rt.env->FindCluster(spec.name).ok()) continue;
+    base::StatusOr<Cluster*> created =
+        rt.env->CreateCluster(spec, rt.env->account().owner());
+    if (!created.ok()) {
+      (void)AttachMasters(rt);
+      StopRuntime();
+      return created.status();
+    }
+  }
+  if (base::Status attached = AttachMasters(rt); !attached.ok()) {
+    StopRuntime();
+    return attached;
+  }
+
+  uint16_t control_port = options.control_port;
+  if (control_port == 0) {
+    control_port = stored.value("control_port", uint16_t{0});
+  }
+  apiserver::HttpServerOptions control_options;
+  control_options.address = options.address;
+  control_options.port = control_port;
+  control_options.threads = 2;
+  control_options.tls = false;
+  control_options.idle_timeout = std::chrono::seconds(300);
+  base::StatusOr<std::unique_ptr<apiserver::HttpServer>> server =
+      apiserver::HttpServer::Start(
+          [this](const apiserver::ApiRequest& request) {
+            return HandleControl(request);
+          },
+          *rt.clock, random, control_options);
+  if (!server.ok()) {
+    StopRuntime();
+    return base::UnavailableError(
+        "cannot start the control API: " + server.status().message() +
+        "; pass another --control-port");
+  }
+  control = std::move(*server);
+
+  if (!options.record_path.empty()) {
+    recorder = std::make_unique<Recorder>(options.record_path);
+    if (base::Status begun = recorder->Begin(*rt.env); !begun.ok()) {
+      control->Stop();
+      StopRuntime();
+      return begun;
+    }
+  }
+  RETURN_IF_ERROR(SaveState(rt));
+  RETURN_IF_ERROR(WriteKubeconfig(rt));
+  RefreshModes(rt);
+  lock.unlock();
+
+  driver = std::thread([this] { RunDriver(); });
+  spdlog::info("sandbox: serving {} with {} clock", options.data_dir,
+               real_clock ? "a real" : "a simulated");
+  return base::OkStatus();
+}
+
+base::Status Sandbox::Impl::StartRuntime(base::Time now) {
+  auto rt = std::make_unique<Runtime>();
+  Runtime* raw = rt.get();
+  rt->clock = std::make_unique<base::SimulatedClock>(now);
+
+  EnvironmentOptions env_options;
+  env_options.data_dir = state_dir;
+  env_options.owner = options.owner;
+  env_options.on_event = [this](const ClusterEvent& event) {
+    PublishEvent({{"type", "cluster"},
+                  {"cluster", event.cluster},
+                  {"message", event.message},
+                  {"time", base::FormatRfc3339(event.time)}});
+    MarkModesDirty();
+  };
+  env_options.master_endpoint = [this, raw](const std::string& name) {
+    return OpenMaster(*raw, name, 0);
+  };
+  ASSIGN_OR_RETURN(rt->env, Environment::Open(*rt->clock, random, env_options));
+  rt->kms_subscription =
+      rt->env->kms().Subscribe([this](const kms::KeyEvent& e) {
+        PublishEvent({{"type", "key"},
+                      {"event", kms::KeyEventTypeName(e.type)},
+                      {"instance", e.instance_id},
+                      {"key", e.key_id},
+                      {"time", base::FormatRfc3339(e.time)}});
+        MarkModesDirty();
+      });
+
+  kms::TokenTable tokens;
+  tokens[kms_token] = kms::AccessGrant{kms::Role::kManager, {}, kms_api_key};
+  kms::ApiOptions api_options;
+  api_options.random = &random;
+  rt->kms_api = std::make_unique<kms::KeyProtectApi>(
+      rt->env->kms(), *rt->clock, std::move(tokens), api_options);
+  kms::ServerOptions kms_options;
+  kms_options.address = options.address;
+  kms_options.port = kms_port;
+  base::StatusOr<std::unique_ptr<kms::Server>> kms_server =
+      kms::Server::Start(*rt->kms_api, kms_options);
+  if (!kms_server.ok()) {
+    return base::UnavailableError(
+        "cannot start the Key Protect API: " + kms_server.status().message() +
+        "; stop what uses the port or pass another --kms-port");
+  }
+  rt->kms_server = std::move(*kms_server);
+  kms_port = rt->kms_server->port();
+
+  runtime = std::move(rt);
+  for (Cluster* cluster : runtime->env->Clusters()) {
+    OpenMaster(*runtime, cluster->spec().name,
+               PortOf(cluster->master_endpoint()));
+  }
+  base::Status attached = AttachMasters(*runtime);
+  if (!attached.ok()) {
+    StopRuntime();
+    return attached;
+  }
+  RefreshModes(*runtime);
+  return base::OkStatus();
+}
+
+base::Time Sandbox::Impl::StopRuntime() {
+  if (!runtime) return base_virtual;
+  Runtime& rt = *runtime;
+  base::Time now = rt.clock->Now();
+  (void)SaveState(rt);
+  for (const std::shared_ptr<Master>& master : rt.Masters()) {
+    master->api->Stop();
+    master->etcd.reset();
+  }
+  rt.kms_server->Stop();
+  rt.env->kms().Unsubscribe(rt.kms_subscription);
+  {
+    std::lock_guard lock(rt.masters_mu);
+    rt.masters.clear();
+  }
+  rt.kms_server.reset();
+  rt.kms_api.reset();
+  rt.env.reset();
+  runtime.reset();
+  return now;
+}
+
+std::string Sandbox::Impl::OpenMaster(Runtime& rt, const std::string& name,
+                                      uint16_t port) {
+  if (std::shared_ptr<Master> existing = rt.FindMaster(name)) {
+    if (!existing->model) return existing->api->url().substr(8);
+  }
+  auto master = std::make_shared<Master>();
+  master->cluster_name = name;
+  master->unusable_mode = options.unusable_master;
+  Master* raw = master.get();
+  apiserver::HttpServerOptions server_options;
+  server_options.address = options.address;
+  server_options.port = port;
+  base::StatusOr<std::unique_ptr<apiserver::HttpServer>> server =
+      apiserver::HttpServer::Start(
+          [this, raw](const apiserver::ApiRequest& request) {
+            return HandleMaster(*raw, request);
+          },
+          *rt.clock, random, server_options);
+  if (!server.ok()) {
+    spdlog::error("sandbox: cannot start the API server of cluster {}: {}",
+                  name, server.status().ToString());
+    return "";
+  }
+  master->api = std::move(*server);
+  std::string endpoint =
+      options.address + ":" + std::to_string(master->api->port());
+  std::lock_guard lock(rt.masters_mu);
+  rt.masters[name] = std::move(master);
+  return endpoint;
+}
+
+base::Status Sandbox::Impl::AttachMasters(Runtime& rt) {
+  std::vector<Cluster*> clusters = rt.env->Clusters();
+  for (Cluster* cluster : clusters) {
+    std::shared_ptr<Master> master = rt.FindMaster(cluster->spec().name);
+    if (!master || !master->api) {
+      return base::UnavailableError(
+          "cannot serve cluster " + cluster->spec().name + " at " +
+          cluster->master_endpoint() +
+          ": the port is in use; stop the process that uses it and start "
+          "the sandbox again");
+    }
+    if (master->model) continue;
+
+    apiserver::ApiHandlerOptions handler_options;
+    handler_options.kms_health = [cluster] { return cluster->KmsHealth(); };
+    master->handler = std::make_unique<apiserver::ApiHandler>(
+        cluster->registry(), *rt.clock, handler_options);
+    master->token = cluster->api_token();
+    master->model = cluster;
+
+    etcd::GatewayOptions gateway_options;
+    gateway_options.address = options.address;
+    gateway_options.threads = 1;
+    gateway_options.store_threads = 4;
+    {
+      std::lock_guard lock(ports_mu);
+      gateway_options.port = cluster_ports.value(cluster->id(), json::object())
+                                 .value("etcd", uint16_t{0});
+    }
+    base::StatusOr<std::unique_ptr<etcd::Gateway>> gateway =
+        etcd::Gateway::Start(cluster->store(), gateway_options);
+    if (!gateway.ok()) {
+      return base::UnavailableError(
+          "cannot start the etcd gateway of cluster " + cluster->spec().name +
+          ": " + gateway.status().message() +
+          "; stop the process that uses the port and start the sandbox again");
+    }
+    master->etcd = std::move(*gateway);
+    {
+      std::lock_guard lock(ports_mu);
+      cluster_ports[cluster->id()] = {{"name", cluster->spec().name},
+                                      {"api", master->api->port()},
+                                      {"etcd", master->etcd->port()}};
+    }
+    master->ready = master->handler.get();
+  }
+
+  // An API server opened for a cluster whose creation failed.
+  std::vector<std::shared_ptr<Master>> orphans;
+  {
+    std::lock_guard lock(rt.masters_mu);
+    for (auto it = rt.masters.begin(); it != rt.masters.end();) {
+      if (!it->second->model) {
+        orphans.push_back(it->second);
+        it = rt.masters.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& orphan : orphans) orphan->api->Stop();
+  return base::OkStatus();
+}
+
+void Sandbox::Impl::RefreshModes(Runtime& rt) {
+  std::lock_guard lock(modes_mu);
+  for (const std::shared_ptr<Master>& master : rt.Masters()) {
+    if (!master->model) continue;
+    MasterState state = master->model->master_state();
+    bool unusable =
+        state == MasterState::kKeyUnusable || state == MasterState::kDataLost;
+    apiserver::ServeMode wanted =
+        unusable ? master->unusable_mode : apiserver::ServeMode::kServe;
+    if (master->api->mode() != wanted) (void)master->api->SetMode(wanted);
+  }
+}
+
+void Sandbox::Impl::MarkModesDirty() {
+  std::lock_guard lock(driver_mu);
+  modes_dirty = true;
+  driver_wake.notify_all();
+}
+
+apiserver::ApiResponse Sandbox::Impl::HandleMaster(
+    Master& master, const apiserver::ApiRequest& request) {
+  apiserver::ApiHandler* handler = master.ready.load();
+  if (handler == nullptr) {
+    return StatusResponse(503, "ServiceUnavailable",
+                          "the server is currently unable to handle the "
+                          "request");
+  }
+  if (!IsPublicPath(request.target)) {
+    auto it = request.headers.find("authorization");
+    if (it == request.headers.end() || it->second != "Bearer " + master.token) {
+      return StatusResponse(401, "Unauthorized", "Unauthorized");
+    }
+  }
+  apiserver::ApiResponse response = handler->Handle(request);
+  if (recorder && request.method != "GET" && request.method != "HEAD" &&
+      response.status < 300) {
+    recorder->KubernetesWrite(*master.model, request, response);
+  }
+  return response;
+}
+
+base::Status Sandbox::Impl::WriteKubeconfig(Runtime& rt) {
+  std::string clusters, contexts, users, current;
+  for (Cluster* cluster : rt.env->Clusters()) {
+    const std::string& name = cluster->spec().name;
+    if (current.empty()) current = name;
+    clusters += "- name: " + name + "\n  cluster:\n    server: https://" +
+                cluster->master_endpoint() +
+                "\n    insecure-skip-tls-verify: true\n";
+    contexts += "- name: " + name + "\n  context:\n    cluster: " + name +
+                "\n    user: " + name + "\n    namespace: default\n";
+    users += "- name: " + name +
+             "\n  user:\n    token: " + cluster->api_token() + "\n";
+  }
+  std::string text =
+      "apiVersion: v1\nkind: Config\nclusters:" +
+      (clusters.empty() ? " []\n" : "\n" + clusters) +
+      "contexts:" + (contexts.empty() ? " []\n" : "\n" + contexts) +
+      "current-context: \"" + current +
+      "\"\nusers:" + (users.empty() ? " []\n" : "\n" + users);
+  std::string path = options.data_dir + "/kubeconfig";
+  std::string temporary = path + ".tmp";
+  {
+    std::ofstream file(temporary, std::ios::trunc);
+    file << text;
+    if (!file) {
+      return base::FailedPreconditionError("failed to write " + temporary +
+                                           "; check that " + options.data_dir +
+                                           " is writable");
+    }
+  }
+  ::chmod(temporary.c_str(), 0600);
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+  if (ec) {
+    return base::FailedPreconditionError("failed to write " + path + ": " +
+                                         ec.message());
+  }
+  return base::OkStatus();
+}
+
+base::Status Sandbox::Impl::SaveState(Runtime& rt) {
+  json ports;
+  {
+    std::lock_guard lock(ports_mu);
+    ports = cluster_ports;
+  }
+  json state = {
+      {"format", kFormat},
+      {"clock",
+       {{"mode", real_clock ? "real" : "simulated"},
+        {"speed", speed},
+        {"virtual", TimeToJson(rt.clock->Now())}}},
+      {"control_port", control ? control->port() : 0},
+      {"kms",
+       {{"port", kms_port}, {"token", kms_token}, {"api_key", kms_api_key}}},
+      {"cluster_ports", ports}};
+  std::string path = options.data_dir + "/sandbox.json";
+  RETURN_IF_ERROR(WriteJsonFile(path, state));
+  ::chmod(path.c_str(), 0600);
+  return base::OkStatus();
+}
+
+// --- clock ---
+
+base::Status Sandbox::Impl::Advance(Runtime& rt, base::Duration delta) {
+  if (delta < base::Duration::zero()) {
+    return base::InvalidArgumentError(
+        "invalid advance of " + base::FormatDuration(delta) +
+        ": the clock only moves forward; restore a snapshot to go back");
+  }
+  {
+    std::lock_guard lock(advance_mu);
+    if (real_clock) {
+      base_virtual += delta;
+      auto elapsed = std::chrono::steady_clock::now() - base_steady;
+      base::Time target =
+          base_virtual +
+          std::chrono::duration_cast<base::Duration>(elapsed * speed);
+      rt.clock->AdvanceTo(std::max(target, rt.clock->Now()));
+    } else {
+      rt.clock->Advance(delta);
+    }
+  }
+  RefreshModes(rt);
+  return base::OkStatus();
+}
+
+std::string Sandbox::Impl::ClockDescription(Runtime& rt) {
+  std::string text = std::string(real_clock ? "real" : "simulated") + ", now " +
+                     base::FormatRfc3339(rt.clock->Now());
+  if (real_clock && speed != 1.0) {
+    text += ", speed " + json(speed).dump();
+  }
+  return text;
+}
+
+void Sandbox::Impl::RunDriver() {
+  std::unique_lock lock(driver_mu);
+  while (!stopping) {
+    if (real_clock) {
+      driver_wake.wait_for(lock, kDriverTick);
+    } else {
+      driver_wake.wait(lock, [this] { return stopping || modes_dirty; });
+    }
+    if (stopping) break;
+    modes_dirty = false;
+    lock.unlock();
+    {
+      std::shared_lock runtime_lock(runtime_mu);
+      if (runtime) {
+        if (real_clock) {
+          std::lock_guard advance(advance_mu);
+          auto elapsed = std::chrono::steady_clock::now() - base_steady;
+          base::Time target =
+              base_virtual +
+              std::chrono::duration_cast<base::Duration>(elapsed * speed);
+          if (target > runtime->clock->Now()) runtime->clock->AdvanceTo(target);
+        }
+        RefreshModes(*runtime);
+      }
+    }
+    lock.lock();
+  }
+}
+
+// --- events ---
+
+void Sandbox::Impl::PublishEvent(json event) {
+  std::lock_guard lock(events_mu);
+  event["seq"] = ++event_seq;
+  std::string line = event.dump() + "\n";
+  recent_events.push_back(std::move(event));
+  if (recent_events.size() > kRecentEvents) recent_events.pop_front();
+  for (auto& [id, sink] : event_watchers) sink(line);
+}
+
+// --- snapshots ---
+
+base::Status Sandbox::Impl::Snapshot(const std::string& name) {
+  RETURN_IF_ERROR(ValidateSnapshotName(name));
+  std::string dir = snapshot_dir + "/" + name;
+  if (fs::exists(dir)) {
+    return base::AlreadyExistsError(
+        "snapshot " + name +
+        " already exists; choose another name or delete it first with "
+        "DELETE /v1/snapshots/" +
+        name);
+  }
+  base::Time now = StopRuntime();
+  base::Status copied = CopyTree(state_dir, dir + "/state");
+  if (copied.ok()) {
+    copied = WriteJsonFile(
+        dir + "/snapshot.json",
+        {{"virtual", TimeToJson(now)}, {"created", base::FormatRfc3339(now)}});
+  }
+  if (!copied.ok()) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  RETURN_IF_ERROR(StartRuntime(now));
+  if (copied.ok()) spdlog::info("sandbox: saved snapshot {}", name);
+  return copied;
+}
+
+base::Status Sandbox::Impl::Restore(const std::string& name) {
+  RETURN_IF_ERROR(ValidateSnapshotName(name));
+  std::string dir = snapshot_dir + "/" + name;
+  if (!fs::exists(dir + "/snapshot.json")) {
+    ASSIGN_OR_RETURN(json list, ListSnapshots());
+    std::string names;
+    for (const json& item : list) {
+      names += (names.empty() ? "" : ", ") + item["name"].get<std::string>();
+    }
+    return base::NotFoundError(
+        "snapshot " + name + " not found; " +
+        (names.empty() ? "there are no snapshots yet (create one with POST "
+                         "/v1/snapshots)"
+                       : "the snapshots are " + names));
+  }
+  ASSIGN_OR_RETURN(json meta, ReadJsonFile(dir + "/snapshot.json"));
+  ASSIGN_OR_RETURN(base::Time then, TimeFromJson(meta["virtual"]));
+
+  base::Time now = StopRuntime();
+  std::string previous = state_dir + ".previous";
+  std::error_code ec;
+  fs::remove_all(previous, ec);
+  fs::rename(state_dir, previous, ec);
+  base::Status copied = ec ? base::InternalError("failed to move " + state_dir +
+                                                 ": " + ec.message())
+                           : CopyTree(dir + "/state", state_dir);
+  if (!copied.ok()) {
+    // Put the state back as it was.
+    fs::remove_all(state_dir, ec);
+    fs::rename(previous, state_dir, ec);
+    RETURN_IF_ERROR(StartRuntime(now));
+    return copied;
+  }
+  {
+    std::lock_guard lock(advance_mu);
+    base_virtual = then;
+    base_steady = std::chrono::steady_clock::now();
+  }
+  base::Status started = StartRuntime(then);
+  if (!started.ok()) {
+    fs::remove_all(state_dir, ec);
+    fs::rename(previous, state_dir, ec);
+    RETURN_IF_ERROR(StartRuntime(now));
+    return started;
+  }
+  fs::remove_all(previous, ec);
+  RETURN_IF_ERROR(WriteKubeconfig(*runtime));
+  spdlog::info("sandbox: restored snapshot {}", name);
+  return base::OkStatus();
+}
+
+base::Status Sandbox::Impl::DeleteSnapshot(const std::string& name) {
+  RETURN_IF_ERROR(ValidateSnapshotName(name));
+  std::string dir = snapshot_dir + "/" + name;
+  if (!fs::exists(dir)) {
+    return base::NotFoundError("snapshot " + name +
+                               " not found; list them with GET /v1/snapshots");
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (ec) {
+    return base::InternalError("failed to delete " + dir + ": " + ec.message());
+  }
+  return base::OkStatus();
+}
+
+base::StatusOr<json> Sandbox::Impl::ListSnapshots() {
+  std::vector<json> items;
+  std::error_code ec;
+  for (const fs::directory_entry& entry :
+       fs::directory_iterator(snapshot_dir, ec)) {
+    base::StatusOr<json> meta =
+        ReadJsonFile(entry.path().string() + "/snapshot.json");
+    if (!meta.ok()) continue;
+    items.push_back({{"name", entry.path().filename().string()},
+                     {"time", (*meta)["created"]}});
+  }
+  std::ranges::sort(items, [](const json& a, const json& b) {
+    return a["name"].get<std::string>() < b["name"].get<std::string>();
+  });
+  return json(items);
+}
+
+// --- info ---
+
+SandboxInfo Sandbox::Impl::InfoLocked(Runtime& rt) {
+  SandboxInfo info;
+  info.data_dir = options.data_dir;
+  info.control_url = control ? control->url() : "";
+  info.kms_url =
+      "http://" + options.address + ":" + std::to_string(rt.kms_server->port());
+  info.kms_token = kms_token;
+  info.kms_api_key = kms_api_key;
+  info.kubeconfig = options.data_dir + "/kubeconfig";
+  info.clock = ClockDescription(rt);
+  for (Cluster* cluster : rt.env->Clusters()) {
+    SandboxClusterInfo item;
+    item.name = cluster->spec().name;
+    item.api_url = "https://" + cluster->master_endpoint();
+    if (std::shared_ptr<Master> master = rt.FindMaster(item.name)) {
+      if (master->etcd) {
+        item.etcd_url = "http://" + options.address + ":" +
+                        std::to_string(master->etcd->port());
+      }
+    }
+    item.token = cluster->api_token();
+    info.clusters.push_back(item);
+  }
+  return info;
+}
+
+SandboxInfo Sandbox::Info() const {
+  std::shared_lock lock(impl_->runtime_mu);
+  if (!impl_->runtime) return {};
+  return impl_->InfoLocked(*impl_->runtime);
+}
+
+std::string Sandbox::Summary() const {
+  SandboxInfo info = Info();
+  std::string text = "Data directory:  " + info.data_dir + "\n" +
+                     "Clock:           " + info.clock + "\n" +
+                     "Control API:     " + info.control_url + "\n" +
+                     "Key Protect API: " + info.kms_url + "\n" +
+                     "  bearer token:  " + info.kms_token + "\n" +
+                     "  IAM API key:   " + info.kms_api_key + "\n";
+  for (const SandboxClusterInfo& cluster : info.clusters) {
+    text += "Cluster " + cluster.name + ":\n" +
+            "  API server:    " + cluster.api_url + "\n" +
+            "  etcd gateway:  " + cluster.etcd_url + "\n" +
+            "  token:         " + cluster.token + "\n";
+  }
+  text += "Kubeconfig:      " + info.kubeconfig + "\n" +
+          "export KUBECONFIG=" + info.kubeconfig +
+          " SIM_SANDBOX=" + info.control_url + "\n";
+  return text;
+}
+
+void Sandbox::Stop() {
+  Impl& impl = *impl_;
+  std::call_once(impl.stopped, [&impl] {
+    {
+      std::lock_guard lock(impl.driver_mu);
+      impl.stopping = true;
+      impl.driver_wake.notify_all();
+    }
+    if (impl.driver.joinable()) impl.driver.join();
+    if (impl.control) impl.control->Stop();
+    {
+      std::unique_lock lock(impl.runtime_mu);
+      if (impl.recorder && impl.runtime) {
+        base::Status finished = impl.recorder->Finish(*impl.runtime->env);
+        if (!finished.ok()) {
+          spdlog::error("sandbox: {}", finished.ToString());
+        }
+      }
+      impl.StopRuntime();
+    }
+    std::lock_guard lock(impl.events_mu);
+    for (auto& [id, sink] : impl.event_watchers) sink(std::nullopt);
+    impl.event_watchers.clear();
+    spdlog::info("sandbox: stopped {}", impl.options.data_dir);
+  });
+}
+
+}  // namespace sim

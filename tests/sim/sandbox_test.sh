@@ -1,0 +1,451 @@
+#!/usr/bin/env bash
+# The managed service's documented procedures, typed as a person would
+# against `sim serve`: `sim ks` commands on the running sandbox, the Key
+# Protect REST API with curl, kubectl through the kubeconfig, and the
+# control API to move the simulated clock instead of waiting.
+#
+#   sandbox_test.sh SIM_BINARY CASE
+#
+# CASE is one of the functions named case_* below. Each starts its own
+# sandbox in a temporary directory and stops it with SIGTERM.
+set -euo pipefail
+
+SIM=$1
+CASE=$2
+WORK=$(mktemp -d)
+SERVE_PID=
+DRAIN_PID=
+export HOME=$WORK/home # kubectl's discovery cache
+mkdir -p "$HOME"
+unset SIM_SANDBOX KUBECONFIG SIM_KS_STATE SIM_KS_USER
+
+cleanup() {
+  if [[ -n $SERVE_PID ]] && kill -0 "$SERVE_PID" 2>/dev/null; then
+    kill -TERM "$SERVE_PID" 2>/dev/null || true
+    wait "$SERVE_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL ($CASE): $*" >&2
+  if [[ -f $WORK/serve.err ]]; then
+    echo "--- sim serve stderr:" >&2
+    tail -20 "$WORK/serve.err" >&2
+  fi
+  exit 1
+}
+
+# expect_contains TEXT NEEDLE [WHAT]
+expect_contains() {
+  [[ $1 == *"$2"* ]] || fail "${3:-output} does not contain '$2'; it was:
+$1"
+}
+expect_not_contains() {
+  [[ $1 != *"$2"* ]] || fail "${3:-output} contains '$2'; it was:
+$1"
+}
+
+# Starts `sim serve` on $WORK/data with the given flags and waits for its
+# "Ready" line, reading its output through a FIFO (no polling).
+start_sandbox() {
+  rm -f "$WORK/fifo"
+  mkfifo "$WORK/fifo"
+  "$SIM" serve --data-dir "$WORK/data" "$@" >"$WORK/fifo" 2>>"$WORK/serve.err" &
+  SERVE_PID=$!
+  exec 3<"$WORK/fifo"
+  : >"$WORK/summary"
+  local line=
+  while IFS= read -r line <&3; do
+    echo "$line" >>"$WORK/summary"
+    [[ $line == Ready* ]] && break
+  done
+  [[ $line == Ready* ]] || fail "sim serve did not start: $(cat "$WORK/serve.err")"
+  cat <&3 >>"$WORK/summary" &
+  DRAIN_PID=$!
+  exec 3<&-
+  CONTROL=$(sed -n 's/^Control API: *//p' "$WORK/summary")
+  KMS=$(sed -n 's/^Key Protect API: *//p' "$WORK/summary")
+  KMS_TOKEN=$(sed -n 's/^  bearer token: *//p' "$WORK/summary")
+  export SIM_SANDBOX=$CONTROL
+  [[ -n $CONTROL && -n $KMS && -n $KMS_TOKEN ]] || fail "summary incomplete: $(cat "$WORK/summary")"
+}
+
+# Stops the sandbox with SIGTERM and checks that it exits cleanly.
+stop_sandbox() {
+  kill -TERM "$SERVE_PID"
+  local code=0
+  wait "$SERVE_PID" || code=$?
+  wait "$DRAIN_PID" || true
+  SERVE_PID=
+  [[ $code == 0 ]] || fail "sim serve exited with $code after SIGTERM"
+  expect_contains "$(cat "$WORK/summary")" "Stopped" "sim serve output"
+}
+
+# ctl METHOD PATH [JSON]: the control API; prints the body, then the HTTP
+# status on the last line.
+ctl() {
+  curl -sS -X "$1" "$CONTROL$2" -H 'content-type: application/json' \
+    ${3:+--data "$3"} -w '\n%{http_code}'
+}
+ctl_ok() {
+  local out
+  out=$(ctl "$@")
+  [[ ${out##*$'\n'} == 2* ]] || fail "$1 $2 failed: $out"
+  echo "${out%$'\n'*}"
+}
+advance() { ctl_ok POST /v1/clock "{\"advance\": \"$1\"}" >/dev/null; }
+
+# kp METHOD PATH INSTANCE [JSON]: the Key Protect REST API, as its users
+# call it.
+kp() {
+  curl -sS -X "$1" "$KMS$2" -H "authorization: Bearer $KMS_TOKEN" \
+    -H "bluemix-instance: $3" -H 'content-type: application/json' \
+    ${4:+--data "$4"}
+}
+create_root_key() { # INSTANCE NAME -> key id
+  kp POST /api/v2/keys "$1" "{\"metadata\":{\"collectionType\":\"application/vnd.ibm.kms.key+json\",\"collectionTotal\":1},\"resources\":[{\"type\":\"application/vnd.ibm.kms.key+json\",\"name\":\"$2\",\"extractable\":false}]}" |
+    jq -r '.resources[0].id'
+}
+
+# The stored bytes of a Secret, read through the cluster's etcd gateway.
+stored_secret() { # CLUSTER NAMESPACE NAME
+  local etcd key
+  etcd=$(ctl_ok GET "/v1/clusters/$1" | jq -r .etcdURL)
+  key=$(printf '/registry/secrets/%s/%s' "$2" "$3" | base64 -w0)
+  curl -sS -X POST "$etcd/v3/kv/range" --data "{\"key\": \"$key\"}" |
+    jq -r '.kvs[0].value' | base64 -d | head -c 80
+}
+
+create_instance() { # NAME -> instance id
+  "$SIM" ks kms instance create --name "$1" --output json | jq -r .id
+}
+
+# Enables KMS on CLUSTER with a new root key and waits (in virtual time)
+# for Ready. Sets INSTANCE and ROOT_KEY.
+enable_kms() { # CLUSTER KEY_NAME
+  [[ -n ${INSTANCE:-} ]] || INSTANCE=$(create_instance kp)
+  ROOT_KEY=$(create_root_key "$INSTANCE" "$2")
+  "$SIM" ks kms enable -c "$1" --instance-id "$INSTANCE" --crk "$ROOT_KEY" >/dev/null
+  advance 15m
+  expect_contains "$("$SIM" ks cluster get -c "$1")" "Master Status: Ready"
+}
+
+use_cluster() { # CLUSTER: `ks cluster config` and export its KUBECONFIG
+  local out
+  out=$("$SIM" ks cluster config -c "$1")
+  expect_contains "$out" "export KUBECONFIG="
+  export KUBECONFIG=${out##*export KUBECONFIG=}
+}
+
+# --- The CLI enable flow -------------------------------------------------
+
+case_enable_flow() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540
+  INSTANCE=$(create_instance kp)
+  expect_contains "$("$SIM" ks kms instance ls)" "$INSTANCE"
+  ROOT_KEY=$(create_root_key "$INSTANCE" root-key-1)
+  expect_contains "$("$SIM" ks kms crk ls --instance-id "$INSTANCE")" "root-key-1"
+
+  out=$("$SIM" ks kms enable -c prod --instance-id "$INSTANCE" --crk "$ROOT_KEY")
+  expect_contains "$out" "OK"
+  out=$("$SIM" ks cluster get -c prod)
+  expect_contains "$out" "Master Status: Key management service feature enablement in progress."
+  expect_contains "$out" "Key Management Service: disabled"
+
+  advance 15m
+  out=$("$SIM" ks cluster get -c prod)
+  expect_contains "$out" "Master Status: Ready"
+  expect_contains "$out" "Key Management Service: enabled"
+  expect_contains "$out" "Root Key ID: $ROOT_KEY"
+
+  use_cluster prod
+  kubectl create secret generic db --from-literal=password=s3cret >/dev/null
+  expect_contains "$(stored_secret prod default db)" "k8s:enc:kms:v2:ibm-kms-$ROOT_KEY:"
+  stop_sandbox
+}
+
+# --- Verifying encryption by disabling the root key ----------------------
+
+case_verify_disable() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540
+  enable_kms prod root-key-1
+  use_cluster prod
+  kubectl create secret generic db --from-literal=password=s3cret >/dev/null
+  expect_contains "$(kubectl get secrets --all-namespaces)" "db"
+
+  kp POST "/api/v2/keys/$ROOT_KEY/actions/disable" "$INSTANCE" >/dev/null
+  advance 10m # the 1.19 cluster notices within minutes
+  local code=0
+  out=$(kubectl get secrets --all-namespaces --request-timeout=1s 2>&1) || code=$?
+  [[ $code != 0 ]] || fail "kubectl get secrets succeeded on an unusable master"
+  expect_contains "$out" "Unable to connect to the server: "
+  # Go's HTTP client words a request timeout while dialling either way.
+  [[ $out =~ (Client\.Timeout\ exceeded|context\ deadline\ exceeded) ]] ||
+    fail "kubectl did not time out: $out"
+  code=0
+  out=$("$SIM" ks cluster config -c prod 2>&1) || code=$?
+  [[ $code == 1 ]] || fail "ks cluster config exited with $code, expected 1"
+  expect_contains "$out" "FAILED"
+  expect_contains "$out" "does not respond"
+  out=$("$SIM" ks cluster get -c prod)
+  expect_contains "$out" "Master Health: warning"
+
+  kp POST "/api/v2/keys/$ROOT_KEY/actions/enable" "$INSTANCE" >/dev/null
+  advance 10m
+  expect_contains "$("$SIM" ks cluster get -c prod)" "Master Health: normal"
+  use_cluster prod
+  expect_contains "$(kubectl get secret db -o jsonpath='{.data.password}' | base64 -d)" "s3cret"
+  stop_sandbox
+}
+
+# Without a request timeout kubectl waits for its 30 s dial timeout and
+# prints the managed service's exact message.
+case_dial_timeout_message() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540
+  enable_kms prod root-key-1
+  use_cluster prod
+  kubectl get secrets --all-namespaces >/dev/null # fills the discovery cache
+  api=$(ctl_ok GET /v1/clusters/prod | jq -r .apiURL)
+  kp POST "/api/v2/keys/$ROOT_KEY/actions/disable" "$INSTANCE" >/dev/null
+  advance 10m
+  local code=0
+  out=$(kubectl get secrets --all-namespaces 2>&1) || code=$?
+  [[ $code != 0 ]] || fail "kubectl get secrets succeeded on an unusable master"
+  expect_contains "$out" "Unable to connect to the server: dial tcp ${api#https://}: i/o timeout"
+  stop_sandbox
+}
+
+# The other behaviours of an unusable master that the sandbox offers.
+case_unusable_modes() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540
+  enable_kms prod root-key-1
+  use_cluster prod
+  kp POST "/api/v2/keys/$ROOT_KEY/actions/disable" "$INSTANCE" >/dev/null
+  advance 10m
+  ctl_ok PUT /v1/clusters/prod/unusable-master '{"mode": "refuse"}' >/dev/null
+  out=$(kubectl get secrets --request-timeout=2s 2>&1) || true
+  expect_contains "$out" "connection refused"
+  ctl_ok PUT /v1/clusters/prod/unusable-master '{"mode": "unavailable"}' >/dev/null
+  out=$(kubectl get secrets --request-timeout=2s 2>&1) || true
+  expect_contains "$out" "ServiceUnavailable"
+  ctl_ok PUT /v1/clusters/prod/unusable-master '{"mode": "hang"}' >/dev/null
+  out=$(kubectl get secrets --request-timeout=1s 2>&1) || true
+  expect_contains "$out" "Unable to connect to the server"
+  kp POST "/api/v2/keys/$ROOT_KEY/actions/enable" "$INSTANCE" >/dev/null
+  advance 10m
+  expect_contains "$(kubectl get secrets --all-namespaces --request-timeout=5s)" "NAME"
+  stop_sandbox
+}
+
+# --- Rotation: enable a new root key, then rewrite the Secrets -----------
+
+case_rotation() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540
+  enable_kms prod root-key-1
+  first=$ROOT_KEY
+  use_cluster prod
+  kubectl create secret generic db --from-literal=password=s3cret >/dev/null
+  expect_contains "$(stored_secret prod default db)" "ibm-kms-$first:"
+
+  second=$(create_root_key "$INSTANCE" root-key-2)
+  "$SIM" ks kms enable -c prod --instance-id "$INSTANCE" --crk "$second" >/dev/null
+  expect_contains "$("$SIM" ks cluster get -c prod)" "enablement in progress"
+  advance 15m
+  out=$("$SIM" ks cluster get -c prod)
+  expect_contains "$out" "Master Status: Ready"
+  expect_contains "$out" "Root Key ID: $second"
+
+  kubectl get secrets --all-namespaces -o json | kubectl replace -f - >/dev/null
+  expect_contains "$(stored_secret prod default db)" "ibm-kms-$second:"
+  expect_contains "$(kubectl get secret db -o jsonpath='{.data.password}' | base64 -d)" "s3cret"
+
+  # A previous root key cannot be used again on the same cluster.
+  local code=0
+  out=$("$SIM" ks kms enable -c prod --instance-id "$INSTANCE" --crk "$first" 2>&1) || code=$?
+  [[ $code == 1 ]] || fail "reusing a root key exited with $code, expected 1"
+  expect_contains "$out" "$first"
+  expect_contains "$("$SIM" ks cluster get -c prod)" "Root Key ID: $second"
+  stop_sandbox
+}
+
+# --- The manual rewrite on a 1.17 cluster --------------------------------
+
+case_rewrite_117() {
+  start_sandbox --clock simulated --cluster legacy@1.17.17_1579
+  use_cluster legacy
+  kubectl create secret generic before --from-literal=token=t0 >/dev/null
+  enable_kms legacy root-key-1
+  use_cluster legacy
+  kubectl create secret generic after --from-literal=token=t1 >/dev/null
+  expect_contains "$(stored_secret legacy default after)" "k8s:enc:kms:v2:"
+  expect_not_contains "$(stored_secret legacy default before)" "k8s:enc:" "stored 'before'"
+
+  kubectl get secrets --all-namespaces -o json | kubectl replace -f - >/dev/null
+  expect_contains "$(stored_secret legacy default before)" "k8s:enc:kms:v2:ibm-kms-$ROOT_KEY:"
+  expect_contains "$(kubectl get secret before -o jsonpath='{.data.token}' | base64 -d)" "t0"
+  stop_sandbox
+}
+
+# --- Restart: SIGTERM, then every key, Secret and cluster is back --------
+
+case_restart() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540 --cluster legacy@1.17.17_1579
+  enable_kms prod root-key-1
+  use_cluster prod
+  kubectl create secret generic db --from-literal=password=s3cret >/dev/null
+  spare=$(create_root_key "$INSTANCE" spare)
+  kp POST "/api/v2/keys/$spare/actions/disable" "$INSTANCE" >/dev/null
+  before_clock=$(ctl_ok GET /v1/clock | jq -r .now)
+  api=$(ctl_ok GET /v1/clusters/prod | jq -r .apiURL)
+  stop_sandbox
+
+  start_sandbox
+  expect_contains "$(cat "$WORK/summary")" "Clock:           simulated, now $before_clock"
+  out=$("$SIM" ks cluster get -c prod)
+  expect_contains "$out" "Key Management Service: enabled"
+  expect_contains "$out" "Root Key ID: $ROOT_KEY"
+  expect_contains "$("$SIM" ks cluster ls)" "legacy"
+  [[ $(ctl_ok GET /v1/clusters/prod | jq -r .apiURL) == "$api" ]] || fail "the API server moved"
+  expect_contains "$(kp GET "/api/v2/keys/$spare" "$INSTANCE" | jq -r '.resources[0].state')" "2"
+  use_cluster prod
+  expect_contains "$(kubectl get secret db -o jsonpath='{.data.password}' | base64 -d)" "s3cret"
+  stop_sandbox
+}
+
+# --- Snapshots of the whole control plane --------------------------------
+
+case_snapshot_restore() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540
+  enable_kms prod root-key-1
+  use_cluster prod
+  kubectl create secret generic db --from-literal=password=s3cret >/dev/null
+  saved_at=$(ctl_ok GET /v1/clock | jq -r .now)
+  ctl_ok POST /v1/snapshots '{"name": "healthy"}' >/dev/null
+
+  kubectl delete secret db >/dev/null
+  kp POST "/api/v2/keys/$ROOT_KEY/actions/disable" "$INSTANCE" >/dev/null
+  advance 1h
+  expect_contains "$("$SIM" ks cluster get -c prod)" "Master Health: warning"
+
+  out=$(ctl_ok POST /v1/snapshots/healthy/restore)
+  expect_contains "$out" "\"clock\": \"$saved_at\""
+  expect_contains "$("$SIM" ks cluster get -c prod)" "Master Health: normal"
+  expect_contains "$(kp GET "/api/v2/keys/$ROOT_KEY" "$INSTANCE" | jq -r '.resources[0].state')" "1"
+  expect_contains "$(kubectl get secret db -o jsonpath='{.data.password}' | base64 -d)" "s3cret"
+  expect_contains "$(ctl_ok GET /v1/snapshots)" "healthy"
+  expect_contains "$(ctl_ok GET /v1/events)" "\"type\": \"key\""
+  stop_sandbox
+}
+
+# --- Recording a session and replaying it --------------------------------
+
+case_record_replay() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540 --workers 0 \
+    --record "$WORK/session.yaml"
+  INSTANCE=$(ctl_ok POST /v1/kms/instances '{"name": "kp"}' | jq -r .id)
+  ctl_ok POST "/v1/kms/instances/kp/keys" '{"name": "crk"}' >/dev/null
+  ROOT_KEY=$(ctl_ok GET /v1/kms/instances/kp/keys/crk | jq -r .id)
+  ctl_ok POST /v1/clusters/prod/kms '{"instance": "kp", "key": "crk"}' >/dev/null
+  advance 15m
+  use_cluster prod
+  kubectl create secret generic db --from-literal=password=s3cret >/dev/null
+  "$SIM" ks kms key disable --instance-id "$INSTANCE" --key "$ROOT_KEY" >/dev/null
+  advance 10m
+  code=0
+  "$SIM" ks kms enable -c prod --instance-id "$INSTANCE" --crk "$ROOT_KEY" >/dev/null 2>&1 || code=$?
+  [[ $code == 1 ]] || fail "enable with a disabled key exited with $code"
+  stop_sandbox
+
+  recorded=$(cat "$WORK/session.yaml")
+  expect_contains "$recorded" '"kms_enable"' "recording"
+  expect_contains "$recorded" '"create_secret"' "recording"
+  expect_contains "$recorded" '"disable_key"' "recording"
+  expect_contains "$recorded" '"ok":false' "recording"
+  expect_contains "$recorded" '"expect_key"' "recording"
+  "$SIM" replay "$WORK/session.yaml" >"$WORK/replay.out" 2>&1 ||
+    fail "sim replay of the recording failed: $(cat "$WORK/replay.out")
+$recorded"
+  expect_contains "$(cat "$WORK/replay.out")" "1 passed"
+}
+
+# --- Bad input: a clear error and nothing changed ------------------------
+
+# The cluster as the control API shows it, without its "N min ago".
+cluster_state() {
+  ctl_ok GET "/v1/clusters/$1" | jq -S 'del(.masterStatus)'
+}
+
+expect_error() { # STATUS NEEDLE METHOD PATH [JSON]
+  local want=$1 needle=$2 out
+  shift 2
+  out=$(ctl "$@")
+  [[ ${out##*$'\n'} == "$want" ]] || fail "$1 $2 returned ${out##*$'\n'}, expected $want: $out"
+  expect_contains "$out" "$needle" "$1 $2"
+  expect_contains "$out" '"message"' "$1 $2"
+}
+
+case_bad_input() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540
+  INSTANCE=$(create_instance kp)
+  other=$(create_instance other)
+  key=$(create_root_key "$INSTANCE" crk)
+  foreign=$(create_root_key "$other" foreign)
+  before=$(cluster_state prod)
+  clock=$(ctl_ok GET /v1/clock | jq -r .now)
+
+  expect_error 404 "cluster nope not found" POST /v1/clusters/nope/kms \
+    "{\"instance\": \"kp\", \"key\": \"crk\"}"
+  expect_error 400 'missing field \"key\"' POST /v1/clusters/prod/kms \
+    '{"instance": "kp"}'
+  expect_error 400 'unknown field \"crk\"' POST /v1/clusters/prod/kms \
+    '{"instance": "kp", "crk": "x"}'
+  expect_error 400 "invalid request body" POST /v1/clusters/prod/kms '{"instance"'
+  expect_error 404 "$other" POST /v1/clusters/prod/kms \
+    "{\"instance\": \"kp\", \"key\": \"$foreign\"}"
+  expect_error 400 "is not a duration" POST /v1/clock '{"advance": "soon"}'
+  expect_error 400 "only moves forward" POST /v1/clock '{"to": "2020-01-01T00:00:00Z"}'
+  expect_error 404 "snapshot missing not found" POST /v1/snapshots/missing/restore
+  expect_error 400 "invalid snapshot name" POST /v1/snapshots '{"name": "../x"}'
+  expect_error 400 "expected timeout" PUT /v1/clusters/prod/unusable-master '{"mode": "serve"}'
+  [[ $(cluster_state prod) == "$before" ]] || fail "bad control input changed the cluster"
+  [[ $(ctl_ok GET /v1/clock | jq -r .now) == "$clock" ]] || fail "bad input moved the clock"
+
+  local code=0
+  out=$("$SIM" ks kms enable -c nope --instance-id "$INSTANCE" --crk "$key" 2>&1) || code=$?
+  [[ $code == 1 ]] || fail "unknown cluster exited with $code"
+  expect_contains "$out" "cluster nope not found"
+  code=0
+  out=$("$SIM" ks kms enable -c prod --instance-id "$INSTANCE" 2>&1) || code=$?
+  [[ $code == 2 ]] || fail "missing --crk exited with $code"
+  expect_contains "$out" "--crk"
+  code=0
+  out=$("$SIM" ks kms enable -c prod --instance-id "$INSTANCE" --crk "$foreign" 2>&1) || code=$?
+  [[ $code == 1 ]] || fail "a root key of another instance exited with $code"
+  expect_contains "$out" "$other"
+  [[ $(cluster_state prod) == "$before" ]] || fail "bad CLI input changed the cluster"
+
+  # Enable while busy: the second KMS action fails, the first goes on.
+  "$SIM" ks kms enable -c prod --instance-id "$INSTANCE" --crk "$key" >/dev/null
+  busy=$(cluster_state prod)
+  second=$(create_root_key "$INSTANCE" second)
+  expect_error 409 "busy" POST /v1/clusters/prod/kms \
+    "{\"instance\": \"kp\", \"key\": \"$second\"}"
+  code=0
+  out=$("$SIM" ks kms enable -c prod --instance-id "$INSTANCE" --crk "$second" 2>&1) || code=$?
+  [[ $code == 1 ]] || fail "enable while busy exited with $code"
+  [[ $(cluster_state prod) == "$busy" ]] || fail "enable while busy changed the cluster"
+
+  # A reused root key is rejected once the cluster moved on from it.
+  advance 15m
+  ctl_ok POST /v1/clusters/prod/kms "{\"instance\": \"kp\", \"key\": \"$second\"}" >/dev/null
+  advance 15m
+  rotated=$(cluster_state prod)
+  expect_error 409 "$key" POST /v1/clusters/prod/kms \
+    "{\"instance\": \"kp\", \"key\": \"$key\"}"
+  [[ $(cluster_state prod) == "$rotated" ]] || fail "a reused root key changed the cluster"
+  stop_sandbox
+}
+
+"case_$CASE"
