@@ -370,6 +370,25 @@ $recorded"
   expect_contains "$(cat "$WORK/replay.out")" "1 passed"
 }
 
+# --- A real clock, sped up: the enablement finishes on its own -----------
+
+case_real_clock_speed() {
+  start_sandbox --clock-speed 3600 --cluster prod@1.19.16_1540
+  expect_contains "$(ctl_ok GET /v1/clock)" '"mode": "real"'
+  INSTANCE=$(create_instance kp)
+  ROOT_KEY=$(create_root_key "$INSTANCE" root-key-1)
+  # Watch the event stream first, so that the event cannot be missed.
+  curl -sSN "$CONTROL/v1/events?watch=true" >"$WORK/events" &
+  local watcher=$!
+  "$SIM" ks kms enable -c prod --instance-id "$INSTANCE" --crk "$ROOT_KEY" >/dev/null
+  # An hour of virtual time passes each real second: wait for the event.
+  timeout 30 grep -q "KMS enablement finished" <(tail -f "$WORK/events") ||
+    fail "no enablement event within 30 s: $(cat "$WORK/events")"
+  kill "$watcher" 2>/dev/null || true
+  expect_contains "$("$SIM" ks cluster get -c prod)" "Key Management Service: enabled"
+  stop_sandbox
+}
+
 # --- Bad input: a clear error and nothing changed ------------------------
 
 # The cluster as the control API shows it, without its "N min ago".
