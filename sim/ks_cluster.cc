@@ -244,7 +244,9 @@ void AddMasterCommands(CLI::App& cluster, Commands& commands) {
   auto force = Flag<bool>(false);
   CLI::App* update = commands.Add(
       *master, "update", "Update the master to a newer version",
-      [name, version](Context& ctx) {
+      // `force` is captured only to keep the flag's storage alive: CLI11
+      // writes -f into it while parsing, after this function has returned.
+      [name, version, force](Context& ctx) {
         ASSIGN_OR_RETURN(
             Cluster * cluster,
             FindClusterWithRole(ctx, *name, PlatformRole::kOperator,
@@ -371,7 +373,8 @@ void AddWorkerCommands(CLI::App& app, Commands& commands) {
         reload ? "Reload workers; rotates the LUKS keys of classic workers"
                : "Update workers to the master's version; rotates the LUKS "
                  "keys of classic workers",
-        [cluster, ids, reload](Context& ctx) {
+        // `force` is captured to keep the flag's storage alive, as above.
+        [cluster, ids, force, reload](Context& ctx) {
           return ChangeWorkers(ctx, *cluster, *ids, reload);
         });
     command->add_option("-c,--cluster", *cluster, "Cluster name or ID")
