@@ -2,9 +2,11 @@
 // errors, selectors, and the create, read, update, patch and delete verbs.
 // Discovery, OpenAPI, health and metrics are in api_discovery.cc; watches in
 // api_watch.cc; body decoding in api_body.cc.
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <optional>
@@ -273,7 +275,109 @@ std::string QueryValue(const Query& query, const std::string& key) {
   return it == query.end() ? "" : it->second;
 }
 
+std::string Lower(std::string text) {
+  for (char& c : text) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return text;
+}
+
+constexpr char kAnonymousUser[] = "system:anonymous";
+
+ApiResponse Unauthorized() {
+  return JsonResponse(401, {{"kind", "Status"},
+                            {"apiVersion", "v1"},
+                            {"metadata", Json::object()},
+                            {"status", "Failure"},
+                            {"message", "Unauthorized"},
+                            {"reason", "Unauthorized"},
+                            {"code", 401}});
+}
+
+ApiResponse Forbidden(const std::string& message, const Json& details) {
+  Json body = {
+      {"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", Json::object()},
+      {"status", "Failure"}, {"message", message}, {"reason", "Forbidden"},
+      {"code", 403}};
+  if (!details.empty()) body["details"] = details;
+  return JsonResponse(403, body);
+}
+
+// RBAC's 403 for a path outside the API, such as /api or /openapi/v2.
+ApiResponse ForbiddenPath(const std::string& method, const std::string& path) {
+  return Forbidden("forbidden: User \"" + std::string(kAnonymousUser) +
+                       "\" cannot " + Lower(method) + " path \"" + path + "\"",
+                   Json::object());
+}
+
+// RBAC's 403 for a resource request, worded as upstream's authorizer
+// reports a denied verb on a resource.
+ApiResponse ForbiddenResource(const std::string& method,
+                              const ApiHandler::Route& route) {
+  const bool watch = route.query.contains("watch") &&
+                     QueryValue(route.query, "watch") != "false" &&
+                     QueryValue(route.query, "watch") != "0";
+  std::string verb = Lower(method);
+  if (method == "GET")
+    verb = watch ? "watch" : route.name.empty() ? "list" : "get";
+  if (method == "POST") verb = "create";
+  if (method == "PUT") verb = "update";
+  if (method == "DELETE" && route.name.empty()) verb = "deletecollection";
+
+  const std::string& resource = route.resource->name;
+  // Upstream takes a namespace's own name as the namespace of a request
+  // on it.
+  const std::string ns = route.resource->namespaced ? route.ns : route.name;
+  Json details = {{"kind", resource}};
+  std::string message = resource;
+  if (!route.name.empty()) {
+    details["name"] = route.name;
+    message += " " + GoQuote(route.name);
+  }
+  message += " is forbidden: User \"" + std::string(kAnonymousUser) +
+             "\" cannot " + verb + " resource " + GoQuote(resource) +
+             " in API group \"\" " +
+             (ns.empty() ? std::string("at the cluster scope")
+                         : "in the namespace " + GoQuote(ns));
+  return Forbidden(message, details);
+}
+
+// Compares without an early exit, so the time taken does not tell how much
+// of a guessed token was right.
+bool TokensEqual(const std::string& a, const std::string& b) {
+  return a.size() == b.size() &&
+         CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 }  // namespace
+
+std::optional<ApiResponse> ApiHandler::Authenticate(const ApiRequest& request,
+                                                    bool& anonymous) const {
+  anonymous = false;
+  if (options_.bearer_tokens.empty()) return std::nullopt;
+  auto header = request.headers.find("authorization");
+  std::string_view value =
+      header == request.headers.end() ? "" : std::string_view(header->second);
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  const size_t space = value.find(' ');
+  // As upstream's bearer token authenticator: another scheme, or none,
+  // leaves the request to the anonymous authenticator.
+  if (space == std::string_view::npos ||
+      Lower(std::string(value.substr(0, space))) != "bearer") {
+    anonymous = true;
+    return std::nullopt;
+  }
+  // The token ends at the next space, so "Bearer  x" has an empty one.
+  std::string_view token = value.substr(space + 1);
+  token = token.substr(0, token.find(' '));
+  bool known = false;
+  for (const auto& [candidate, user] : options_.bearer_tokens) {
+    known = TokensEqual(candidate, std::string(token)) || known;
+  }
+  if (known) return std::nullopt;
+  return Unauthorized();
+}
 
 const std::vector<const Resource*>& ServedResources() {
   static const std::vector<const Resource*> resources = {
@@ -373,7 +477,9 @@ ApiResponse ApiHandler::Handle(const ApiRequest& request) {
   const base::Time started = clock_.Now();
   Route route;
   route.verb = request.method;
-  ApiResponse response = Dispatch(request, route);
+  std::optional<ApiResponse> rejected = Authenticate(request, route.anonymous);
+  ApiResponse response =
+      rejected ? std::move(*rejected) : Dispatch(request, route);
   const double seconds =
       std::chrono::duration<double>(clock_.Now() - started).count();
   request_metrics_.Record(route.verb,
@@ -397,6 +503,9 @@ ApiResponse ApiHandler::Dispatch(const ApiRequest& request, Route& route) {
   const bool resource_path =
       segments.size() >= 3 && segments[0] == "api" && segments[1] == "v1";
   if (!resource_path) {
+    if (route.anonymous && path != "/version" && path != "/version/") {
+      return ForbiddenPath(request.method, path);
+    }
     if (request.method != "GET") return MethodNotAllowed();
     return HandleNonResource(request, path, query);
   }
@@ -428,6 +537,7 @@ ApiResponse ApiHandler::Dispatch(const ApiRequest& request, Route& route) {
   route.scope = !route.name.empty() ? "resource"
                 : !route.ns.empty() ? "namespace"
                                     : "cluster";
+  if (route.anonymous) return ForbiddenResource(request.method, route);
   return HandleResource(request, route);
 }
 

@@ -27,6 +27,8 @@ struct ApiHandler::Route {
   // and scope ("resource", "namespace" or "cluster").
   std::string verb;
   std::string scope;
+  // Whether the request came without credentials, as "system:anonymous".
+  bool anonymous = false;
 };
 
 // One requirement of an equality-based label selector: "k=v", "k==v",

@@ -28,6 +28,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "apiserver/tls_certificates.h"
 #include "base/crypto.h"
 
 namespace apiserver {
@@ -535,79 +536,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::vector<tcp::socket> plugs_;  // connections that fill the queue
 };
 
-using Pkey = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
-using Certificate = std::unique_ptr<X509, decltype(&X509_free)>;
-using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
-
-std::string BioText(BIO* bio) {
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(size));
-}
-
-bool AddExtension(X509* certificate, int nid, const char* value) {
-  X509V3_CTX context;
-  X509V3_set_ctx_nodb(&context);
-  X509V3_set_ctx(&context, certificate, certificate, nullptr, nullptr, 0);
-  X509_EXTENSION* extension =
-      X509V3_EXT_conf_nid(nullptr, &context, nid, value);
-  if (extension == nullptr) return false;
-  const bool added = X509_add_ext(certificate, extension, -1) == 1;
-  X509_EXTENSION_free(extension);
-  return added;
-}
-
 }  // namespace
-
-base::StatusOr<std::pair<std::string, std::string>> GenerateSelfSignedCert(
-    base::Clock& clock, base::Random& random) {
-  // NOTE: the key pair comes from OpenSSL's own generator, not from
-  // `random`, so a replay with the same seed gets a different certificate.
-  Pkey key(EVP_EC_gen("P-256"), EVP_PKEY_free);
-  Certificate certificate(X509_new(), X509_free);
-  if (!key || !certificate) {
-    return base::InternalError("failed to create a TLS key in OpenSSL");
-  }
-  X509* cert = certificate.get();
-  const std::string serial = random.Bytes(16);
-  std::unique_ptr<BIGNUM, decltype(&BN_free)> serial_number(
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(serial.data()), 15,
-                nullptr),
-      BN_free);
-  const time_t now = std::chrono::system_clock::to_time_t(
-      std::chrono::time_point_cast<std::chrono::system_clock::duration>(
-          clock.Now()));
-  time_t start = now;
-  X509_NAME* name = X509_get_subject_name(cert);
-  const bool ok =
-      X509_set_version(cert, 2) == 1 && serial_number &&
-      BN_to_ASN1_INTEGER(serial_number.get(), X509_get_serialNumber(cert)) !=
-          nullptr &&
-      X509_time_adj_ex(X509_getm_notBefore(cert), -1, 0, &start) != nullptr &&
-      X509_time_adj_ex(X509_getm_notAfter(cert), 3650, 0, &start) != nullptr &&
-      X509_set_pubkey(cert, key.get()) == 1 &&
-      X509_NAME_add_entry_by_txt(
-          name, "CN", MBSTRING_ASC,
-          reinterpret_cast<const unsigned char*>("kube-apiserver"), -1, -1,
-          0) == 1 &&
-      X509_set_issuer_name(cert, name) == 1 &&
-      AddExtension(cert, NID_basic_constraints, "critical,CA:TRUE") &&
-      AddExtension(cert, NID_key_usage,
-                   "critical,digitalSignature,keyCertSign") &&
-      AddExtension(cert, NID_ext_key_usage, "serverAuth") &&
-      AddExtension(cert, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost") &&
-      X509_sign(cert, key.get(), EVP_sha256()) > 0;
-  if (!ok) return base::InternalError("failed to sign a TLS certificate");
-
-  Bio cert_pem(BIO_new(BIO_s_mem()), BIO_free);
-  Bio key_pem(BIO_new(BIO_s_mem()), BIO_free);
-  if (!cert_pem || !key_pem || PEM_write_bio_X509(cert_pem.get(), cert) != 1 ||
-      PEM_write_bio_PrivateKey(key_pem.get(), key.get(), nullptr, nullptr, 0,
-                               nullptr, nullptr) != 1) {
-    return base::InternalError("failed to encode the TLS certificate as PEM");
-  }
-  return std::pair(BioText(cert_pem.get()), BioText(key_pem.get()));
-}
 
 struct HttpServer::Impl {
   explicit Impl(int threads)
@@ -617,6 +546,7 @@ struct HttpServer::Impl {
   ServerCore core;
   std::optional<ssl::context> tls;
   std::string certificate_pem;
+  std::string ca_pem;
   // Reset by Stop, which destroys the pending handlers and with them the
   // sessions and their sockets.
   std::unique_ptr<net::io_context> context;
@@ -663,6 +593,7 @@ base::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     RETURN_IF_ERROR(ConfigureTls(impl->tls.emplace(ssl::context::tls_server),
                                  certificate, private_key));
     impl->certificate_pem = certificate;
+    impl->ca_pem = options.ca_pem.empty() ? certificate : options.ca_pem;
   }
   impl->listener = std::make_shared<Listener>(
       *impl->context, impl->tls ? &*impl->tls : nullptr, impl->core);
@@ -696,22 +627,27 @@ const std::string& HttpServer::certificate_pem() const {
   return impl_->certificate_pem;
 }
 
-std::string HttpServer::Kubeconfig() const {
+const std::string& HttpServer::ca_pem() const { return impl_->ca_pem; }
+
+std::string HttpServer::Kubeconfig(const std::string& token) const {
+  std::string cluster = "    server: " + url() + "\n";
+  if (impl_->tls) {
+    cluster +=
+        "    certificate-authority-data: " + base::Base64Encode(impl_->ca_pem) +
+        "\n";
+  }
   return "apiVersion: v1\n"
          "kind: Config\n"
          "clusters:\n"
          "- name: sim\n"
-         "  cluster:\n"
-         "    server: " +
-         url() +
-         "\n"
-         "    certificate-authority-data: " +
-         base::Base64Encode(impl_->certificate_pem) +
-         "\n"
+         "  cluster:\n" +
+         cluster +
          "users:\n"
          "- name: sim\n"
          "  user:\n"
-         "    token: sim\n"
+         "    token: " +
+         token +
+         "\n"
          "contexts:\n"
          "- name: sim\n"
          "  context:\n"

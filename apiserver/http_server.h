@@ -33,8 +33,10 @@
 #include <utility>
 #include <vector>
 
+#include "apiserver/encryption_config.h"
 #include "apiserver/metrics.h"
 #include "apiserver/registry.h"
+#include "apiserver/tls_certificates.h"
 #include "base/clock.h"
 #include "base/random.h"
 #include "base/status.h"
@@ -86,6 +88,17 @@ struct ApiHandlerOptions {
   // How often a watch that allows bookmarks gets a BOOKMARK event, on the
   // handler's clock. kube-apiserver sends them about once a minute.
   base::Duration bookmark_interval = std::chrono::minutes(1);
+  // Returns the counts of an EncryptionConfigReloader, for /metrics. Unset:
+  // no reload metrics.
+  std::function<EncryptionConfigReloader::Stats()> encryption_config_reloads;
+  // Bearer tokens that authenticate requests, each mapped to its user name.
+  // Empty turns authentication off: every request is served. Otherwise, as
+  // kube-apiserver with anonymous requests allowed and RBAC's default
+  // roles: a wrong token gets 401 Unauthorized; a request without an
+  // Authorization header is user "system:anonymous", which may read only
+  // /healthz, /livez, /readyz (and their checks) and /version, and gets 403
+  // Forbidden elsewhere. Every authenticated user may do everything.
+  std::map<std::string, std::string> bearer_tokens;
 };
 
 class ApiHandler {
@@ -100,6 +113,9 @@ class ApiHandler {
   ApiResponse Handle(const ApiRequest& request);
 
  private:
+  // Returns the response that rejects the request's credentials, if any.
+  std::optional<ApiResponse> Authenticate(const ApiRequest& request,
+                                          bool& anonymous) const;
   ApiResponse Dispatch(const ApiRequest& request, Route& route);
   ApiResponse HandleResource(const ApiRequest& request, Route& route);
   ApiResponse HandleNonResource(
@@ -162,6 +178,9 @@ struct HttpServerOptions {
   std::string private_key_pem;
   // False serves plain HTTP (no certificate is made or used).
   bool tls = true;
+  // The PEM CA certificate that clients should trust, for Kubeconfig().
+  // Empty: the serving certificate itself.
+  std::string ca_pem;
 };
 
 class HttpServer {
@@ -187,12 +206,15 @@ class HttpServer {
   uint16_t port() const;
   // "https://127.0.0.1:<port>" ("http://" without TLS).
   std::string url() const;
-  // The server's certificate in PEM, which clients can trust as a CA.
+  // The server's certificate in PEM; empty for plain HTTP.
   const std::string& certificate_pem() const;
-  // A kubeconfig for kubectl that trusts the certificate. Its user has the
-  // bearer token "sim" only so that kubectl does not prompt for a password;
-  // the server does not check credentials.
-  std::string Kubeconfig() const;
+  // The CA certificate that clients trust (HttpServerOptions::ca_pem, else
+  // the serving certificate); empty for plain HTTP.
+  const std::string& ca_pem() const;
+  // A kubeconfig for kubectl with the server's URL, its CA and a user with
+  // bearer token `token`. The handler decides whether the token is valid;
+  // one without bearer_tokens accepts any, such as the default "sim".
+  std::string Kubeconfig(const std::string& token = "sim") const;
 
   // Changes how clients are treated from now on. Leaving kTimeout or kHang
   // closes the connections that got no response. Fails with kUnavailable
@@ -212,12 +234,6 @@ class HttpServer {
 
   std::unique_ptr<Impl> impl_;
 };
-
-// Creates a self-signed ECDSA P-256 certificate for the IP 127.0.0.1 and the
-// name localhost, usable as its own CA. Returns the certificate and private
-// key in PEM.
-base::StatusOr<std::pair<std::string, std::string>> GenerateSelfSignedCert(
-    base::Clock& clock, base::Random& random);
 
 }  // namespace apiserver
 
