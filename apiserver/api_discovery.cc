@@ -225,6 +225,21 @@ ApiResponse ApiHandler::HandleNonResource(const ApiRequest& request,
 ApiResponse ApiHandler::Metrics() {
   MetricsWriter writer;
   request_metrics_.Write(writer);
+  if (options_.encryption_config_reloads) {
+    const EncryptionConfigReloader::Stats reloads =
+        options_.encryption_config_reloads();
+    writer.Family(
+        "apiserver_encryption_config_controller_automatic_reloads_total",
+        "counter",
+        "Reloads of the encryption configuration file, by "
+        "result.");
+    writer.Sample(
+        "apiserver_encryption_config_controller_automatic_reloads_total",
+        {{"status", "failure"}}, static_cast<double>(reloads.failures));
+    writer.Sample(
+        "apiserver_encryption_config_controller_automatic_reloads_total",
+        {{"status", "success"}}, static_cast<double>(reloads.successes));
+  }
   if (options_.kms_stats) {
     const std::map<std::string, KmsV2Stats> providers = options_.kms_stats();
     writer.Family("apiserver_envelope_encryption_dek_cache_hits_total",

@@ -236,11 +236,18 @@ std::vector<Provider> ConfigParser::ParseProvider(const YAML::Node& node,
   if (node["identity"]) {
     providers.push_back({"", NewIdentityTransformer()});
   } else if (node["secretbox"]) {
-    ParseKeys(node["secretbox"], path + ".secretbox.keys", "[32]", {32},
-              errors_);
-    errors_.push_back(path +
-                      ".secretbox: Forbidden: secretbox is not supported by "
-                      "this build, which has no libsodium");
+    std::vector<ParsedKey> keys = ParseKeys(
+        node["secretbox"], path + ".secretbox.keys", "[32]", {32}, errors_);
+    for (ParsedKey& key : keys) {
+      std::string prefix = "k8s:enc:secretbox:v1:" + key.name + ":";
+      base::StatusOr<std::shared_ptr<Transformer>> transformer =
+          NewSecretboxTransformer(prefix, std::move(key.secret), random_);
+      if (!transformer.ok()) {
+        errors_.push_back(path + ": " + transformer.status().message());
+        continue;
+      }
+      providers.push_back({std::move(prefix), std::move(*transformer)});
+    }
   } else if (node["kms"]) {
     KmsProviderConfig kms =
         ParseKms(node["kms"], path + ".kms", kms_names_, errors_);

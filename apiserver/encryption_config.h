@@ -17,13 +17,15 @@
 //
 // Supported providers and their stored prefixes: identity (none), aescbc
 // ("k8s:enc:aescbc:v1:<key name>:"), aesgcm ("k8s:enc:aesgcm:v1:<key
-// name>:") and kms with apiVersion v2 ("k8s:enc:kms:v2:<provider name>:").
-// Every key of aescbc and aesgcm becomes its own provider, in order.
-// secretbox and kms v1 are rejected because this build has no XSalsa20-
-// Poly1305 (libsodium) and no KMS v1 envelope.
+// name>:"), secretbox ("k8s:enc:secretbox:v1:<key name>:") and kms with
+// apiVersion v2 ("k8s:enc:kms:v2:<provider name>:"). Every key of aescbc,
+// aesgcm and secretbox becomes its own provider, in order. kms v1 is
+// rejected because this build has no KMS v1 envelope.
 #ifndef APISERVER_ENCRYPTION_CONFIG_H_
 #define APISERVER_ENCRYPTION_CONFIG_H_
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -75,6 +77,52 @@ base::StatusOr<EncryptionConfig> ParseEncryptionConfig(
 base::StatusOr<EncryptionConfig> LoadEncryptionConfigFile(
     const std::string& path, const KmsClientFactory& kms_clients,
     base::Clock& clock, base::Random& random);
+
+// Reloads an EncryptionConfiguration file when its content changes, as
+// kube-apiserver's --encryption-provider-config-automatic-reload does. Every
+// minute of `clock` time it hashes the file (SHA-256). When the hash differs
+// from the loaded one, it parses the file and checks that each new KMS v2
+// provider is healthy. A valid file becomes the current configuration and
+// is passed to `on_change`. An invalid, unreadable or unhealthy one is
+// logged and counted as a failure, and the current configuration stays.
+//
+// Thread-safe. The clock and random source must outlive the reloader.
+class EncryptionConfigReloader {
+ public:
+  using OnChange = std::function<void(std::shared_ptr<const EncryptionConfig>)>;
+
+  struct Stats {
+    int64_t successes = 0;   // reloads that replaced the configuration
+    int64_t failures = 0;    // checks that found a changed file but failed
+    std::string hash;        // hex SHA-256 of the current configuration's file
+    std::string last_error;  // of the last failed check; empty after success
+  };
+
+  // Loads the file (failing as LoadEncryptionConfigFile does) without
+  // calling `on_change`, then starts the timer.
+  static base::StatusOr<std::unique_ptr<EncryptionConfigReloader>> Start(
+      std::string path, KmsClientFactory kms_clients, base::Clock& clock,
+      base::Random& random, OnChange on_change,
+      base::Duration interval = std::chrono::minutes(1));
+
+  ~EncryptionConfigReloader();  // stops the timer
+  EncryptionConfigReloader(const EncryptionConfigReloader&) = delete;
+  EncryptionConfigReloader& operator=(const EncryptionConfigReloader&) = delete;
+
+  std::shared_ptr<const EncryptionConfig> current() const;
+  // Checks the file now, as the timer does, and keeps the timer's schedule.
+  // Returns OK when the file is unchanged or was reloaded, else why the
+  // reload failed, such as `health check for new transformers failed:
+  // kmsv2 Provider kp is not healthy, error: ...`.
+  base::Status CheckNow();
+  Stats stats() const;
+
+ private:
+  struct Core;
+  explicit EncryptionConfigReloader(std::shared_ptr<Core> core);
+
+  std::shared_ptr<Core> core_;
+};
 
 }  // namespace apiserver
 

@@ -148,6 +148,14 @@ base::StatusOr<std::shared_ptr<Transformer>> NewAesCbcTransformer(
 base::StatusOr<std::shared_ptr<Transformer>> NewAesGcmTransformer(
     std::string prefix, std::string key, base::Random& random);
 
+// The secretbox provider of upstream with one 32-byte key: XSalsa20-Poly1305
+// with a random 24-byte nonce and no associated data. The stored value is
+// `prefix` ("k8s:enc:secretbox:v1:<key name>:") followed by the nonce, the
+// Poly1305 tag and the ciphertext. Other key sizes fail with
+// kInvalidArgument.
+base::StatusOr<std::shared_ptr<Transformer>> NewSecretboxTransformer(
+    std::string prefix, std::string key, base::Random& random);
+
 // The identity provider: stores the bytes as they are, and rejects values
 // that start with "k8s:enc:" on reads.
 std::shared_ptr<Transformer> NewIdentityTransformer();

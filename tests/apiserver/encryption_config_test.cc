@@ -198,8 +198,95 @@ resources:
             "be base64 encoded");
 }
 
-TEST_F(EncryptionConfigTest, SecretboxIsNotSupported) {
-  EXPECT_THAT(ParseError(Header() + R"(
+TEST_F(EncryptionConfigTest, SecretboxRoundTripsAndRotatesKeys) {
+  const std::string key1 = base::Base64Encode(std::string(32, '1'));
+  const std::string key2 = base::Base64Encode(std::string(32, '2'));
+  auto old_config = Parse(Header() + R"(
+resources:
+  - resources: [secrets]
+    providers:
+      - secretbox:
+          keys:
+            - name: key1
+              secret: )" + key1 +
+                          "\n");
+  auto new_config = Parse(Header() + R"(
+resources:
+  - resources: [secrets]
+    providers:
+      - secretbox:
+          keys:
+            - name: key2
+              secret: )" + key2 +
+                          R"(
+            - name: key1
+              secret: )" + key1 +
+                          "\n");
+  ASSERT_TRUE(old_config.ok()) << old_config.status();
+  ASSERT_TRUE(new_config.ok()) << new_config.status();
+
+  std::string old_value = Write(*old_config->ForResource("secrets"));
+  std::string new_value = Write(*new_config->ForResource("secrets"));
+  auto old_read =
+      new_config->ForResource("secrets")->FromStorage(old_value, kKey);
+  auto new_read =
+      new_config->ForResource("secrets")->FromStorage(new_value, kKey);
+
+  EXPECT_THAT(old_value, StartsWith("k8s:enc:secretbox:v1:key1:"));
+  EXPECT_THAT(new_value, StartsWith("k8s:enc:secretbox:v1:key2:"));
+  // Prefix, 24-byte nonce, 16-byte Poly1305 tag, then the ciphertext.
+  EXPECT_EQ(old_value.size(), 26u + 24u + 16u + std::string(kData).size());
+  EXPECT_EQ(old_value.find(kData), std::string::npos);
+  ASSERT_TRUE(old_read.ok()) << old_read.status();
+  EXPECT_EQ(old_read->data, kData);
+  EXPECT_TRUE(old_read->stale);
+  ASSERT_TRUE(new_read.ok()) << new_read.status();
+  EXPECT_EQ(new_read->data, kData);
+  EXPECT_FALSE(new_read->stale);
+}
+
+TEST_F(EncryptionConfigTest, SecretboxWrongKeyFailsAuthentication) {
+  auto writer = NewSecretboxTransformer(
+      "k8s:enc:secretbox:v1:k:", std::string(32, 'a'), random_);
+  auto reader = NewSecretboxTransformer(
+      "k8s:enc:secretbox:v1:k:", std::string(32, 'b'), random_);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE(reader.ok());
+  std::string stored = Write(**writer);
+  std::string flipped = stored;
+  flipped.back() ^= 0x01;
+
+  auto wrong_key = (*reader)->FromStorage(stored, kKey);
+  auto tampered = (*writer)->FromStorage(flipped, kKey);
+  auto truncated = (*writer)->FromStorage(stored.substr(0, 60), kKey);
+
+  ASSERT_FALSE(wrong_key.ok());
+  EXPECT_EQ(wrong_key.status().message(),
+            "output array was not large enough for encryption");
+  ASSERT_FALSE(tampered.ok());
+  EXPECT_EQ(tampered.status().message(),
+            "output array was not large enough for encryption");
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_EQ(truncated.status().message(),
+            "the stored data was shorter than the required size");
+}
+
+// Secretbox has no associated data, so unlike aesgcm the etcd key is not
+// bound to the value.
+TEST_F(EncryptionConfigTest, SecretboxIgnoresEtcdKey) {
+  auto transformer = NewSecretboxTransformer(
+      "k8s:enc:secretbox:v1:k:", std::string(32, 'a'), random_);
+  ASSERT_TRUE(transformer.ok());
+  std::string stored = Write(**transformer);
+
+  auto read = (*transformer)->FromStorage(stored, "/registry/secrets/x/y");
+
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->data, kData);
+}
+
+TEST_F(EncryptionConfigTest, SecretboxKeyMustHave32Bytes) {
+  EXPECT_EQ(ParseError(Header() + R"(
 resources:
   - resources: [secrets]
     providers:
@@ -207,8 +294,10 @@ resources:
           keys:
             - name: key1
               secret: )" +
-                         base::Base64Encode(std::string(32, 's')) + "\n"),
-              HasSubstr("secretbox is not supported"));
+                       base::Base64Encode(std::string(16, 's')) + "\n"),
+            "invalid encryption configuration: resources[0].providers[0]."
+            "secretbox.keys[0].secret: Invalid value: \"REDACTED\": secret is "
+            "not of the expected length, got 16, expected one of [32]");
 }
 
 TEST_F(EncryptionConfigTest, KmsNeedsApiVersionV2) {
@@ -282,6 +371,129 @@ TEST_F(EncryptionConfigTest, LoadsFile) {
   EXPECT_EQ(Write(*config->ForResource("secrets")), kData);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), base::Code::kNotFound);
+}
+
+class EncryptionConfigReloaderTest : public EncryptionConfigTest {
+ protected:
+  void SetUp() override {
+    EncryptionConfigTest::SetUp();
+    path_ = dir_ + "/encryption.yaml";
+  }
+
+  void WriteConfig(const std::string& providers) {
+    std::ofstream(path_, std::ios::trunc)
+        << Header() << "resources:\n  - resources: [secrets]\n    providers:\n"
+        << providers;
+  }
+
+  std::unique_ptr<EncryptionConfigReloader> StartReloader() {
+    auto reloader = EncryptionConfigReloader::Start(
+        path_, Factory(), clock_, random_,
+        [this](std::shared_ptr<const EncryptionConfig> config) {
+          changes_.push_back(std::move(config));
+        });
+    EXPECT_TRUE(reloader.ok()) << reloader.status();
+    return reloader.ok() ? std::move(*reloader) : nullptr;
+  }
+
+  static std::string AesgcmProvider() {
+    return "      - aesgcm:\n          keys:\n            - name: k1\n"
+           "              secret: " +
+           base::Base64Encode(std::string(32, 'g')) + "\n";
+  }
+
+  std::string path_;
+  std::vector<std::shared_ptr<const EncryptionConfig>> changes_;
+};
+
+TEST_F(EncryptionConfigReloaderTest, ChangedFileIsLoadedAtNextPoll) {
+  WriteConfig("      - identity: {}\n");
+  auto reloader = StartReloader();
+  ASSERT_NE(reloader, nullptr);
+  WriteConfig(AesgcmProvider());
+
+  clock_.Advance(std::chrono::seconds(59));
+  const size_t changes_before_poll = changes_.size();
+  clock_.Advance(std::chrono::seconds(1));
+
+  EXPECT_EQ(changes_before_poll, 0u);
+  ASSERT_EQ(changes_.size(), 1u);
+  EXPECT_EQ(changes_[0], reloader->current());
+  EXPECT_THAT(Write(*reloader->current()->ForResource("secrets")),
+              StartsWith("k8s:enc:aesgcm:v1:k1:"));
+  EXPECT_EQ(reloader->stats().successes, 1);
+  EXPECT_EQ(reloader->stats().failures, 0);
+}
+
+TEST_F(EncryptionConfigReloaderTest, UnchangedFileIsNotReloaded) {
+  WriteConfig(AesgcmProvider());
+  auto reloader = StartReloader();
+  ASSERT_NE(reloader, nullptr);
+  auto first = reloader->current();
+
+  clock_.Advance(std::chrono::minutes(5));
+  // Rewriting the same bytes keeps the hash.
+  WriteConfig(AesgcmProvider());
+  clock_.Advance(std::chrono::minutes(1));
+
+  EXPECT_TRUE(changes_.empty());
+  EXPECT_EQ(reloader->current(), first);
+  EXPECT_EQ(reloader->stats().successes, 0);
+}
+
+TEST_F(EncryptionConfigReloaderTest, InvalidFileKeepsCurrentConfig) {
+  WriteConfig(AesgcmProvider());
+  auto reloader = StartReloader();
+  ASSERT_NE(reloader, nullptr);
+  auto first = reloader->current();
+  WriteConfig(
+      "      - aescbc:\n          keys:\n            - name: k\n"
+      "              secret: cGFzc3dvcmQK\n");
+
+  base::Status checked = reloader->CheckNow();
+
+  ASSERT_FALSE(checked.ok());
+  EXPECT_THAT(checked.message(), HasSubstr("secret is not of the expected "
+                                           "length, got 9"));
+  EXPECT_EQ(reloader->current(), first);
+  EXPECT_TRUE(changes_.empty());
+  EXPECT_EQ(reloader->stats().failures, 1);
+  EXPECT_EQ(reloader->stats().last_error, checked.message());
+
+  WriteConfig("      - identity: {}\n");
+  clock_.Advance(std::chrono::minutes(1));
+
+  EXPECT_EQ(changes_.size(), 1u);
+  EXPECT_EQ(reloader->stats().successes, 1);
+  EXPECT_EQ(reloader->stats().last_error, "");
+  EXPECT_EQ(Write(*reloader->current()->ForResource("secrets")), kData);
+}
+
+TEST_F(EncryptionConfigReloaderTest, UnhealthyKmsProviderIsRejected) {
+  WriteConfig("      - identity: {}\n");
+  auto reloader = StartReloader();
+  ASSERT_NE(reloader, nullptr);
+  ASSERT_TRUE(kms_.Disable(instance_id_, key_id_).ok());
+  WriteConfig(
+      "      - kms:\n          apiVersion: v2\n          name: kp\n"
+      "          endpoint: unix:///kms.sock\n      - identity: {}\n");
+
+  base::Status checked = reloader->CheckNow();
+
+  ASSERT_FALSE(checked.ok());
+  EXPECT_THAT(checked.message(),
+              StartsWith("health check for new transformers failed: kmsv2 "
+                         "Provider kp is not healthy"));
+  EXPECT_TRUE(changes_.empty());
+  EXPECT_EQ(Write(*reloader->current()->ForResource("secrets")), kData);
+}
+
+TEST_F(EncryptionConfigReloaderTest, MissingFileFailsToStart) {
+  auto reloader = EncryptionConfigReloader::Start(
+      dir_ + "/none.yaml", Factory(), clock_, random_, nullptr);
+
+  ASSERT_FALSE(reloader.ok());
+  EXPECT_EQ(reloader.status().code(), base::Code::kNotFound);
 }
 
 }  // namespace
