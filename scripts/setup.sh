@@ -7,7 +7,7 @@ PACKAGES=(
   g++ cmake ninja-build ccache pkg-config
   libboost-dev libboost-system-dev libssl-dev librocksdb-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
-  libprotobuf-dev protobuf-compiler libgtest-dev
+  libprotobuf-dev protobuf-compiler libgtest-dev libsodium-dev
   etcd-server nodejs wrk
 )
 
@@ -21,6 +21,11 @@ done
 # Node.js builds from other sources bundle npm and conflict with Debian's.
 if ! command -v npm > /dev/null; then
   missing+=(npm)
+fi
+# The apiserver tests drive a real kubectl; any installed one will do,
+# else Debian's.
+if ! command -v kubectl > /dev/null; then
+  missing+=(kubernetes-client)
 fi
 if ((${#missing[@]} > 0)); then
   echo "setup: installing ${missing[*]}"
