@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "apiserver/http_server.h"
+#include "base/crypto.h"
 #include "tests/apiserver/handler_env.h"
 #include "tests/apiserver/https_client.h"
 
@@ -217,6 +218,85 @@ TEST_F(BadInputTest, DataOverOneMebibyteIsInvalid) {
          .reason = "Invalid",
          .message = "Secret \"bad\" is invalid: data: Too long: may not be "
                     "more than 1048576 bytes"});
+}
+
+TEST_F(BadInputTest, MissingNameIsInvalid) {
+  Check({.name = "no metadata.name",
+         .body = R"({"apiVersion": "v1", "kind": "Secret", "metadata": {}})",
+         .code = 422,
+         .reason = "Invalid",
+         .message = "Secret \"\" is invalid: metadata.name: Required value: "
+                    "name or generateName is required"});
+}
+
+// Every kind of bad body sent as an update leaves the stored object as it
+// was.
+TEST_F(BadInputTest, BadUpdatesLeaveSecretUnchanged) {
+  Json created = Body(Send("POST", kSecrets, SecretJson("x")));
+  const std::string target = std::string(kSecrets) + "/x";
+  Json wrong_kind = created;
+  wrong_kind["kind"] = "ConfigMap";
+  Json wrong_version = created;
+  wrong_version["apiVersion"] = "v2";
+  Json bad_base64 = created;
+  bad_base64["data"]["password"] = "not base64!";
+  Json too_big = created;
+  too_big["data"]["password"] =
+      base::Base64Encode(std::string(1024 * 1024 + 1, 'x'));
+
+  Check({.name = "PUT of malformed JSON",
+         .method = "PUT",
+         .target = target,
+         .body = "{\"kind\": ",
+         .message = "the object provided is unrecognized (must be of type "
+                    "Secret): couldn't get version/kind; json parse error: "
+                    "unexpected end of JSON input ({\"kind\": )"});
+  Check({.name = "PUT of a ConfigMap",
+         .method = "PUT",
+         .target = target,
+         .body = wrong_kind.dump(),
+         .message = "ConfigMap in version \"v1\" cannot be handled as a "
+                    "Secret: converting (k8s.io/api/core/v1).ConfigMap to "
+                    "(k8s.io/kubernetes/pkg/apis/core).Secret: unknown "
+                    "conversion"});
+  Check({.name = "PUT with apiVersion v2",
+         .method = "PUT",
+         .target = target,
+         .body = wrong_version.dump(),
+         .message = "Secret in version \"v2\" cannot be handled as a Secret: "
+                    "no kind \"Secret\" is registered for version \"v2\" in "
+                    "scheme " +
+                    std::string(kScheme)});
+  Check({.name = "PUT with invalid base64",
+         .method = "PUT",
+         .target = target,
+         .body = bad_base64.dump(),
+         .message = "Secret in version \"v1\" cannot be handled as a Secret: "
+                    "illegal base64 data at input byte 3"});
+  Check({.name = "PUT over 1 MiB of data",
+         .method = "PUT",
+         .target = target,
+         .body = too_big.dump(),
+         .code = 422,
+         .reason = "Invalid",
+         .message = "Secret \"x\" is invalid: data: Too long: may not be "
+                    "more than 1048576 bytes"});
+  // Secrets are not created by an update, so the Secret is what is missing.
+  Check({.name = "PUT into a namespace that does not exist",
+         .method = "PUT",
+         .target = "/api/v1/namespaces/nope/secrets/x",
+         .body = SecretJson("x"),
+         .code = 404,
+         .reason = "NotFound",
+         .message = "secrets \"x\" not found"});
+  Check({.name = "merge patch with invalid base64",
+         .method = "PATCH",
+         .target = target,
+         .body = R"({"data": {"password": "%%%"}})",
+         .content_type = "application/merge-patch+json",
+         .message = "Secret in version \"v1\" cannot be handled as a Secret: "
+                    "illegal base64 data at input byte 0"});
+  EXPECT_EQ(Body(Send("GET", target)), created);
 }
 
 TEST_F(BadInputTest, StrictValidationRejectsUnknownAndDuplicateFields) {

@@ -144,6 +144,34 @@ TEST_F(ApiHandlerTest, DeleteReturnsSuccessStatus) {
   EXPECT_EQ(again.status, 404);
 }
 
+TEST_F(ApiHandlerTest, DeleteCollectionDeletesSelectedSecrets) {
+  Json labeled = Json::parse(SecretJson("s1"));
+  labeled["metadata"]["labels"] = {{"team", "a"}};
+  Send("POST", kSecrets, labeled.dump());
+  labeled["metadata"]["name"] = "s2";
+  Send("POST", kSecrets, labeled.dump());
+  Send("POST", kSecrets, SecretJson("s3"));
+  Send("POST", "/api/v1/namespaces/kube-system/secrets", labeled.dump());
+
+  ApiResponse deleted =
+      Send("DELETE", std::string(kSecrets) + "?labelSelector=team%3Da");
+  ApiResponse namespaces = Send("DELETE", "/api/v1/namespaces");
+  Json left = Body(Send("GET", "/api/v1/secrets"));
+
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_EQ(Body(deleted)["kind"], "SecretList");
+  ASSERT_EQ(Body(deleted)["items"].size(), 2u);
+  EXPECT_EQ(Body(deleted)["items"][0]["metadata"]["name"], "s1");
+  EXPECT_EQ(Body(deleted)["items"][1]["metadata"]["name"], "s2");
+  EXPECT_EQ(namespaces.status, 405);
+  std::vector<std::string> names;
+  for (const Json& item : left["items"]) {
+    names.push_back(item["metadata"]["namespace"].get<std::string>() + "/" +
+                    item["metadata"]["name"].get<std::string>());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"default/s3", "kube-system/s2"}));
+}
+
 TEST_F(ApiHandlerTest, ListAcrossNamespacesAndAsTable) {
   Send("POST", kSecrets, SecretJson("s1"));
   Send("POST", "/api/v1/namespaces/kube-system/secrets", SecretJson("s2"));
@@ -296,6 +324,59 @@ TEST_F(ApiHandlerTest, DiscoveryListsServedResources) {
   EXPECT_EQ(Send("GET", "/api/v1/pods").status, 404);
 }
 
+TEST_F(ApiHandlerTest, HealthChecksHaveTheirOwnPaths) {
+  ApiResponse verbose = Send("GET", "/readyz?verbose");
+  ApiResponse ping = Send("GET", "/livez/ping");
+  ApiResponse etcd = Send("GET", "/healthz/etcd");
+  ApiResponse kms_on_livez = Send("GET", "/livez/kms-providers");
+  ApiResponse unknown = Send("GET", "/readyz/no-such-check");
+
+  EXPECT_EQ(verbose.status, 200);
+  EXPECT_EQ(verbose.body,
+            "[+]ping ok\n[+]log ok\n[+]etcd ok\n[+]kms-providers ok\n"
+            "readyz check passed\n");
+  EXPECT_EQ(ping.status, 200);
+  EXPECT_EQ(ping.body, "ok");
+  EXPECT_EQ(etcd.body, "ok");
+  EXPECT_EQ(kms_on_livez.status, 404);
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.body, "404 page not found\n");
+}
+
+// A KMS outage: writes coast on the cached DEK seed for 3 minutes after
+// the last healthy status and then fail; reads of cached seeds go on;
+// /readyz reports the provider and /livez does not.
+TEST_F(ApiHandlerTest, KmsOutageCoastsWritesThenFailsThem) {
+  ASSERT_EQ(Send("POST", kSecrets, SecretJson("before")).status, 201);
+  ASSERT_TRUE(kms_.Disable(instance_id_, key_id_).ok());
+
+  clock_.Advance(std::chrono::minutes(3));
+  ApiResponse coasting = Send("POST", kSecrets, SecretJson("coasting"));
+  clock_.Advance(std::chrono::seconds(1));
+  ApiResponse expired = Send("POST", kSecrets, SecretJson("expired"));
+  ApiResponse read = Send("GET", std::string(kSecrets) + "/before");
+  ApiResponse readyz = Send("GET", "/readyz");
+  ApiResponse livez = Send("GET", "/livez");
+
+  EXPECT_EQ(coasting.status, 201) << coasting.body;
+  EXPECT_EQ(expired.status, 500);
+  EXPECT_EQ(Body(expired)["reason"], "InternalError");
+  EXPECT_THAT(Body(expired)["message"].get<std::string>(),
+              testing::AllOf(StartsWith("Internal error occurred: "),
+                             HasSubstr("expired at 2026-01-02T00:03:00Z "
+                                       "(current time is "
+                                       "2026-01-02T00:03:01Z)")));
+  EXPECT_EQ(Send("GET", std::string(kSecrets) + "/expired").status, 404);
+  EXPECT_EQ(read.status, 200);
+  EXPECT_EQ(readyz.status, 500);
+  EXPECT_EQ(livez.status, 200);
+
+  ASSERT_TRUE(kms_.Enable(instance_id_, key_id_).ok());
+  clock_.Advance(std::chrono::seconds(10));
+  EXPECT_EQ(Send("POST", kSecrets, SecretJson("after")).status, 201);
+  EXPECT_EQ(Send("GET", "/readyz").status, 200);
+}
+
 TEST_F(ApiHandlerTest, HealthFollowsKmsButLivezDoesNot) {
   EXPECT_EQ(Send("GET", "/readyz").body, "ok");
   EXPECT_EQ(Send("GET", "/healthz/kms-providers").body, "ok");
@@ -314,6 +395,86 @@ TEST_F(ApiHandlerTest, HealthFollowsKmsButLivezDoesNot) {
                                    "is not healthy"));
   EXPECT_EQ(livez.status, 200);
   EXPECT_EQ(livez.body, "ok");
+}
+
+class MetricsTest : public ApiHandlerTest {
+ protected:
+  ApiHandlerOptions HandlerOptions() override {
+    ApiHandlerOptions options = ApiHandlerTest::HandlerOptions();
+    options.encryption_config_reloads = [] {
+      EncryptionConfigReloader::Stats stats;
+      stats.successes = 2;
+      stats.failures = 1;
+      return stats;
+    };
+    return options;
+  }
+
+  // The value of the sample line that starts with `series`, or "absent".
+  static std::string Sample(const std::string& text,
+                            const std::string& series) {
+    const size_t at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return "absent";
+    const size_t start = at + series.size() + 2;
+    return text.substr(start, text.find('\n', start) - start);
+  }
+};
+
+TEST_F(MetricsTest, CountsRequestsDekCacheAndKmsCalls) {
+  Send("POST", kSecrets, SecretJson("s1"));
+  Send("GET", std::string(kSecrets) + "/s1");
+  Send("GET", std::string(kSecrets) + "/missing");
+  kms_transformer_->ClearCache();
+  Send("GET", std::string(kSecrets) + "/s1");
+
+  ApiResponse metrics = Send("GET", "/metrics");
+
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& text = metrics.body;
+  EXPECT_THAT(text, HasSubstr("# TYPE apiserver_request_total counter\n"));
+  EXPECT_EQ(Sample(text,
+                   "apiserver_request_total{code=\"201\",component="
+                   "\"apiserver\",group=\"\",resource=\"secrets\",scope="
+                   "\"namespace\",verb=\"POST\",version=\"v1\"}"),
+            "1")
+      << text;
+  EXPECT_EQ(Sample(text,
+                   "apiserver_request_total{code=\"404\",component="
+                   "\"apiserver\",group=\"\",resource=\"secrets\",scope="
+                   "\"resource\",verb=\"GET\",version=\"v1\"}"),
+            "1")
+      << text;
+  EXPECT_EQ(Sample(text,
+                   "apiserver_envelope_encryption_dek_cache_hits_total{"
+                   "provider_name=\"kp\"}"),
+            "1")
+      << text;
+  EXPECT_EQ(Sample(text,
+                   "apiserver_envelope_encryption_dek_cache_misses_total{"
+                   "provider_name=\"kp\"}"),
+            "1")
+      << text;
+  EXPECT_EQ(Sample(text,
+                   "apiserver_envelope_encryption_kms_operations_latency_"
+                   "seconds_count{grpc_status_code=\"OK\",method_name=\"/"
+                   "v2.KeyManagementService/Decrypt\",provider_name=\"kp\"}"),
+            "1")
+      << text;
+  EXPECT_EQ(Sample(text,
+                   "apiserver_envelope_encryption_kms_operations_latency_"
+                   "seconds_count{grpc_status_code=\"OK\",method_name=\"/"
+                   "v2.KeyManagementService/Encrypt\",provider_name=\"kp\"}"),
+            "1")
+      << text;
+  EXPECT_EQ(Sample(text,
+                   "apiserver_encryption_config_controller_automatic_reloads_"
+                   "total{status=\"success\"}"),
+            "2");
+  EXPECT_EQ(Sample(text,
+                   "apiserver_encryption_config_controller_automatic_reloads_"
+                   "total{status=\"failure\"}"),
+            "1");
 }
 
 }  // namespace
