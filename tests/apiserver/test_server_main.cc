@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
 
   apiserver::HttpServerOptions server_options;
   server_options.port = port;
-  server_options.plain_http = plain_http;
+  server_options.tls = !plain_http;
   if (!plain_http) {
     auto certificates =
         apiserver::LoadOrCreateServingCertificates(dir + "/pki", clock, random);
