@@ -96,7 +96,9 @@ curl -sf -X POST "$control/v1/clusters/mycluster/kms" -d '{"instance":"kp","key"
 curl -sf -X POST "$control/v1/clock" -d '{"advance":"15m"}' >/dev/null
 # One curl process sends every request over one kept-alive connection.
 for i in $(seq 10000); do
-  printf 'url = "%s/api/v1/namespaces/default/secrets"\nrequest = POST\nheader = "content-type: application/json"\nheader = "authorization: Bearer %s"\ndata = "{\\"metadata\\":{\\"name\\":\\"secret-%05d\\"},\\"data\\":{\\"password\\":\\"%s\\"}}"\noutput = /dev/null\nnext\n' \
+  # `next` separates requests; one after the last would start an empty one.
+  [[ $i == 1 ]] || echo next
+  printf 'url = "%s/api/v1/namespaces/default/secrets"\nrequest = POST\nheader = "content-type: application/json"\nheader = "authorization: Bearer %s"\ndata = "{\\"metadata\\":{\\"name\\":\\"secret-%05d\\"},\\"data\\":{\\"password\\":\\"%s\\"}}"\noutput = /dev/null\n' \
     "$api" "$token" "$i" "$(printf 'value-%05d-padding-to-64-bytes-of-plaintext-data-xxxxxxxx' "$i" | base64 -w0)"
 done >"$work/curl.conf"
 begin=$(now_ns)
