@@ -2,10 +2,12 @@
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -786,6 +788,21 @@ base::StatusOr<CompactionResponse> RocksDbStore::Compact(int64_t revision) {
 int64_t RocksDbStore::CurrentRevision() {
   std::shared_lock lock(mu_);
   return visible_revision_;
+}
+
+base::Status RocksDbStore::Checkpoint(const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    return base::AlreadyExistsError("checkpoint directory " + dir +
+                                    " exists; choose a new directory");
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // A flush first puts the memtable into SST files, so the copy needs no
+  // WAL replay; RocksDB hard-links SST files where it can.
+  if (s.ok()) s = checkpoint->CreateCheckpoint(dir);
+  return FromRocks(s, "checkpoint to " + dir + " failed");
 }
 
 }  // namespace etcd::rocksdb_internal

@@ -107,6 +107,7 @@ class RocksDbStore final : public Store {
   base::StatusOr<int64_t> Watch(const WatchRequest& request,
                                 WatchCallback callback) override;
   base::Status CancelWatch(int64_t watch_id) override;
+  base::Status Checkpoint(const std::string& dir) override;
 
  private:
   struct IndexEntry {

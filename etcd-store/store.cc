@@ -58,6 +58,10 @@ base::Status Store::CancelWatch(int64_t watch_id) {
   return Unimplemented("watches");
 }
 
+base::Status Store::Checkpoint(const std::string& dir) {
+  return Unimplemented("checkpoints");
+}
+
 base::StatusOr<std::optional<KeyValue>> Get(Store& store,
                                             const std::string& key) {
   RangeRequest request;

@@ -285,6 +285,12 @@ class Store {
                                         WatchCallback callback);
   // Returns kNotFound when no such watch exists.
   virtual base::Status CancelWatch(int64_t watch_id);
+
+  // Writes a consistent copy of the store, as of the last acknowledged
+  // write, to the new directory `dir`, which OpenRocksDbStore can open.
+  // Fails with kAlreadyExists when `dir` exists. The default returns
+  // kUnimplemented.
+  virtual base::Status Checkpoint(const std::string& dir);
 };
 
 struct RocksDbOptions {
