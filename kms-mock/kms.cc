@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <utility>
 
 #include "base/crypto.h"
@@ -471,9 +472,10 @@ KeyService::KeyService(base::Clock& clock, base::Random& random)
     : state_(std::make_unique<internal::ServiceState>(clock, random)) {}
 
 base::StatusOr<std::unique_ptr<KeyService>> KeyService::Open(
-    base::Clock& clock, base::Random& random, const std::string& data_dir) {
+    base::Clock& clock, base::Random& random, const std::string& data_dir,
+    bool sync) {
   ASSIGN_OR_RETURN(std::unique_ptr<internal::KeyStore> store,
-                   internal::KeyStore::Open(data_dir));
+                   internal::KeyStore::Open(data_dir, sync));
   auto service = std::make_unique<KeyService>(clock, random);
   internal::ServiceState& s = *service->state_;
   std::lock_guard lock(s.mu);
@@ -483,6 +485,26 @@ base::StatusOr<std::unique_ptr<KeyService>> KeyService::Open(
   spdlog::info("kms: opened {} with {} instances and {} keys", data_dir,
                s.instances.size(), s.keys.size());
   return service;
+}
+
+base::Status KeyService::SaveCopy(const std::string& data_dir) const {
+  std::error_code ec;
+  if (std::filesystem::exists(data_dir, ec)) {
+    return base::AlreadyExistsError("KMS copy directory " + data_dir +
+                                    " exists; choose a new directory");
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<internal::KeyStore> copy,
+                   internal::KeyStore::Open(data_dir));
+  std::lock_guard lock(state_->mu);
+  internal::DirtySet everything;
+  for (const auto& [id, instance] : state_->instances) {
+    everything.instances.insert(id);
+  }
+  for (const auto& [id, key] : state_->keys) {
+    everything.keys.insert(id);
+    everything.registrations.insert(id);
+  }
+  return copy->Write(*state_, everything);
 }
 
 KeyService::~KeyService() {

@@ -241,12 +241,22 @@ class KeyService {
   // `data_dir`, created when missing. Every change is written in one synced
   // batch before its call returns. After a failed write, memory may be
   // ahead of the disk, so every later change fails with kDataLoss until the
-  // service is reopened. Subscriptions and call counts are not stored.
+  // service is reopened. Subscriptions, call counts and faults are not
+  // stored. With `sync` false the batches are written without a sync, for
+  // services whose data is thrown away, such as scenario replays.
   static base::StatusOr<std::unique_ptr<KeyService>> Open(
-      base::Clock& clock, base::Random& random, const std::string& data_dir);
+      base::Clock& clock, base::Random& random, const std::string& data_dir,
+      bool sync = true);
 
   KeyService(const KeyService&) = delete;
   KeyService& operator=(const KeyService&) = delete;
+
+  // Writes every instance, key (with its material) and registration to a
+  // new database in `data_dir`, which Open then loads: a copy of the
+  // service's state at this instant. Fails with kAlreadyExists when
+  // `data_dir` exists, and with kUnavailable or kDataLoss when RocksDB
+  // fails.
+  base::Status SaveCopy(const std::string& data_dir) const;
 
   // Creates an instance; `id` is a random UUID when empty. Fails with
   // kAlreadyExists when the id is taken.

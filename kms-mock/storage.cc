@@ -180,19 +180,20 @@ base::Status LoadRecord(std::string_view name, const Json& json,
 
 }  // namespace
 
-KeyStore::KeyStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+KeyStore::KeyStore(std::unique_ptr<rocksdb::DB> db, bool sync)
+    : db_(std::move(db)), sync_(sync) {}
 
 KeyStore::~KeyStore() = default;
 
 base::StatusOr<std::unique_ptr<KeyStore>> KeyStore::Open(
-    const std::string& data_dir) {
+    const std::string& data_dir, bool sync) {
   rocksdb::Options options;
   options.create_if_missing = true;
   rocksdb::DB* db = nullptr;
   rocksdb::Status status = rocksdb::DB::Open(options, data_dir, &db);
   if (!status.ok()) return Failed("cannot open " + data_dir, status);
   return std::unique_ptr<KeyStore>(
-      new KeyStore(std::unique_ptr<rocksdb::DB>(db)));
+      new KeyStore(std::unique_ptr<rocksdb::DB>(db), sync));
 }
 
 base::Status KeyStore::Load(ServiceState& state) {
@@ -266,7 +267,7 @@ base::Status KeyStore::Write(const ServiceState& state, const DirtySet& dirty) {
   }
 
   rocksdb::WriteOptions options;
-  options.sync = true;
+  options.sync = sync_;
   rocksdb::Status status = db_->Write(options, &batch);
   if (!status.ok()) return Failed("cannot write keys", status);
   return base::OkStatus();

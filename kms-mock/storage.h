@@ -23,9 +23,10 @@ namespace kms::internal {
 
 class KeyStore {
  public:
-  // Opens (creating when missing) the database in `data_dir`.
+  // Opens (creating when missing) the database in `data_dir`. With `sync`,
+  // Write syncs each batch to disk before it returns.
   static base::StatusOr<std::unique_ptr<KeyStore>> Open(
-      const std::string& data_dir);
+      const std::string& data_dir, bool sync = true);
   ~KeyStore();
 
   // Reads every record into `state`, which must be empty.
@@ -36,9 +37,10 @@ class KeyStore {
   base::Status Write(const ServiceState& state, const DirtySet& dirty);
 
  private:
-  explicit KeyStore(std::unique_ptr<rocksdb::DB> db);
+  KeyStore(std::unique_ptr<rocksdb::DB> db, bool sync);
 
   std::unique_ptr<rocksdb::DB> db_;
+  const bool sync_;
 };
 
 }  // namespace kms::internal
