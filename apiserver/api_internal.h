@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "apiserver/api_status.h"
 #include "apiserver/http_server.h"
 #include "apiserver/openapi.h"
 
@@ -57,11 +58,6 @@ const std::vector<const Resource*>& ServedResources();
 ApiResponse JsonResponse(int status, const Json& body);
 ApiResponse TextResponse(int status, std::string body);
 
-// The v1 Status body of a failed request. `resource` and `name` fill
-// details as upstream's errors do for the reasons that name an object.
-Json FailureStatus(const base::Status& status,
-                   const Resource* resource = nullptr,
-                   const std::string& name = "");
 // FailureStatus as a response with the HTTP code of its reason.
 ApiResponse FailureResponse(const base::Status& status,
                             const Resource* resource = nullptr,
