@@ -334,6 +334,7 @@ Json Cluster::State::ToJsonLocked() const {
       {"workers", json::array()},
       {"next_worker", next_worker},
       {"data_shield", data_shield},
+      {"api_servers", extra_api_servers.size() + 1},
       {"timers", json::object()},
   };
   if (own_account) out["account"] = own_account->ToJson();
@@ -485,6 +486,7 @@ base::StatusOr<std::unique_ptr<Cluster>> Cluster::Open(ClusterDeps deps) {
 
   for (ProviderRecord& record : s.providers) s.BuildTransformer(record);
   s.InstallTransformerChain();
+  s.AddApiServersUpTo(stored.value("api_servers", 1));
   Subscribe(s);
   {
     std::lock_guard lock(s.mu);
@@ -564,40 +566,136 @@ base::StatusOr<std::string> Cluster::Kubeconfig(const std::string& user) const {
 }
 
 base::StatusOr<Json> Cluster::Create(const apiserver::Resource& resource,
-                                     const std::string& ns, Json object) {
+                                     const std::string& ns, Json object,
+                                     int api_server) {
   if (state_->Unusable()) return state_->ConnectError();
-  return state_->registry->Create(resource, ns, std::move(object));
+  ASSIGN_OR_RETURN(apiserver::Registry * registry,
+                   state_->RegistryOf(api_server));
+  return registry->Create(resource, ns, std::move(object));
 }
 
 base::StatusOr<Json> Cluster::Get(const apiserver::Resource& resource,
                                   const std::string& ns,
-                                  const std::string& name) {
+                                  const std::string& name, int api_server) {
   if (state_->Unusable()) return state_->ConnectError();
-  return state_->registry->Get(resource, ns, name);
+  ASSIGN_OR_RETURN(apiserver::Registry * registry,
+                   state_->RegistryOf(api_server));
+  return registry->Get(resource, ns, name);
 }
 
 base::StatusOr<Json> Cluster::List(const apiserver::Resource& resource,
-                                   const std::string& ns) {
+                                   const std::string& ns, int api_server) {
   if (state_->Unusable()) return state_->ConnectError();
-  return state_->registry->List(resource, ns);
+  ASSIGN_OR_RETURN(apiserver::Registry * registry,
+                   state_->RegistryOf(api_server));
+  return registry->List(resource, ns);
 }
 
 base::StatusOr<apiserver::UpdateResult> Cluster::Update(
-    const apiserver::Resource& resource, const std::string& ns, Json object) {
+    const apiserver::Resource& resource, const std::string& ns, Json object,
+    int api_server) {
   if (state_->Unusable()) return state_->ConnectError();
-  return state_->registry->Update(resource, ns, std::move(object));
+  ASSIGN_OR_RETURN(apiserver::Registry * registry,
+                   state_->RegistryOf(api_server));
+  return registry->Update(resource, ns, std::move(object));
 }
 
 base::StatusOr<Json> Cluster::Delete(const apiserver::Resource& resource,
                                      const std::string& ns,
-                                     const std::string& name) {
+                                     const std::string& name, int api_server) {
   if (state_->Unusable()) return state_->ConnectError();
-  return state_->registry->Delete(resource, ns, name);
+  ASSIGN_OR_RETURN(apiserver::Registry * registry,
+                   state_->RegistryOf(api_server));
+  return registry->Delete(resource, ns, name);
 }
 
-base::StatusOr<int> Cluster::RewriteAllSecrets() {
+base::StatusOr<int> Cluster::RewriteAllSecrets(int api_server) {
   if (state_->Unusable()) return state_->ConnectError();
-  return state_->RewriteSecrets();
+  return state_->RewriteSecrets(api_server);
+}
+
+base::StatusOr<int> Cluster::AddApiServer() {
+  State& s = *state_;
+  int count;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.master_state == MasterState::kDataLost) {
+      return base::FailedPreconditionError(
+          "cannot add an API server to cluster " + s.spec.name + ": " +
+          s.UnusableReasonLocked());
+    }
+    count = static_cast<int>(s.extra_api_servers.size()) + 2;
+  }
+  s.AddApiServersUpTo(count);
+  s.Emit("started API server " + std::to_string(count - 1));
+  RETURN_IF_ERROR(s.Persist());
+  return count - 1;
+}
+
+int Cluster::api_servers() const {
+  std::lock_guard lock(state_->mu);
+  return static_cast<int>(state_->extra_api_servers.size()) + 1;
+}
+
+base::Status Cluster::RestartApiServer(int api_server) {
+  State& s = *state_;
+  RETURN_IF_ERROR(s.RegistryOf(api_server).status());
+  {
+    std::lock_guard lock(s.mu);
+    if (s.master_state == MasterState::kDataLost) {
+      return base::FailedPreconditionError(
+          "cannot restart an API server of cluster " + s.spec.name + ": " +
+          s.UnusableReasonLocked());
+    }
+  }
+  s.RestartApiServerTransformers(api_server);
+  s.Emit("restarted API server " + std::to_string(api_server));
+  return base::OkStatus();
+}
+
+base::Status Cluster::KmsHealth(int api_server) const {
+  const State& s = *state_;
+  RETURN_IF_ERROR(s.RegistryOf(api_server).status());
+  std::vector<std::shared_ptr<apiserver::KmsV2Transformer>> transformers;
+  {
+    std::lock_guard lock(s.mu);
+    transformers = s.ServerTransformersLocked(api_server);
+  }
+  for (const auto& transformer : transformers) {
+    RETURN_IF_ERROR(transformer->Health());
+  }
+  return base::OkStatus();
+}
+
+base::StatusOr<std::unique_ptr<apiserver::ApiHandler>> Cluster::NewApiHandler(
+    int api_server, apiserver::ApiHandlerOptions options) {
+  ASSIGN_OR_RETURN(apiserver::Registry * registry,
+                   state_->RegistryOf(api_server));
+  options.kms_health = [this, api_server] { return KmsHealth(api_server); };
+  options.kms_stats = [this, api_server] {
+    std::map<std::string, apiserver::KmsV2Stats> stats;
+    std::lock_guard lock(state_->mu);
+    for (const auto& transformer :
+         state_->ServerTransformersLocked(api_server)) {
+      stats[transformer->name()] = transformer->stats();
+    }
+    return stats;
+  };
+  return std::make_unique<apiserver::ApiHandler>(*registry, state_->clock(),
+                                                 std::move(options));
+}
+
+const std::string& Cluster::data_dir() const { return state_->deps.data_dir; }
+
+base::Status Cluster::Checkpoint(const std::string& dir) const {
+  const State& s = *state_;
+  RETURN_IF_ERROR(s.store->Checkpoint(dir));
+  Json stored;
+  {
+    std::lock_guard lock(s.mu);
+    stored = s.ToJsonLocked();
+  }
+  return WriteJsonFile(dir + "/" + kStateFile, stored);
 }
 
 apiserver::Registry& Cluster::registry() const { return *state_->registry; }

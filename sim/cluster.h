@@ -50,6 +50,7 @@
 #include <string>
 #include <vector>
 
+#include "apiserver/http_server.h"
 #include "apiserver/registry.h"
 #include "base/clock.h"
 #include "base/random.h"
@@ -272,22 +273,65 @@ class Cluster {
   // The bearer token of the kubeconfig.
   const std::string& api_token() const;
 
-  // The Kubernetes API, as kubectl reaches it through the master. Every call
-  // fails with kUnavailable "Unable to connect to the server: dial tcp
-  // <endpoint>: i/o timeout" while the master is unusable.
+  // The Kubernetes API, as kubectl reaches it through the master, served by
+  // API server `api_server` (0 is the master's first). Every call fails with
+  // kUnavailable "Unable to connect to the server: dial tcp <endpoint>: i/o
+  // timeout" while the master is unusable, and with kNotFound for an
+  // unknown API server.
   base::StatusOr<Json> Create(const apiserver::Resource& resource,
-                              const std::string& ns, Json object);
+                              const std::string& ns, Json object,
+                              int api_server = 0);
   base::StatusOr<Json> Get(const apiserver::Resource& resource,
-                           const std::string& ns, const std::string& name);
+                           const std::string& ns, const std::string& name,
+                           int api_server = 0);
   base::StatusOr<Json> List(const apiserver::Resource& resource,
-                            const std::string& ns);
+                            const std::string& ns, int api_server = 0);
   base::StatusOr<apiserver::UpdateResult> Update(
-      const apiserver::Resource& resource, const std::string& ns, Json object);
+      const apiserver::Resource& resource, const std::string& ns, Json object,
+      int api_server = 0);
   base::StatusOr<Json> Delete(const apiserver::Resource& resource,
-                              const std::string& ns, const std::string& name);
+                              const std::string& ns, const std::string& name,
+                              int api_server = 0);
   // `kubectl get secrets -A -o json | kubectl replace -f -`: returns how many
   // Secrets were written (a no-op replace of a current Secret is not).
-  base::StatusOr<int> RewriteAllSecrets();
+  base::StatusOr<int> RewriteAllSecrets(int api_server = 0);
+
+  // API servers. The master starts with one; AddApiServer starts another
+  // on the same etcd store, as a highly available master runs several. Each
+  // has its own KMS v2 transformers, so its own DEK seed for writes and its
+  // own DEK cache for reads, and reaches the same KMS key_id. Returns the
+  // new server's index. Fails with kFailedPrecondition when the cluster's
+  // data is lost. The number of servers is kept across Open.
+  base::StatusOr<int> AddApiServer();
+  int api_servers() const;
+  // Restarts API server `api_server`: its transformers are new, with empty
+  // DEK caches and a new DEK seed for writes, and until their first healthy
+  // KMS status every read and write through it fails with `got unexpected
+  // nil transformer`. A master refresh only empties the caches. Fails with
+  // kNotFound for an unknown server and kFailedPrecondition when the data
+  // is lost.
+  base::Status RestartApiServer(int api_server);
+  // OK when every KMS provider of API server `api_server` is healthy, else
+  // the first provider's error as /healthz/kms-providers reports it, such
+  // as `kmsv2 Provider <name> is not healthy, error: ...`. OK before KMS is
+  // enabled; kNotFound for an unknown server.
+  base::Status KmsHealth(int api_server = 0) const;
+  // A Kubernetes REST handler for API server `api_server`, as
+  // kube-apiserver's HTTP layer serves it: Status errors with their HTTP
+  // codes, and /livez, /readyz and /healthz/kms-providers with KmsHealth.
+  // The handler ignores whether the master is usable; a caller that must
+  // model an unreachable master checks master_state() first. The handler
+  // must not outlive the cluster. Fails with kNotFound for an unknown
+  // server.
+  base::StatusOr<std::unique_ptr<apiserver::ApiHandler>> NewApiHandler(
+      int api_server = 0, apiserver::ApiHandlerOptions options = {});
+
+  // The directory of the cluster's store and state file.
+  const std::string& data_dir() const;
+  // Writes a copy of the cluster (store, state and pending timers) to the
+  // new directory `dir`, which Open can restore. Fails with kAlreadyExists
+  // when `dir` exists and with the store's error.
+  base::Status Checkpoint(const std::string& dir) const;
 
   // The registry and etcd store behind the master, for a server that serves
   // them over the network, such as the sandbox's API servers and etcd

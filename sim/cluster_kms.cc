@@ -85,43 +85,142 @@ base::Duration Cluster::State::RefreshIntervalLocked() {
          minutes(deps.random->Uniform(kSlowRefreshJitterMinutes));
 }
 
-void Cluster::State::BuildTransformer(ProviderRecord& record) {
+std::shared_ptr<apiserver::KmsV2Transformer> Cluster::State::NewTransformer(
+    const ProviderRecord& record) {
   std::shared_ptr<apiserver::KmsClient> client =
       apiserver::NewKeyServiceKmsClient(*deps.kms, record.info.instance_id,
                                         record.info.key_id);
   if (!record.info.follows_key_rotation) {
     client = NewFixedKeyIdKmsClient(std::move(client), record.fixed_key_id);
   }
-  record.transformer = std::make_shared<apiserver::KmsV2Transformer>(
+  return std::make_shared<apiserver::KmsV2Transformer>(
       record.info.name, std::move(client), clock(), *deps.random);
 }
 
-void Cluster::State::InstallTransformerChain() {
+void Cluster::State::BuildTransformer(ProviderRecord& record) {
+  record.transformer = NewTransformer(record);
+}
+
+namespace {
+
+std::shared_ptr<apiserver::Transformer> ChainOf(
+    const std::vector<std::shared_ptr<apiserver::KmsV2Transformer>>&
+        transformers) {
   std::vector<apiserver::Provider> chain;
-  {
-    std::lock_guard lock(mu);
-    for (const ProviderRecord& record : providers) {
-      chain.push_back({record.transformer->prefix(), record.transformer});
-    }
+  for (const auto& transformer : transformers) {
+    chain.push_back({transformer->prefix(), transformer});
   }
   // Identity stays last so that Secrets written before enablement still
   // read.
   chain.push_back({"", apiserver::NewIdentityTransformer()});
-  registry->SetTransformer(
-      std::make_shared<apiserver::TransformerChain>(std::move(chain)));
+  return std::make_shared<apiserver::TransformerChain>(std::move(chain));
+}
+
+}  // namespace
+
+void Cluster::State::InstallTransformerChain() {
+  std::vector<
+      std::pair<apiserver::Registry*, std::shared_ptr<apiserver::Transformer>>>
+      chains;
+  {
+    std::lock_guard lock(mu);
+    chains.emplace_back(registry.get(), ChainOf(ServerTransformersLocked(0)));
+    for (size_t i = 0; i < extra_api_servers.size(); ++i) {
+      chains.emplace_back(extra_api_servers[i].registry.get(),
+                          ChainOf(ServerTransformersLocked(i + 1)));
+    }
+  }
+  for (auto& [target, chain] : chains) target->SetTransformer(chain);
+}
+
+std::vector<std::shared_ptr<apiserver::KmsV2Transformer>>
+Cluster::State::ServerTransformersLocked(int index) const {
+  if (index == 0) {
+    std::vector<std::shared_ptr<apiserver::KmsV2Transformer>> out;
+    for (const ProviderRecord& record : providers) {
+      out.push_back(record.transformer);
+    }
+    return out;
+  }
+  if (index < 0 || index > static_cast<int>(extra_api_servers.size())) {
+    return {};
+  }
+  return extra_api_servers[index - 1].transformers;
 }
 
 std::vector<std::shared_ptr<apiserver::KmsV2Transformer>>
 Cluster::State::Transformers() const {
   std::lock_guard lock(mu);
   std::vector<std::shared_ptr<apiserver::KmsV2Transformer>> out;
-  for (const ProviderRecord& record : providers) {
-    out.push_back(record.transformer);
+  for (int i = 0; i <= static_cast<int>(extra_api_servers.size()); ++i) {
+    for (auto& transformer : ServerTransformersLocked(i)) {
+      out.push_back(std::move(transformer));
+    }
   }
   return out;
 }
 
-base::StatusOr<int> Cluster::State::RewriteSecrets() {
+void Cluster::State::RestartApiServerTransformers(int index) {
+  std::vector<ProviderRecord> records;
+  {
+    std::lock_guard lock(mu);
+    records = providers;
+  }
+  // Built without the lock: each transformer calls the KMS for its status.
+  std::vector<std::shared_ptr<apiserver::KmsV2Transformer>> fresh;
+  for (const ProviderRecord& record : records) {
+    fresh.push_back(NewTransformer(record));
+  }
+  {
+    std::lock_guard lock(mu);
+    // The providers may have changed meanwhile; then keep the old ones.
+    if (providers.size() == fresh.size()) {
+      if (index == 0) {
+        for (size_t i = 0; i < fresh.size(); ++i) {
+          providers[i].transformer = fresh[i];
+        }
+      } else if (index <= static_cast<int>(extra_api_servers.size())) {
+        extra_api_servers[index - 1].transformers = fresh;
+      }
+    }
+  }
+  InstallTransformerChain();
+}
+
+base::StatusOr<apiserver::Registry*> Cluster::State::RegistryOf(
+    int index) const {
+  std::lock_guard lock(mu);
+  if (index == 0) return registry.get();
+  if (index < 0 || index > static_cast<int>(extra_api_servers.size())) {
+    return base::NotFoundError("cluster " + spec.name + " has " +
+                               std::to_string(extra_api_servers.size() + 1) +
+                               " API servers, numbered from 0; API server " +
+                               std::to_string(index) + " does not exist");
+  }
+  return extra_api_servers[index - 1].registry.get();
+}
+
+void Cluster::State::AddApiServersUpTo(int count) {
+  while (true) {
+    {
+      std::lock_guard lock(mu);
+      if (static_cast<int>(extra_api_servers.size()) + 1 >= count) break;
+      ApiServerRecord server;
+      server.registry = std::make_unique<apiserver::Registry>(
+          *store, apiserver::NewIdentityTransformer(), clock(), *deps.random);
+      extra_api_servers.push_back(std::move(server));
+    }
+    int index;
+    {
+      std::lock_guard lock(mu);
+      index = static_cast<int>(extra_api_servers.size());
+    }
+    RestartApiServerTransformers(index);
+  }
+}
+
+base::StatusOr<int> Cluster::State::RewriteSecrets(int api_server) {
+  ASSIGN_OR_RETURN(apiserver::Registry * registry, RegistryOf(api_server));
   ASSIGN_OR_RETURN(Json list, registry->List(apiserver::SecretsResource(), ""));
   int written = 0;
   for (Json& item : list["items"]) {
@@ -144,13 +243,17 @@ void Cluster::State::ScheduleEventCheck() {
 
 void Cluster::State::OnKeyEvent(const kms::KeyEvent& event) {
   bool registered, reports_health;
-  std::shared_ptr<apiserver::KmsV2Transformer> current;
+  // The current provider's transformer of each API server.
+  std::vector<std::shared_ptr<apiserver::KmsV2Transformer>> current;
   {
     std::lock_guard lock(mu);
     if (!kms_enabled || event.key_id != crk_id) return;
     registered = key_registered;
     reports_health = features.reports_key_health;
-    if (!providers.empty()) current = providers.front().transformer;
+    for (int i = 0; i <= static_cast<int>(extra_api_servers.size()); ++i) {
+      auto transformers = ServerTransformersLocked(i);
+      if (!transformers.empty()) current.push_back(transformers.front());
+    }
   }
 
   if (event.type == kms::KeyEventType::kExpired) {
@@ -169,7 +272,7 @@ void Cluster::State::OnKeyEvent(const kms::KeyEvent& event) {
   if (event.type == kms::KeyEventType::kRotated) {
     // The provider learns the new key version from the KMS status; probing
     // now makes the next write use it.
-    if (current) (void)current->ProbeNow();
+    for (const auto& transformer : current) (void)transformer->ProbeNow();
     Emit("root key " + event.key_id +
          " was rotated in the KMS: new writes use its new version");
     return;
@@ -311,6 +414,14 @@ void Cluster::State::FinishEnablement() {
     for (ProviderRecord& existing : providers) existing.info.current = false;
     providers.insert(providers.begin(), std::move(record));
   }
+  // The enablement restarts every API server of the master; the first one
+  // keeps the transformers of the providers it had.
+  int servers;
+  {
+    std::lock_guard lock(mu);
+    servers = static_cast<int>(extra_api_servers.size()) + 1;
+  }
+  for (int i = 1; i < servers; ++i) RestartApiServerTransformers(i);
   InstallTransformerChain();
   if (previous_type && *previous_type != kms_instance->type) {
     Emit("switched the KMS provider from " + ProviderTypeText(*previous_type) +

@@ -33,6 +33,16 @@ struct ProviderRecord {
   std::shared_ptr<apiserver::KmsV2Transformer> transformer;
 };
 
+// An API server of the master beyond the first, which uses State::registry
+// and the transformers of State::providers. It shares the store but has its
+// own registry and its own KMS v2 transformers (one per provider, in the
+// order of State::providers), so its own DEK seeds and caches, as each
+// kube-apiserver of a highly available master has.
+struct ApiServerRecord {
+  std::unique_ptr<apiserver::Registry> registry;
+  std::vector<std::shared_ptr<apiserver::KmsV2Transformer>> transformers;
+};
+
 // A pending clock timer, by slot name ("enablement", "update", "refresh",
 // "event_check", "expiry_check", "worker/<id>"), so that it can be stored
 // and scheduled again after a restart.
@@ -75,12 +85,15 @@ struct Cluster::State {
   std::optional<Version> update_target;  // guarded by mu
   std::set<std::string> used_crks;       // guarded by mu
   // KMS providers of the encryption configuration, newest first.
-  std::vector<ProviderRecord> providers;       // guarded by mu
-  std::vector<Worker> workers;                 // guarded by mu
-  int next_worker = 1;                         // guarded by mu
-  bool data_shield = false;                    // guarded by mu
-  std::map<std::string, PendingTimer> timers;  // guarded by mu
-  uint64_t change_seq = 0;                     // guarded by mu
+  std::vector<ProviderRecord> providers;  // guarded by mu
+  // API servers 1 and up; server 0 is `registry`. Never shrinks, so a
+  // registry pointer taken under mu stays valid.
+  std::vector<ApiServerRecord> extra_api_servers;  // guarded by mu
+  std::vector<Worker> workers;                     // guarded by mu
+  int next_worker = 1;                             // guarded by mu
+  bool data_shield = false;                        // guarded by mu
+  std::map<std::string, PendingTimer> timers;      // guarded by mu
+  uint64_t change_seq = 0;                         // guarded by mu
 
   std::mutex save_mu;
   uint64_t saved_seq = 0;  // guarded by save_mu
@@ -126,13 +139,28 @@ struct Cluster::State {
   void FinishEnablement();
   void FailEnablement(const std::string& key, const std::string& cause);
   void LoseData();
-  base::StatusOr<int> RewriteSecrets();
+  base::StatusOr<int> RewriteSecrets(int api_server = 0);
   // Creates the transformer of a provider. REQUIRES: mu not held.
   void BuildTransformer(ProviderRecord& record);
-  // Installs the providers' chain (identity last) in the registry.
+  std::shared_ptr<apiserver::KmsV2Transformer> NewTransformer(
+      const ProviderRecord& record);
+  // Installs each API server's chain of providers (identity last) in its
+  // registry.
   void InstallTransformerChain();
+  // The transformers of every API server.
   std::vector<std::shared_ptr<apiserver::KmsV2Transformer>> Transformers()
       const;
+  // The transformers of API server `index`, current first; empty for an
+  // unknown index. REQUIRES: mu held.
+  std::vector<std::shared_ptr<apiserver::KmsV2Transformer>>
+  ServerTransformersLocked(int index) const;
+  // Gives API server `index` new transformers for every provider, as a
+  // restart does, and installs them. REQUIRES: mu not held.
+  void RestartApiServerTransformers(int index);
+  // The registry of API server `index`, or kNotFound.
+  base::StatusOr<apiserver::Registry*> RegistryOf(int index) const;
+  // Adds API servers until there are `count`. REQUIRES: mu not held.
+  void AddApiServersUpTo(int count);
 
   // Master (cluster_master.cc).
   void FinishUpdate();

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "sim/json_file.h"
+
 namespace sim {
 
 namespace fs = std::filesystem;
@@ -36,8 +38,8 @@ base::StatusOr<std::unique_ptr<Environment>> Environment::Open(
   const std::string& dir = env->options_.data_dir;
   ASSIGN_OR_RETURN(env->account_,
                    Account::Open(dir + "/account.json", env->options_.owner));
-  ASSIGN_OR_RETURN(env->kms_,
-                   kms::KeyService::Open(clock, random, dir + "/kms"));
+  ASSIGN_OR_RETURN(env->kms_, kms::KeyService::Open(clock, random, dir + "/kms",
+                                                    env->options_.sync_writes));
 
   std::vector<std::unique_ptr<Cluster>> clusters;
   for (const fs::directory_entry& entry :
@@ -70,6 +72,7 @@ ClusterDeps Environment::DepsFor(const std::string& dir,
   deps.data_dir = dir;
   deps.on_event = options_.on_event;
   deps.account = account_.get();
+  deps.sync_writes = options_.sync_writes;
   if (!name.empty() && options_.master_endpoint) {
     deps.master_endpoint = options_.master_endpoint(name);
   }
@@ -147,6 +150,33 @@ std::vector<Cluster*> Environment::Clusters() const {
   std::vector<Cluster*> out;
   for (const auto& cluster : clusters_) out.push_back(cluster.get());
   return out;
+}
+
+}  // namespace sim
+
+namespace sim {
+
+base::Status Environment::Checkpoint(const std::string& dir) const {
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    return base::AlreadyExistsError("checkpoint directory " + dir +
+                                    " exists; choose a new directory");
+  }
+  fs::create_directories(dir + "/clusters", ec);
+  if (ec) {
+    return base::FailedPreconditionError("cannot create checkpoint directory " +
+                                         dir + ": " + ec.message());
+  }
+  RETURN_IF_ERROR(WriteJsonFile(dir + "/account.json", account_->ToJson()));
+  RETURN_IF_ERROR(kms_->SaveCopy(dir + "/kms"));
+  std::lock_guard lock(mu_);
+  for (const auto& cluster : clusters_) {
+    // Each cluster keeps the directory name it has here, so that Open finds
+    // the same layout.
+    std::string name = fs::path(cluster->data_dir()).filename().string();
+    RETURN_IF_ERROR(cluster->Checkpoint(dir + "/clusters/" + name));
+  }
+  return base::OkStatus();
 }
 
 }  // namespace sim

@@ -40,6 +40,10 @@ struct EnvironmentOptions {
   // sandbox puts its API servers' addresses here. Clusters without an
   // entry draw a public address.
   std::function<std::string(const std::string& name)> master_endpoint;
+  // Sync every write of the KMS and the cluster stores to disk before
+  // acknowledging it. Scenario replays turn this off: their data is thrown
+  // away after the run.
+  bool sync_writes = true;
 };
 
 class Environment {
@@ -73,6 +77,13 @@ class Environment {
   // Clusters by creation time, and by name among those created at the same
   // instant.
   std::vector<Cluster*> Clusters() const;
+
+  // Writes a copy of the whole environment (account, KMS, every cluster's
+  // store and state, pending timers included) to the new directory `dir`,
+  // which Open can load on a clock set to the current time. Fails with
+  // kAlreadyExists when `dir` exists, and with the error of the part that
+  // could not be copied. Callers must not change the environment meanwhile.
+  base::Status Checkpoint(const std::string& dir) const;
 
  private:
   Environment(base::Clock& clock, base::Random& random,

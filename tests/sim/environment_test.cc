@@ -192,5 +192,44 @@ TEST_F(EnvironmentTest, AccountChangesSurviveReopen) {
   EXPECT_EQ(env_->account().owner(), kDefaultOwner);
 }
 
+TEST_F(EnvironmentTest, CheckpointOpensAsCopy) {
+  auto instance =
+      env_->kms().CreateInstance("kp", kms::InstanceType::kKeyProtect);
+  ASSERT_TRUE(instance.ok());
+  kms::CreateKeyRequest request;
+  request.name = "crk";
+  auto key = env_->kms().CreateKey(instance->id, request);
+  ASSERT_TRUE(key.ok());
+  ASSERT_TRUE(env_->account().AddUser({"dev@example.com", "Dev"}).ok());
+  auto cluster = env_->CreateCluster(Spec("prod"), kDefaultOwner);
+  ASSERT_TRUE(cluster.ok());
+  ASSERT_TRUE((*cluster)->EnableKms(instance->id, key->id).ok());
+  clock_->Advance(minutes(15));
+  ASSERT_TRUE((*cluster)
+                  ->Create(apiserver::SecretsResource(), "default",
+                           SecretObject("db", "kept"))
+                  .ok());
+  std::string copy = dir_ + "-copy";
+
+  ASSERT_TRUE(env_->Checkpoint(copy).ok());
+  ASSERT_TRUE(env_->kms().Disable(instance->id, key->id).ok());
+  EnvironmentOptions options;
+  options.data_dir = copy;
+  base::SimulatedClock copy_clock(clock_->Now());
+  base::SeededRandom copy_random(99);
+  auto opened = Environment::Open(copy_clock, copy_random, options);
+
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_TRUE((*opened)->account().GetUser("dev@example.com").ok());
+  EXPECT_EQ((*opened)->kms().GetKey(instance->id, key->id)->state,
+            kms::KeyState::kActive);
+  Cluster* restored = *(*opened)->FindCluster("prod");
+  EXPECT_TRUE(restored->kms_enabled());
+  EXPECT_EQ(ReadSecret(*restored, "db"), "kept");
+  EXPECT_EQ(env_->Checkpoint(copy).code(), base::Code::kAlreadyExists);
+  opened->reset();
+  std::filesystem::remove_all(copy);
+}
+
 }  // namespace
 }  // namespace sim
