@@ -10,7 +10,9 @@
 #include <map>
 #include <memory>
 #include <regex>
+#include <sstream>
 
+#include "apiserver/api_status.h"
 #include "apiserver/registry.h"
 #include "base/clock_limits.h"
 #include "base/crypto.h"
@@ -18,6 +20,9 @@
 #include "kms-mock/kms.h"
 #include "sim/account.h"
 #include "sim/cluster.h"
+#include "sim/environment.h"
+#include "sim/ks.h"
+#include "sim/kube_access.h"
 
 namespace scenarios {
 namespace {
@@ -59,6 +64,11 @@ std::string Offset(base::Duration d) {
   return buf;
 }
 
+bool IsKubernetesStep(const std::string& kind) {
+  return kind == "create_namespace" || kind.ends_with("_secret") ||
+         kind.ends_with("_secrets");
+}
+
 Json SecretObject(const Fields& f) {
   Json data = Json::object();
   if (f.Has("data")) {
@@ -78,16 +88,57 @@ Json SecretObject(const Fields& f) {
 // `kubectl get secrets -n NS -o json | kubectl replace -f -`: returns how
 // many Secrets were written.
 base::StatusOr<int> RewriteNamespace(sim::Cluster& cluster,
-                                     const std::string& ns) {
+                                     const std::string& ns, int api_server) {
   const apiserver::Resource& secrets = apiserver::SecretsResource();
-  ASSIGN_OR_RETURN(Json list, cluster.List(secrets, ns));
+  ASSIGN_OR_RETURN(Json list, cluster.List(secrets, ns, api_server));
   int written = 0;
   for (Json& item : list["items"]) {
     ASSIGN_OR_RETURN(apiserver::UpdateResult result,
-                     cluster.Update(secrets, ns, std::move(item)));
+                     cluster.Update(secrets, ns, std::move(item), api_server));
     if (result.written) ++written;
   }
   return written;
+}
+
+// Splits a command line into words as a POSIX shell does for plain words,
+// 'single' and "double" quotes and backslash escapes; no expansions.
+base::StatusOr<std::vector<std::string>> SplitCommandLine(
+    const std::string& line) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quote != 0) {
+      if (c == quote) {
+        quote = 0;
+      } else if (c == '\\' && quote == '"' && i + 1 < line.size()) {
+        word += line[++i];
+      } else {
+        word += c;
+      }
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      in_word = true;
+    } else if (c == '\\' && i + 1 < line.size()) {
+      word += line[++i];
+      in_word = true;
+    } else if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words.push_back(word);
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (quote != 0) {
+    return base::InvalidArgumentError("unterminated " + std::string(1, quote) +
+                                      " quote in ks command: " + line);
+  }
+  if (in_word) words.push_back(word);
+  return words;
 }
 
 // The outcome of an API or KMS action, for the expectation to inspect.
@@ -95,31 +146,89 @@ struct ActionResult {
   base::Status status;
   std::optional<Json> object;  // a Secret or a List
   std::optional<int> written;  // for rewrite_secrets
+  // For Kubernetes operations: false when the master did not respond at
+  // all (kubectl's i/o timeout), so there is no HTTP status.
+  bool responded = true;
+  std::string output;  // what a ks step printed
+};
+
+class Run;
+
+// Runs `ks` steps on the replay's Environment and clock.
+class ReplayKsHost : public sim::KsHost {
+ public:
+  explicit ReplayKsHost(Run& run) : run_(run) {}
+  base::Status Init(const sim::KsGlobalFlags&,
+                    const sim::KsInitFlags&) override {
+    return base::FailedPreconditionError(
+        "a scenario's account exists from its start; `ks init` is not a "
+        "step");
+  }
+  base::StatusOr<sim::Environment*> Open(const sim::KsGlobalFlags&) override;
+  base::Status AdvanceClock(base::Duration delta) override;
+  std::string ClockDescription() const override;
+  std::string KubeconfigDir() const override;
+  base::Status Close() override { return base::OkStatus(); }
+
+ private:
+  Run& run_;
 };
 
 class Run {
  public:
   Run(const Scenario& scenario, const RunOptions& options, uint64_t seed)
       : scenario_(scenario),
-        clock_(*base::ParseRfc3339(kEpoch)),
+        clock_(std::make_unique<base::SimulatedClock>(
+            *base::ParseRfc3339(kEpoch))),
         random_(seed),
-        kms_(clock_, random_),
-        start_(clock_.Now()) {
+        start_(clock_->Now()),
+        ks_host_(*this) {
     work_dir_ = options.work_dir;
+  }
+  ~Run() {
+    // Clusters hold timers on the clock; drop them before it goes.
+    env_.reset();
   }
 
   ScenarioResult Execute();
 
+  sim::Environment& env() { return *env_; }
+  base::SimulatedClock& clock() { return *clock_; }
+  const std::string& work_dir() const { return work_dir_; }
+
  private:
+  struct KeyRef {
+    std::string instance_id;
+    std::string key_id;
+  };
+  // The state a snapshot step saved beside the environment's files.
+  struct Snapshot {
+    std::string dir;
+    base::Time at;
+    std::map<std::string, kms::FaultInfo> faults;  // by scenario name
+    std::map<std::string, KeyRef> keys;
+  };
+
   base::Status SetUp();
+  // Opens the environment in `dir` on the current clock and finds the
+  // scenario's clusters in it.
+  base::Status OpenEnvironment(const std::string& dir);
   // Runs one step; returns a failure text or "" on success.
   std::string RunStep(const Step& step);
   // Evaluates `attempt` until it passes or the step's deadline passes.
   Check Await(const Step& step, const std::function<Check()>& attempt);
   Check ExpectAction(const Step& step, const ActionResult& result);
+  Check ExpectHttp(const Fields& e, const ActionResult& result);
   ActionResult PerformAction(const Step& step);
   ActionResult PerformKeyAction(const Step& step);
+  ActionResult PerformKubernetesAction(const Step& step);
+  ActionResult PerformKs(const Step& step);
+  base::Status AddFault(const Fields& f);
+  base::Status ClearFaults(const Fields& f);
+  base::Status TakeSnapshot(const std::string& name);
+  base::Status RestoreSnapshot(const std::string& name);
   Check CheckCluster(const Step& step);
+  Check CheckHealth(const Step& step);
   Check CheckKey(const Step& step);
   Check CheckStored(const Step& step);
   Check CheckKmsCalls(const Step& step);
@@ -133,9 +242,15 @@ class Run {
   // Records the current value of every timeline lane.
   void Sample();
   void SetLane(const std::string& lane, const std::string& value);
+  // Virtual time on the timeline: it keeps moving forward when a restore
+  // sets the clock back.
+  base::Duration TimelineNow() const {
+    return clock_->Now() - start_ + rewound_;
+  }
+  kms::KeyService& kms() { return env_->kms(); }
 
   void Log(const std::string& line) {
-    events_.push_back(Offset(clock_.Now() - start_) + " " + line);
+    events_.push_back(Offset(clock_->Now() - start_) + " " + line);
     Sample();
   }
 
@@ -144,26 +259,51 @@ class Run {
   }
 
   const Scenario& scenario_;
-  base::SimulatedClock clock_;
+  // Replaced by a restore; the environment uses it, so it goes last.
+  std::unique_ptr<base::SimulatedClock> clock_;
   base::SeededRandom random_;
-  kms::KeyService kms_;
   const base::Time start_;
   std::string work_dir_;
-  std::map<std::string, std::string> instance_ids_;  // by scenario name
-  struct KeyRef {
-    std::string instance_id;
-    std::string key_id;
-  };
+  ReplayKsHost ks_host_;
+  std::unique_ptr<sim::Environment> env_;
+  // Each restore opens a copy in a new directory.
+  int environment_generation_ = 0;
   std::map<std::string, KeyRef> keys_;            // by scenario name
   std::map<std::string, std::string> key_names_;  // key id -> name
-  std::map<std::string, std::unique_ptr<sim::Cluster>> clusters_;
+  std::map<std::string, sim::Cluster*> clusters_;
+  // KMS faults in effect, by scenario name -> fault id.
+  std::map<std::string, uint64_t> faults_;
+  std::map<std::string, Snapshot> snapshots_;
+  // KMS call counts of the services that restores replaced.
+  std::map<std::string, kms::CallCount> earlier_calls_;
+  base::Duration rewound_{};
   std::vector<std::string> events_;
   Timeline timeline_;
   std::map<std::string, size_t> lane_index_;  // lane name -> timeline_.lanes
   // When each cluster lost its data, as a "T+..." offset.
   std::map<std::string, std::string> data_lost_at_;
   bool invalid_ = false;
+  // Set by a step that can never run, with the reason and the fix.
+  std::string invalid_reason_;
 };
+
+base::StatusOr<sim::Environment*> ReplayKsHost::Open(
+    const sim::KsGlobalFlags&) {
+  return &run_.env();
+}
+
+base::Status ReplayKsHost::AdvanceClock(base::Duration delta) {
+  run_.clock().Advance(delta);
+  return base::OkStatus();
+}
+
+std::string ReplayKsHost::ClockDescription() const {
+  return "simulated, now " + base::FormatRfc3339(run_.clock().Now());
+}
+
+std::string ReplayKsHost::KubeconfigDir() const {
+  return run_.work_dir() + "/kubeconfig";
+}
 
 std::string_view MasterStateName(sim::MasterState state) {
   switch (state) {
@@ -186,82 +326,101 @@ void Run::SetLane(const std::string& lane, const std::string& value) {
   if (added) timeline_.lanes.push_back({lane, {}});
   Timeline::Lane& target = timeline_.lanes[it->second];
   if (!target.changes.empty() && target.changes.back().value == value) return;
-  target.changes.push_back({clock_.Now() - start_, value});
+  target.changes.push_back({TimelineNow(), value});
 }
 
 void Run::Sample() {
   for (const sim::ClusterSpec& spec : scenario_.clusters) {
     auto it = clusters_.find(spec.name);
-    // A cluster reports events while it is being created.
+    // A cluster reports events while it is being created or opened.
     if (it == clusters_.end() || !it->second) continue;
     sim::MasterState state = it->second->master_state();
     if (state == sim::MasterState::kDataLost) {
-      data_lost_at_.emplace(spec.name, Offset(clock_.Now() - start_));
+      data_lost_at_.emplace(spec.name, Offset(clock_->Now() - start_));
     }
     SetLane(spec.name + " master", std::string(MasterStateName(state)));
     bool usable = state != sim::MasterState::kKeyUnusable &&
                   state != sim::MasterState::kDataLost;
     SetLane(spec.name + " API", usable ? "available" : "unavailable");
   }
+  if (!env_) return;
   for (const auto& [name, ref] : keys_) {
-    base::StatusOr<kms::Key> key = kms_.GetKey(ref.instance_id, ref.key_id);
+    base::StatusOr<kms::Key> key = kms().GetKey(ref.instance_id, ref.key_id);
     SetLane("key " + name,
             key.ok() ? std::string(kms::KeyStateName(key->state)) : "purged");
   }
 }
 
-base::Status Run::SetUp() {
-  kms_.Subscribe([this](const kms::KeyEvent& event) {
+base::Status Run::OpenEnvironment(const std::string& dir) {
+  sim::EnvironmentOptions options;
+  options.data_dir = dir;
+  options.sync_writes = false;
+  options.on_event = [this](const sim::ClusterEvent& event) {
+    std::string message = event.message;
+    // The run's directory is random, so the log shows paths relative to it.
+    for (size_t at = message.find(work_dir_ + "/"); at != std::string::npos;
+         at = message.find(work_dir_ + "/")) {
+      message.erase(at, work_dir_.size() + 1);
+    }
+    // Cluster ids are random; the log names clusters as the scenario does.
+    for (const auto& [name, cluster] : clusters_) {
+      if (cluster == nullptr) continue;
+      for (size_t at = message.find(cluster->id()); at != std::string::npos;
+           at = message.find(cluster->id())) {
+        message.replace(at, cluster->id().size(), name);
+      }
+    }
+    Log("cluster " + event.cluster + ": " + message);
+  };
+  clusters_.clear();
+  ASSIGN_OR_RETURN(env_, sim::Environment::Open(*clock_, random_, options));
+  kms().Subscribe([this](const kms::KeyEvent& event) {
     auto name = key_names_.find(event.key_id);
     Log("kms: key " + (name == key_names_.end() ? event.key_id : name->second) +
         " " + std::string(kms::KeyEventTypeName(event.type)));
   });
+  for (sim::Cluster* cluster : env_->Clusters()) {
+    clusters_[cluster->spec().name] = cluster;
+  }
+  return base::OkStatus();
+}
+
+base::Status Run::SetUp() {
+  RETURN_IF_ERROR(OpenEnvironment(work_dir_ + "/env-0"));
+  // Instances and keys take their scenario names as ids, so that `ks` steps
+  // and messages name them as the scenario does.
   for (const InstanceSpec& spec : scenario_.instances) {
-    ASSIGN_OR_RETURN(
-        kms::Instance instance,
-        kms_.CreateInstance(spec.name, *kms::ParseInstanceType(spec.type)));
-    instance_ids_[spec.name] = instance.id;
+    RETURN_IF_ERROR(kms()
+                        .CreateInstance(spec.name,
+                                        *kms::ParseInstanceType(spec.type),
+                                        spec.name)
+                        .status());
   }
   for (const KeySpec& spec : scenario_.keys) {
     kms::CreateKeyRequest request;
     request.name = spec.name;
+    request.id = spec.name;
     request.extractable = !spec.root;
     if (spec.expires_after) request.expiration = start_ + *spec.expires_after;
     request.dual_auth_delete = spec.dual_auth_delete;
-    ASSIGN_OR_RETURN(kms::Key key,
-                     kms_.CreateKey(instance_ids_.at(spec.instance), request));
+    ASSIGN_OR_RETURN(kms::Key key, kms().CreateKey(spec.instance, request));
     keys_[spec.name] = {key.instance_id, key.id};
     key_names_[key.id] = spec.name;
   }
   for (const sim::ClusterSpec& spec : scenario_.clusters) {
-    sim::ClusterDeps deps;
-    deps.clock = &clock_;
-    deps.random = &random_;
-    deps.kms = &kms_;
-    deps.data_dir = work_dir_ + "/" + spec.name;
-    deps.sync_writes = false;
-    deps.on_event = [this](const sim::ClusterEvent& event) {
-      std::string message = event.message;
-      // Key ids are random; the log names keys as the scenario does.
-      for (const auto& [id, name] : key_names_) {
-        for (size_t at = message.find(id); at != std::string::npos;
-             at = message.find(id)) {
-          message.replace(at, id.size(), name);
-        }
-      }
-      Log("cluster " + event.cluster + ": " + message);
-    };
-    ASSIGN_OR_RETURN(clusters_[spec.name], sim::Cluster::Create(spec, deps));
+    clusters_[spec.name] = nullptr;
+    ASSIGN_OR_RETURN(clusters_[spec.name],
+                     env_->CreateCluster(spec, sim::kDefaultOwner));
   }
   return base::OkStatus();
 }
 
 Check Run::Await(const Step& step, const std::function<Check()>& attempt) {
-  base::Time deadline = clock_.Now() + step.within.value_or(base::Duration{});
+  base::Time deadline = clock_->Now() + step.within.value_or(base::Duration{});
   while (true) {
     Check check = attempt();
     if (check.ok) break;
-    base::Time now = clock_.Now();
+    base::Time now = clock_->Now();
     if (now >= deadline) {
       if (step.within) {
         check.actual +=
@@ -270,26 +429,26 @@ Check Run::Await(const Step& step, const std::function<Check()>& attempt) {
       return check;
     }
     // Move to the next moment anything can change: the next timer.
-    std::optional<base::Time> next = clock_.NextTimerAt();
+    std::optional<base::Time> next = clock_->NextTimerAt();
     base::Time target =
         next && *next < deadline ? std::max(*next, now) : deadline;
-    clock_.AdvanceTo(target);
+    clock_->AdvanceTo(target);
   }
   if (step.hold) return Hold(*step.hold, attempt);
   return Check::Pass();
 }
 
 Check Run::Hold(base::Duration hold, const std::function<Check()>& attempt) {
-  base::Time begin = clock_.Now();
+  base::Time begin = clock_->Now();
   base::Time end = begin + hold;
   while (true) {
-    base::Time now = clock_.Now();
+    base::Time now = clock_->Now();
     if (now >= end) return Check::Pass();
-    std::optional<base::Time> next = clock_.NextTimerAt();
-    clock_.AdvanceTo(next && *next < end ? std::max(*next, now) : end);
+    std::optional<base::Time> next = clock_->NextTimerAt();
+    clock_->AdvanceTo(next && *next < end ? std::max(*next, now) : end);
     Check check = attempt();
     if (!check.ok) {
-      check.actual += " (after " + base::FormatDuration(clock_.Now() - begin) +
+      check.actual += " (after " + base::FormatDuration(clock_->Now() - begin) +
                       " of the " + base::FormatDuration(hold) +
                       " it had to hold)";
       return check;
@@ -299,10 +458,15 @@ Check Run::Hold(base::Duration hold, const std::function<Check()>& attempt) {
 
 Check Run::CheckKmsCalls(const Step& step) {
   const Fields& f = step.fields;
-  std::map<std::string, kms::CallCount> counts = kms_.CallCounts();
+  std::map<std::string, kms::CallCount> counts = kms().CallCounts();
   const std::string& operation = f.String("operation");
   kms::CallCount count;
   if (auto it = counts.find(operation); it != counts.end()) count = it->second;
+  // Calls before a restore count too: the count is of the whole run.
+  if (auto it = earlier_calls_.find(operation); it != earlier_calls_.end()) {
+    count.ok += it->second.ok;
+    count.failed += it->second.failed;
+  }
   int64_t total = count.ok + count.failed;
   std::string actual = "calls " + std::to_string(total) + " (" +
                        std::to_string(count.ok) + " ok, " +
@@ -327,13 +491,14 @@ ActionResult Run::PerformKeyAction(const Step& step) {
   if (step.kind == "create_key") {
     kms::CreateKeyRequest request;
     request.name = f.String("name");
+    request.id = f.String("name");
     request.extractable = !f.BoolOr("root", true);
     request.dual_auth_delete = f.BoolOr("dual_auth_delete", false);
     if (f.Has("expires_after")) {
-      request.expiration = clock_.Now() + f.DurationOf("expires_after");
+      request.expiration = clock_->Now() + f.DurationOf("expires_after");
     }
-    const std::string& instance = instance_ids_.at(f.String("instance"));
-    base::StatusOr<kms::Key> key = kms_.CreateKey(instance, request);
+    base::StatusOr<kms::Key> key =
+        kms().CreateKey(f.String("instance"), request);
     if (key.ok()) {
       keys_[request.name] = {key->instance_id, key->id};
       key_names_[key->id] = request.name;
@@ -345,23 +510,129 @@ ActionResult Run::PerformKeyAction(const Step& step) {
   const std::string& i = ref.instance_id;
   const std::string& k = ref.key_id;
   if (step.kind == "disable_key") {
-    result.status = kms_.Disable(i, k);
+    result.status = kms().Disable(i, k);
   } else if (step.kind == "enable_key") {
-    result.status = kms_.Enable(i, k);
+    result.status = kms().Enable(i, k);
   } else if (step.kind == "rotate_key") {
-    result.status = kms_.Rotate(i, k).status();
+    result.status = kms().Rotate(i, k).status();
   } else if (step.kind == "delete_key") {
-    result.status = kms_.Delete(i, k, f.BoolOr("force", false)).status();
+    result.status = kms().Delete(i, k, f.BoolOr("force", false)).status();
   } else if (step.kind == "restore_key") {
-    result.status = kms_.Restore(i, k).status();
+    result.status = kms().Restore(i, k).status();
   } else if (step.kind == "purge_key") {
-    result.status = kms_.Purge(i, k);
+    result.status = kms().Purge(i, k);
   } else if (step.kind == "set_key_for_deletion") {
-    result.status = kms_.SetKeyForDeletion(i, k);
+    result.status = kms().SetKeyForDeletion(i, k);
   } else if (step.kind == "unset_key_for_deletion") {
-    result.status = kms_.UnsetKeyForDeletion(i, k);
+    result.status = kms().UnsetKeyForDeletion(i, k);
   }
   return result;
+}
+
+base::Status Run::AddFault(const Fields& f) {
+  kms::FaultSpec spec;
+  spec.kind = *kms::ParseFaultKind(f.String("kind"));
+  spec.operation = f.StringOr("operation", "");
+  if (f.Has("key")) {
+    const KeyRef& ref = keys_.at(f.String("key"));
+    spec.instance_id = ref.instance_id;
+    spec.key_id = ref.key_id;
+  }
+  if (f.Has("latency")) spec.latency = f.DurationOf("latency");
+  if (f.Has("status")) spec.http_status = static_cast<int>(f.Int("status"));
+  spec.reason = f.StringOr("reason", "");
+  spec.message = f.StringOr("message", "");
+  if (f.Has("outage")) spec.outage = *kms::ParseOutageMode(f.String("outage"));
+  if (f.Has("nth")) spec.nth = f.Int("nth");
+  if (f.Has("rate")) spec.rate = f.Number("rate");
+  // Each fault draws from its own stream, seeded from the run's random source
+  // unless the step sets `seed`.
+  spec.seed = f.Has("seed") ? static_cast<uint64_t>(f.Int("seed"))
+                            : random_.Uniform(1u << 30) + 1;
+  if (f.Has("max_hits")) spec.max_hits = f.Int("max_hits");
+  if (f.Has("lasts")) spec.expires_at = clock_->Now() + f.DurationOf("lasts");
+  ASSIGN_OR_RETURN(uint64_t id, kms().faults().Add(spec));
+  faults_[f.String("name")] = id;
+  return base::OkStatus();
+}
+
+base::Status Run::ClearFaults(const Fields& f) {
+  if (!f.Has("name")) {
+    kms().faults().Clear();
+    faults_.clear();
+    return base::OkStatus();
+  }
+  auto it = faults_.find(f.String("name"));
+  // A fault with `lasts` may have removed itself already.
+  if (it != faults_.end()) {
+    kms().faults().Remove(it->second);
+    faults_.erase(it);
+  }
+  return base::OkStatus();
+}
+
+base::Status Run::TakeSnapshot(const std::string& name) {
+  Snapshot snapshot;
+  snapshot.dir = work_dir_ + "/snapshot-" + std::to_string(snapshots_.size());
+  snapshot.at = clock_->Now();
+  for (const auto& [fault, id] : faults_) {
+    if (std::optional<kms::FaultInfo> info = kms().faults().Get(id)) {
+      snapshot.faults[fault] = *info;
+    }
+  }
+  snapshot.keys = keys_;
+  RETURN_IF_ERROR(env_->Checkpoint(snapshot.dir));
+  Log("snapshot " + name + " taken");
+  snapshots_[name] = std::move(snapshot);
+  return base::OkStatus();
+}
+
+base::Status Run::RestoreSnapshot(const std::string& name) {
+  namespace fs = std::filesystem;
+  const Snapshot& snapshot = snapshots_.at(name);
+  for (const auto& [operation, count] : kms().CallCounts()) {
+    earlier_calls_[operation].ok += count.ok;
+    earlier_calls_[operation].failed += count.failed;
+  }
+  base::Time now = clock_->Now();
+
+  // The copy is opened, not the snapshot, so that it can be restored again.
+  std::string dir =
+      work_dir_ + "/env-" + std::to_string(++environment_generation_);
+  std::error_code ec;
+  fs::copy(snapshot.dir, dir, fs::copy_options::recursive, ec);
+  if (ec) {
+    return base::FailedPreconditionError("cannot copy snapshot " + name +
+                                         " to " + dir + ": " + ec.message());
+  }
+  env_.reset();
+  clusters_.clear();
+  clock_ = std::make_unique<base::SimulatedClock>(snapshot.at);
+  rewound_ += now - snapshot.at;
+  keys_ = snapshot.keys;
+  data_lost_at_.clear();
+  RETURN_IF_ERROR(OpenEnvironment(dir));
+
+  // Faults live in the KMS process, not in its data; the ones in effect at
+  // the snapshot come back with the calls they had left.
+  faults_.clear();
+  for (const auto& [fault, info] : snapshot.faults) {
+    kms::FaultSpec spec = info.spec;
+    if (spec.nth > 0) {
+      if (info.matched >= spec.nth) continue;
+      spec.nth -= info.matched;
+    }
+    if (spec.max_hits > 0) {
+      if (info.hits >= spec.max_hits) continue;
+      spec.max_hits -= info.hits;
+    }
+    if (spec.expires_at && *spec.expires_at <= snapshot.at) continue;
+    ASSIGN_OR_RETURN(uint64_t id, kms().faults().Add(spec));
+    faults_[fault] = id;
+  }
+  Log("restored snapshot " + name + ": the clock is back at " +
+      Offset(snapshot.at - start_));
+  return base::OkStatus();
 }
 
 base::Status Run::PerformClusterAction(const Step& step,
@@ -379,6 +650,10 @@ base::Status Run::PerformClusterAction(const Step& step,
     return workers[index].id;
   };
   if (step.kind == "disable_kms") return cluster.DisableKms();
+  if (step.kind == "add_api_server") return cluster.AddApiServer().status();
+  if (step.kind == "restart_api_server") {
+    return cluster.RestartApiServer(static_cast<int>(f.Int("api_server")));
+  }
   if (step.kind == "refresh_master") return cluster.RefreshMaster();
   if (step.kind == "enable_data_shield") return cluster.EnableDataShield();
   if (step.kind == "update_master") {
@@ -417,18 +692,25 @@ base::Status Run::PerformClusterAction(const Step& step,
                      platform("cluster_role"));
     ASSIGN_OR_RETURN(std::optional<sim::PlatformRole> kms_platform,
                      platform("kms_platform_role"));
-    std::optional<sim::ServiceRole> kms_service;
-    if (f.Has("kms_service_role")) {
-      kms_service = sim::ParseServiceRole(f.String("kms_service_role"));
-      if (!kms_service) {
+    auto service = [&](const std::string& field)
+        -> base::StatusOr<std::optional<sim::ServiceRole>> {
+      if (!f.Has(field)) return std::optional<sim::ServiceRole>();
+      std::optional<sim::ServiceRole> role =
+          sim::ParseServiceRole(f.String(field));
+      if (!role) {
         return base::InvalidArgumentError("unknown service role '" +
-                                          f.String("kms_service_role") +
+                                          f.String(field) +
                                           "'; use Reader, Writer or Manager");
       }
-    }
-    if (cluster_role) {
-      RETURN_IF_ERROR(account.AssignClusterRoles(email, sim::kAllResources,
-                                                 {cluster_role, {}}));
+      return role;
+    };
+    ASSIGN_OR_RETURN(std::optional<sim::ServiceRole> kms_service,
+                     service("kms_service_role"));
+    ASSIGN_OR_RETURN(std::optional<sim::ServiceRole> cluster_service,
+                     service("cluster_service_role"));
+    if (cluster_role || cluster_service) {
+      RETURN_IF_ERROR(account.AssignClusterRoles(
+          email, sim::kAllResources, {cluster_role, cluster_service}));
     }
     if (kms_platform || kms_service) {
       RETURN_IF_ERROR(account.AssignKmsRoles(email, sim::kAllResources,
@@ -439,7 +721,7 @@ base::Status Run::PerformClusterAction(const Step& step,
   if (step.kind == "set_api_key") {
     return account
         .ResetApiKey(cluster.spec().region, f.String("user"),
-                     "ApiKey-" + random_.Uuid(), clock_.Now())
+                     "ApiKey-" + random_.Uuid(), clock_->Now())
         .status();
   }
   return base::InternalError("no handler for step " + step.kind);
@@ -500,63 +782,160 @@ Check Run::CheckWorker(const Step& step) {
 
 ActionResult Run::PerformAction(const Step& step) {
   const Fields& f = step.fields;
+  ActionResult result;
+  if (step.kind == "ks") return PerformKs(step);
+  if (step.kind == "kms_fault") {
+    result.status = AddFault(f);
+    return result;
+  }
+  if (step.kind == "clear_kms_fault") {
+    result.status = ClearFaults(f);
+    return result;
+  }
   if (!step.fields.Has("cluster")) return PerformKeyAction(step);
+  if (IsKubernetesStep(step.kind)) return PerformKubernetesAction(step);
 
+  sim::Cluster& cluster = ClusterOf(f);
+  if (step.kind == "kms_enable") {
+    const KeyRef& ref = keys_.at(f.String("key"));
+    result.status = cluster.EnableKmsAs(
+        f.StringOr("as", cluster.account().owner()), f.String("instance"),
+        ref.key_id, f.BoolOr("public_endpoint", false));
+  } else {
+    result.status = PerformClusterAction(step, cluster);
+  }
+  return result;
+}
+
+ActionResult Run::PerformKubernetesAction(const Step& step) {
+  const Fields& f = step.fields;
   sim::Cluster& cluster = ClusterOf(f);
   const apiserver::Resource& secrets = apiserver::SecretsResource();
   std::string ns = f.StringOr("namespace", "default");
+  int server = f.Has("api_server") ? static_cast<int>(f.Int("api_server")) : 0;
   ActionResult result;
   auto take = [&result](base::StatusOr<Json> object) {
     result.status = object.status();
     if (object.ok()) result.object = std::move(*object);
   };
+  // An unusable master responds to nothing, not even with a 403.
+  sim::MasterState state = cluster.master_state();
+  result.responded = state != sim::MasterState::kKeyUnusable &&
+                     state != sim::MasterState::kDataLost;
 
-  if (step.kind == "kms_enable") {
-    const KeyRef& ref = keys_.at(f.String("key"));
-    result.status =
-        cluster.EnableKmsAs(f.StringOr("as", cluster.account().owner()),
-                            instance_ids_.at(f.String("instance")), ref.key_id,
-                            f.BoolOr("public_endpoint", false));
-  } else if (step.kind != "create_namespace" &&
-             !step.kind.ends_with("_secret") &&
-             !step.kind.ends_with("_secrets")) {
-    result.status = PerformClusterAction(step, cluster);
-  } else if (step.kind == "create_namespace") {
+  // The verbs that kubectl's requests for the step need, checked in order.
+  bool all = step.kind == "list_secrets" &&
+             f.BoolOr("all_namespaces", !f.Has("namespace"));
+  std::string name = f.StringOr("name", "");
+  std::vector<std::pair<std::string, std::string>> verbs;
+  const apiserver::Resource* resource = &secrets;
+  if (step.kind == "create_namespace") {
+    resource = &apiserver::NamespacesResource();
+    verbs = {{"create", ""}};
+  } else if (step.kind == "create_secret") {
+    verbs = {{"create", ""}};
+  } else if (step.kind == "get_secret") {
+    verbs = {{"get", name}};
+  } else if (step.kind == "update_secret") {
+    verbs = {{"get", name}, {"update", name}};
+  } else if (step.kind == "replace_secret") {
+    verbs = {{"update", name}};
+  } else if (step.kind == "delete_secret") {
+    verbs = {{"delete", name}};
+  } else if (step.kind == "list_secrets") {
+    verbs = {{"list", ""}};
+  } else if (step.kind == "rewrite_secrets") {
+    all = !f.Has("namespace");
+    verbs = {{"list", ""}, {"update", ""}};
+  }
+  if (f.Has("as") && result.responded) {
+    for (const auto& [verb, object] : verbs) {
+      base::Status allowed = sim::AuthorizeKubernetes(
+          cluster.account(), cluster.id(), f.String("as"), verb, *resource,
+          resource->namespaced && !all ? ns : "", object);
+      if (!allowed.ok()) {
+        result.status = allowed;
+        return result;
+      }
+    }
+  }
+
+  if (step.kind == "create_namespace") {
     Json object = {{"apiVersion", "v1"},
                    {"kind", "Namespace"},
                    {"metadata", {{"name", f.String("name")}}}};
-    take(
-        cluster.Create(apiserver::NamespacesResource(), "", std::move(object)));
+    take(cluster.Create(*resource, "", std::move(object), server));
   } else if (step.kind == "create_secret") {
-    take(cluster.Create(secrets, ns, SecretObject(f)));
+    take(cluster.Create(secrets, ns, SecretObject(f), server));
   } else if (step.kind == "get_secret") {
-    take(cluster.Get(secrets, ns, f.String("name")));
-  } else if (step.kind == "update_secret") {
-    base::StatusOr<Json> current = cluster.Get(secrets, ns, f.String("name"));
-    if (!current.ok()) {
-      result.status = current.status();
-      return result;
+    take(cluster.Get(secrets, ns, name, server));
+  } else if (step.kind == "update_secret" || step.kind == "replace_secret") {
+    Json object = SecretObject(f);
+    if (step.kind == "update_secret") {
+      // kubectl edit: read the object, change its data, write it back.
+      base::StatusOr<Json> current = cluster.Get(secrets, ns, name, server);
+      if (!current.ok()) {
+        result.status = current.status();
+        return result;
+      }
+      object = *current;
+      object["data"] = SecretObject(f)["data"];
+    } else if (f.Has("resource_version")) {
+      object["metadata"]["resourceVersion"] = f.String("resource_version");
     }
-    Json object = *current;
-    object["data"] = SecretObject(f)["data"];
     base::StatusOr<apiserver::UpdateResult> updated =
-        cluster.Update(secrets, ns, std::move(object));
+        cluster.Update(secrets, ns, std::move(object), server);
     result.status = updated.status();
     if (updated.ok()) {
       result.object = updated->object;
       result.written = updated->written ? 1 : 0;
     }
   } else if (step.kind == "delete_secret") {
-    take(cluster.Delete(secrets, ns, f.String("name")));
+    take(cluster.Delete(secrets, ns, name, server));
   } else if (step.kind == "list_secrets") {
-    bool all = f.BoolOr("all_namespaces", !f.Has("namespace"));
-    take(cluster.List(secrets, all ? "" : ns));
+    take(cluster.List(secrets, all ? "" : ns, server));
   } else if (step.kind == "rewrite_secrets") {
     base::StatusOr<int> written = f.Has("namespace")
-                                      ? RewriteNamespace(cluster, ns)
-                                      : cluster.RewriteAllSecrets();
+                                      ? RewriteNamespace(cluster, ns, server)
+                                      : cluster.RewriteAllSecrets(server);
     result.status = written.status();
     if (written.ok()) result.written = *written;
+  }
+  return result;
+}
+
+ActionResult Run::PerformKs(const Step& step) {
+  const Fields& f = step.fields;
+  ActionResult result;
+  base::StatusOr<std::vector<std::string>> words =
+      SplitCommandLine(f.String("command"));
+  if (!words.ok()) {
+    invalid_reason_ = words.status().message() +
+                      "\n    fix: close the quote in the step's command";
+    result.status = words.status();
+    return result;
+  }
+  // The acting user is always passed, so that $SIM_KS_USER cannot leak in.
+  std::vector<std::string> args = {"--user",
+                                   f.StringOr("as", sim::kDefaultOwner)};
+  args.insert(args.end(), words->begin(), words->end());
+  std::ostringstream out, err;
+  int code = sim::RunKs(ks_host_, args, out, err);
+  result.output = out.str();
+  std::string message = err.str();
+  if (message.starts_with("FAILED\n")) message = message.substr(7);
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  if (code == 2) {
+    invalid_reason_ = "`ks " + f.String("command") +
+                      "` is not a valid ks command line: " + message +
+                      "\n    fix: correct the command; `sim ks --help` "
+                      "lists the commands and their flags";
+  }
+  if (code != 0) {
+    result.status = base::Status(
+        base::Code::kFailedPrecondition,
+        message.empty() ? "ks exited with code " + std::to_string(code)
+                        : message);
   }
   return result;
 }
@@ -577,6 +956,10 @@ Check Run::ExpectAction(const Step& step, const ActionResult& result) {
                                    : "reason " + Quote(status.reason()) + ", " +
                                          actual_outcome);
   }
+  if (e.Has("http_status") || e.Has("http_reason")) {
+    Check http = ExpectHttp(e, result);
+    if (!http.ok || !e.Has("error")) return http;
+  }
   if (e.Has("error")) {
     if (!status.ok() &&
         std::regex_search(status.message(), std::regex(e.String("error")))) {
@@ -592,6 +975,11 @@ Check Run::ExpectAction(const Step& step, const ActionResult& result) {
   }
   if (!status.ok()) return Check::Fail("success", actual_outcome);
 
+  if (e.Has("output") &&
+      !std::regex_search(result.output, std::regex(e.String("output")))) {
+    return Check::Fail("output matching /" + e.String("output") + "/",
+                       "output " + Quote(result.output));
+  }
   if (e.Has("data")) {
     std::map<std::string, std::string> actual;
     if (result.object && result.object->contains("data")) {
@@ -636,6 +1024,67 @@ Check Run::ExpectAction(const Step& step, const ActionResult& result) {
   return Check::Pass();
 }
 
+Check Run::ExpectHttp(const Fields& e, const ActionResult& result) {
+  std::string expected = "HTTP";
+  if (e.Has("http_status")) expected += " " + e.Describe("http_status");
+  if (e.Has("http_reason")) expected += " " + e.String("http_reason");
+  if (!result.responded) {
+    return Check::Fail(expected,
+                       "no HTTP response: " + Quote(result.status.message()));
+  }
+  if (result.status.ok()) return Check::Fail(expected, "success");
+  // The same Status body that the API server's HTTP layer sends.
+  Json body = apiserver::FailureStatus(result.status);
+  int64_t code = body.value("code", 0);
+  std::string reason = body.value("reason", "");
+  std::string actual = "HTTP " + std::to_string(code) + " " + reason + " " +
+                       Quote(body.value("message", ""));
+  if (e.Has("http_status") && code != e.Int("http_status")) {
+    return Check::Fail(expected, actual);
+  }
+  if (e.Has("http_reason") && reason != e.String("http_reason")) {
+    return Check::Fail(expected, actual);
+  }
+  return Check::Pass();
+}
+
+Check Run::CheckHealth(const Step& step) {
+  const Fields& f = step.fields;
+  sim::Cluster& cluster = ClusterOf(f);
+  int server = f.Has("api_server") ? static_cast<int>(f.Int("api_server")) : 0;
+  sim::MasterState state = cluster.master_state();
+  bool reachable = state != sim::MasterState::kKeyUnusable &&
+                   state != sim::MasterState::kDataLost;
+  base::StatusOr<std::unique_ptr<apiserver::ApiHandler>> handler =
+      cluster.NewApiHandler(server);
+  for (const auto& [field, path] :
+       {std::pair{"livez", "/livez"}, std::pair{"readyz", "/readyz"},
+        std::pair{"kms_providers", "/healthz/kms-providers"}}) {
+    if (!f.Has(field)) continue;
+    std::string expected = std::string(path) + " " + f.String(field);
+    if (!reachable) {
+      return Check::Fail(expected,
+                         "no HTTP response: the master is unreachable");
+    }
+    if (!handler.ok()) {
+      return Check::Fail(expected,
+                         "error " + Quote(handler.status().message()));
+    }
+    apiserver::ApiResponse response =
+        (*handler)->Handle({"GET", std::string(path) + "?verbose", {}, ""});
+    std::string actual = response.status == 200 ? "ok" : "failed";
+    if (actual != f.String(field)) {
+      std::string body = response.body;
+      while (!body.empty() && body.back() == '\n') body.pop_back();
+      return Check::Fail(expected, std::string(path) + " " + actual +
+                                       " (HTTP " +
+                                       std::to_string(response.status) + ": " +
+                                       Quote(body) + ")");
+    }
+  }
+  return Check::Pass();
+}
+
 Check Run::CheckCluster(const Step& step) {
   const Fields& f = step.fields;
   sim::Cluster& cluster = ClusterOf(f);
@@ -665,7 +1114,7 @@ Check Run::CheckCluster(const Step& step) {
 
 Check Run::CheckKey(const Step& step) {
   const KeyRef& ref = keys_.at(step.fields.String("key"));
-  base::StatusOr<kms::Key> key = kms_.GetKey(ref.instance_id, ref.key_id);
+  base::StatusOr<kms::Key> key = kms().GetKey(ref.instance_id, ref.key_id);
   std::string actual = key.ok() ? std::string(kms::KeyStateName(key->state))
                                 : "error " + Quote(key.status().message());
   std::string expected = step.fields.String("state");
@@ -724,11 +1173,12 @@ std::string Run::RunStep(const Step& step) {
   for (const char* field : {"key", "name", "duration"}) {
     if (step.fields.Has(field)) label += " " + step.fields.Describe(field);
   }
-  timeline_.steps.push_back({clock_.Now() - start_, label});
+  timeline_.steps.push_back({TimelineNow(), label});
   Log("step " + std::to_string(step.index) + " " + step.kind);
+  invalid_reason_.clear();
   // Virtual time stays within 100 years of the start, so that adding any
   // duration to it cannot overflow.
-  const base::Duration elapsed = clock_.Now() - start_;
+  const base::Duration elapsed = clock_->Now() - start_;
   const base::Duration delta = step.kind == "advance"
                                    ? step.fields.DurationOf("duration")
                                    : base::Duration::zero();
@@ -742,9 +1192,16 @@ std::string Run::RunStep(const Step& step) {
   }
   Check check;
   if (step.kind == "advance") {
-    clock_.Advance(delta);
+    clock_->Advance(delta);
+  } else if (step.kind == "snapshot" || step.kind == "restore") {
+    const std::string& name = step.fields.String("name");
+    base::Status done =
+        step.kind == "snapshot" ? TakeSnapshot(name) : RestoreSnapshot(name);
+    if (!done.ok()) check = Check::Fail("success", done.ToString());
   } else if (step.kind == "expect_cluster") {
     check = Await(step, [&] { return CheckCluster(step); });
+  } else if (step.kind == "expect_health") {
+    check = Await(step, [&] { return CheckHealth(step); });
   } else if (step.kind == "expect_key") {
     check = Await(step, [&] { return CheckKey(step); });
   } else if (step.kind == "expect_stored") {
@@ -757,13 +1214,17 @@ std::string Run::RunStep(const Step& step) {
     check =
         Await(step, [&] { return ExpectAction(step, PerformAction(step)); });
   }
-  if (check.ok) return "";
+  if (check.ok && invalid_reason_.empty()) return "";
   std::string where = "step " + std::to_string(step.index) + " " + step.kind +
                       " (" + scenario_.file + ":" + std::to_string(step.line) +
                       ")";
   if (std::string lost = DataLostReason(step); !lost.empty()) {
     invalid_ = true;
     return where + " cannot run: " + lost;
+  }
+  if (!invalid_reason_.empty()) {
+    invalid_ = true;
+    return where + " cannot run: " + invalid_reason_;
   }
   return where + "\n    expected: " + check.expected +
          "\n    actual:   " + check.actual;
@@ -815,9 +1276,9 @@ ScenarioResult Run::Execute() {
   }
   result.passed = result.failure.empty();
   result.invalid = invalid_;
-  result.virtual_elapsed = clock_.Now() - start_;
+  result.virtual_elapsed = clock_->Now() - start_;
   Sample();
-  timeline_.end = result.virtual_elapsed;
+  timeline_.end = TimelineNow();
   // Clusters on top, keys below, each in order of appearance.
   std::stable_partition(timeline_.lanes.begin(), timeline_.lanes.end(),
                         [](const Timeline::Lane& lane) {
@@ -826,6 +1287,7 @@ ScenarioResult Run::Execute() {
   result.timeline = timeline_;
   // Clusters hold timers on the clock; drop them before it goes.
   clusters_.clear();
+  env_.reset();
   result.events = events_;
   return result;
 }

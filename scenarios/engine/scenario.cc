@@ -12,10 +12,20 @@
 #include <sstream>
 #include <string_view>
 
+#include "kms-mock/faults.h"
+
 namespace scenarios {
 namespace {
 
-enum class Type { kString, kDuration, kBool, kInt, kStringMap, kStringList };
+enum class Type {
+  kString,
+  kDuration,
+  kBool,
+  kInt,
+  kNumber,
+  kStringMap,
+  kStringList
+};
 
 struct FieldSpec {
   std::string name;
@@ -36,6 +46,10 @@ const FieldSpec kNamespaceField{"namespace", Type::kString};
 const FieldSpec kKeyField{"key", Type::kString, true};
 const FieldSpec kWithinField{"within", Type::kDuration};
 const FieldSpec kForField{"for", Type::kDuration};
+// Kubernetes operations: the API server that serves the call and the
+// account user who makes it.
+const FieldSpec kApiServerField{"api_server", Type::kInt};
+const FieldSpec kAsField{"as", Type::kString};
 
 // The maximum number of passes of one repeat block.
 constexpr int64_t kMaxRepeat = 1000000;
@@ -72,9 +86,32 @@ const std::vector<StepSpec>& StepSpecs() {
         {"public_endpoint", Type::kBool},
         {"as", Type::kString}},
        true},
+      {"kms_fault",
+       "",
+       {{"name", Type::kString, true},
+        {"kind", Type::kString, true},
+        {"operation", Type::kString},
+        {"key", Type::kString},
+        {"latency", Type::kDuration},
+        {"status", Type::kInt},
+        {"reason", Type::kString},
+        {"message", Type::kString},
+        {"outage", Type::kString},
+        {"nth", Type::kInt},
+        {"rate", Type::kNumber},
+        {"seed", Type::kInt},
+        {"max_hits", Type::kInt},
+        {"lasts", Type::kDuration}},
+       true},
+      {"clear_kms_fault", "name", {{"name", Type::kString}}, true},
+      {"snapshot", "name", {{"name", Type::kString, true}}},
+      {"restore", "name", {{"name", Type::kString, true}}},
       {"create_namespace",
        "name",
-       {kClusterField, {"name", Type::kString, true}},
+       {kClusterField,
+        {"name", Type::kString, true},
+        kApiServerField,
+        kAsField},
        true},
       {"create_secret",
        "",
@@ -82,28 +119,64 @@ const std::vector<StepSpec>& StepSpecs() {
         kNamespaceField,
         {"name", Type::kString, true},
         {"type", Type::kString},
-        {"data", Type::kStringMap}},
+        {"data", Type::kStringMap},
+        kApiServerField,
+        kAsField},
        true},
       {"get_secret",
        "",
-       {kClusterField, kNamespaceField, {"name", Type::kString, true}},
+       {kClusterField,
+        kNamespaceField,
+        {"name", Type::kString, true},
+        kApiServerField,
+        kAsField},
        true},
       {"update_secret",
        "",
        {kClusterField,
         kNamespaceField,
         {"name", Type::kString, true},
-        {"data", Type::kStringMap, true}},
+        {"data", Type::kStringMap, true},
+        kApiServerField,
+        kAsField},
+       true},
+      {"replace_secret",
+       "",
+       {kClusterField,
+        kNamespaceField,
+        {"name", Type::kString, true},
+        {"type", Type::kString},
+        {"data", Type::kStringMap},
+        {"resource_version", Type::kString},
+        kApiServerField,
+        kAsField},
        true},
       {"delete_secret",
        "",
-       {kClusterField, kNamespaceField, {"name", Type::kString, true}},
+       {kClusterField,
+        kNamespaceField,
+        {"name", Type::kString, true},
+        kApiServerField,
+        kAsField},
        true},
       {"list_secrets",
        "",
-       {kClusterField, kNamespaceField, {"all_namespaces", Type::kBool}},
+       {kClusterField,
+        kNamespaceField,
+        {"all_namespaces", Type::kBool},
+        kApiServerField,
+        kAsField},
        true},
-      {"rewrite_secrets", "cluster", {kClusterField, kNamespaceField}, true},
+      {"rewrite_secrets",
+       "cluster",
+       {kClusterField, kNamespaceField, kApiServerField, kAsField},
+       true},
+      {"add_api_server", "cluster", {kClusterField}, true},
+      {"restart_api_server",
+       "",
+       {kClusterField, {"api_server", Type::kInt, true}},
+       true},
+      {"ks", "command", {{"command", Type::kString, true}, kAsField}, true},
       {"disable_kms", "cluster", {kClusterField}, true},
       {"update_master",
        "version",
@@ -128,6 +201,7 @@ const std::vector<StepSpec>& StepSpecs() {
        {kClusterField,
         {"email", Type::kString, true},
         {"cluster_role", Type::kString},
+        {"cluster_service_role", Type::kString},
         {"kms_platform_role", Type::kString},
         {"kms_service_role", Type::kString}},
        true},
@@ -151,6 +225,15 @@ const std::vector<StepSpec>& StepSpecs() {
         {"master_status", Type::kString},
         {"health", Type::kString},
         {"kms", Type::kString},
+        kWithinField,
+        kForField}},
+      {"expect_health",
+       "",
+       {kClusterField,
+        kApiServerField,
+        {"livez", Type::kString},
+        {"readyz", Type::kString},
+        {"kms_providers", Type::kString},
         kWithinField,
         kForField}},
       {"expect_key",
@@ -186,6 +269,9 @@ const std::vector<FieldSpec>& ExpectFields() {
       {"count", Type::kInt},
       {"names", Type::kStringList},
       {"written", Type::kInt},
+      {"http_status", Type::kInt},
+      {"http_reason", Type::kString},
+      {"output", Type::kString},
       kWithinField,
       kForField,
   };
@@ -209,6 +295,8 @@ std::string TypeName(Type type) {
       return "true or false";
     case Type::kInt:
       return "an integer";
+    case Type::kNumber:
+      return "a number";
     case Type::kStringMap:
       return "a map of strings";
     case Type::kStringList:
@@ -311,6 +399,14 @@ base::StatusOr<Value> ConvertField(const Errors& errors, const YAML::Node& node,
       }
       return Value(i);
     }
+    case Type::kNumber: {
+      ASSIGN_OR_RETURN(std::string text, scalar(node));
+      double d;
+      if (!YAML::convert<double>::decode(YAML::Node(text), d)) {
+        return wrong_type();
+      }
+      return Value(d);
+    }
     case Type::kStringMap: {
       if (!node.IsMap()) return wrong_type();
       StringMap map;
@@ -358,8 +454,9 @@ base::Status ConvertFields(const Errors& errors, const YAML::Node& node,
   }
   for (const FieldSpec& spec : specs) {
     if (spec.required && !out.Has(spec.name)) {
-      return errors.At(node,
-                       where + "missing required field '" + spec.name + "'");
+      return errors.At(node, where + "missing required field '" + spec.name +
+                                 "'; add " + spec.name + ": <" +
+                                 TypeName(spec.type) + ">");
     }
   }
   return base::OkStatus();
@@ -374,7 +471,19 @@ struct ParseContext {
   // Steps and repeat rounds expanded so far, at most kMaxExpanded: nested
   // repeats multiply, and would otherwise run out of memory or never end.
   int64_t expanded = 0;
+  // Account users that steps may act as: the owner and those that add_user
+  // steps before the current one add.
+  std::set<std::string> users = {sim::kDefaultOwner};
+  // KMS faults in effect before the current step, by name.
+  std::set<std::string> faults;
+  // The faults in effect when each snapshot was taken, by snapshot name.
+  std::map<std::string, std::set<std::string>> snapshots;
 };
+
+bool IsKubernetesStep(const std::string& kind) {
+  return kind == "create_namespace" || kind.ends_with("_secret") ||
+         kind.ends_with("_secrets");
+}
 
 base::Status CheckName(const ParseContext& ctx, const YAML::Node& at,
                        const std::string& where, const std::string& what,
@@ -501,6 +610,110 @@ base::Status ParseKms(ParseContext& ctx, const YAML::Node& root) {
   return base::OkStatus();
 }
 
+base::Status CheckFault(ParseContext& ctx, const YAML::Node& node,
+                        const std::string& where, const Fields& f) {
+  const std::string& kind = f.String("kind");
+  std::optional<kms::FaultKind> parsed = kms::ParseFaultKind(kind);
+  if (!parsed) {
+    return ctx.errors.At(node, where +
+                                   "field 'kind' must be latency, error "
+                                   "or outage, got '" +
+                                   kind + "'");
+  }
+  if (*parsed == kms::FaultKind::kLatency && !f.Has("latency")) {
+    return ctx.errors.At(node, where +
+                                   "a latency fault needs 'latency', such "
+                                   "as latency: 5s");
+  }
+  if (f.Has("operation") && !kms::IsFaultOperation(f.String("operation"))) {
+    return ctx.errors.At(node, where + "unknown KMS operation '" +
+                                   f.String("operation") +
+                                   "'; use wrap, unwrap, get_key, rotate, "
+                                   "... (the names of expect_kms_calls)");
+  }
+  if (f.Has("outage") && !kms::ParseOutageMode(f.String("outage"))) {
+    return ctx.errors.At(node, where +
+                                   "field 'outage' must be refuse or "
+                                   "hang, got '" +
+                                   f.String("outage") + "'");
+  }
+  if (f.Has("rate") && (f.Number("rate") < 0 || f.Number("rate") > 1)) {
+    return ctx.errors.At(node, where + "field 'rate' must be between 0 and 1");
+  }
+  if (!ctx.faults.insert(f.String("name")).second) {
+    return ctx.errors.At(node, where + "a KMS fault named '" +
+                                   f.String("name") +
+                                   "' is still in effect; clear it first "
+                                   "or choose another name");
+  }
+  return base::OkStatus();
+}
+
+// Checks the steps that name faults, snapshots and expectation values.
+base::Status CheckStateSteps(ParseContext& ctx, const YAML::Node& node,
+                             const std::string& where, const Step& step) {
+  const Fields& f = step.fields;
+  if (step.kind == "kms_fault") return CheckFault(ctx, node, where, f);
+  if (step.kind == "clear_kms_fault") {
+    if (!f.Has("name")) {
+      ctx.faults.clear();
+      return base::OkStatus();
+    }
+    if (ctx.faults.erase(f.String("name")) == 0) {
+      return CheckName(ctx, node, where, "KMS fault", f.String("name"),
+                       ctx.faults);
+    }
+  }
+  if (step.kind == "snapshot") {
+    ctx.snapshots[f.String("name")] = ctx.faults;
+  }
+  if (step.kind == "restore") {
+    auto taken = ctx.snapshots.find(f.String("name"));
+    if (taken == ctx.snapshots.end()) {
+      return ctx.errors.At(node, where + "no snapshot named '" +
+                                     f.String("name") +
+                                     "' was taken before this step; add "
+                                     "'- snapshot: " +
+                                     f.String("name") + "' earlier");
+    }
+    ctx.faults = taken->second;
+  }
+  if (step.kind == "expect_health") {
+    for (const char* field : {"livez", "readyz", "kms_providers"}) {
+      if (f.Has(field) && f.String(field) != "ok" &&
+          f.String(field) != "failed") {
+        return ctx.errors.At(node, where + "field '" + field +
+                                       "' must be ok or failed, got '" +
+                                       f.String(field) + "'");
+      }
+    }
+  }
+  if (step.kind == "ks") {
+    const std::string& command = f.String("command");
+    if (command.empty() || command.starts_with("init")) {
+      return ctx.errors.At(node, where +
+                                     "field 'command' must be a ks command "
+                                     "line such as 'cluster get -c prod'; "
+                                     "`ks init` is not a step");
+    }
+  }
+  if (step.expect) {
+    const Fields& e = *step.expect;
+    if ((e.Has("http_status") || e.Has("http_reason")) &&
+        !IsKubernetesStep(step.kind)) {
+      return ctx.errors.At(node, where +
+                                     "'http_status' and 'http_reason' apply "
+                                     "to Kubernetes operations only; for "
+                                     "KMS and ks steps check 'reason' or "
+                                     "'error'");
+    }
+    if (e.Has("output") && step.kind != "ks") {
+      return ctx.errors.At(node, where + "'output' applies to ks steps only");
+    }
+  }
+  return base::OkStatus();
+}
+
 // Checks the names a step refers to and records the keys it creates.
 base::Status CheckReferences(ParseContext& ctx, const YAML::Node& node,
                              const std::string& where, Step& step) {
@@ -533,7 +746,20 @@ base::Status CheckReferences(ParseContext& ctx, const YAML::Node& node,
     RETURN_IF_ERROR(
         CheckName(ctx, node, where, "key", f.String("key"), ctx.keys));
   }
-  return base::OkStatus();
+  if (f.Has("as") && !ctx.users.contains(f.String("as"))) {
+    std::vector<std::string> users(ctx.users.begin(), ctx.users.end());
+    return ctx.errors.At(node, where + "unknown user '" + f.String("as") +
+                                   "'; add it with an add_user step before "
+                                   "this one (users so far: " +
+                                   Join(users) + ")");
+  }
+  if (step.kind == "add_user") ctx.users.insert(f.String("email"));
+  if (f.Has("api_server") && f.Int("api_server") < 0) {
+    return ctx.errors.At(node, where +
+                                   "field 'api_server' must be 0 (the "
+                                   "first API server) or more");
+  }
+  return CheckStateSteps(ctx, node, where, step);
 }
 
 base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
@@ -586,8 +812,11 @@ base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
         [&](const FieldSpec& f) { return f.name == spec->shorthand; });
     ASSIGN_OR_RETURN(Value value, ConvertField(ctx.errors, body, field, where));
     step.fields.Set(field.name, std::move(value));
-  } else if (body.IsNull() && spec->shorthand == "cluster") {
-    // `rewrite_secrets:` alone: the only cluster.
+  } else if (body.IsNull() &&
+             std::none_of(spec->fields.begin(), spec->fields.end(),
+                          [](const FieldSpec& f) { return f.required; })) {
+    // `rewrite_secrets:` alone (the only cluster) or `clear_kms_fault:`
+    // alone (every fault).
   } else {
     RETURN_IF_ERROR(
         ConvertFields(ctx.errors, body, spec->fields, where, step.fields));
@@ -621,6 +850,16 @@ base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
                                      "field 'master_status' is not a "
                                      "valid regular expression: " +
                                      e.what());
+    }
+  }
+  if (step.expect && step.expect->Has("output")) {
+    try {
+      std::regex check(step.expect->String("output"));
+    } catch (const std::regex_error& e) {
+      return ctx.errors.At(expect, where +
+                                       "expect: field 'output' is not a "
+                                       "valid regular expression: " +
+                                       e.what());
     }
   }
   if (step.expect && step.expect->Has("error")) {
@@ -745,6 +984,10 @@ int64_t Fields::Int(const std::string& name) const {
   return std::get<int64_t>(values_.at(name));
 }
 
+double Fields::Number(const std::string& name) const {
+  return std::get<double>(values_.at(name));
+}
+
 const StringMap& Fields::Map(const std::string& name) const {
   return std::get<StringMap>(values_.at(name));
 }
@@ -767,6 +1010,10 @@ std::string Fields::Describe(const std::string& name) const {
           return v ? "true" : "false";
         } else if constexpr (std::is_same_v<T, int64_t>) {
           return std::to_string(v);
+        } else if constexpr (std::is_same_v<T, double>) {
+          std::ostringstream out;
+          out << v;
+          return out.str();
         } else if constexpr (std::is_same_v<T, StringMap>) {
           std::string out = "{";
           for (const auto& [k, val] : v) {
@@ -800,6 +1047,8 @@ nlohmann::ordered_json TypeSchema(Type type) {
       return J{{"type", "boolean"}};
     case Type::kInt:
       return J{{"type", "integer"}};
+    case Type::kNumber:
+      return J{{"type", "number"}};
     case Type::kStringMap:
       return J{{"type", "object"},
                {"additionalProperties", {{"type", "string"}}}};
@@ -973,7 +1222,8 @@ base::StatusOr<Scenario> ParseYaml(const std::string& text,
   Scenario scenario;
   scenario.file = path;
   scenario.name = std::filesystem::path(path).stem().string();
-  ParseContext ctx{errors, scenario, {}, {}, {}, 0};
+  ParseContext ctx{errors, scenario, {}, {}, {}, 0, {sim::kDefaultOwner},
+                   {},     {}};
 
   static const std::set<std::string> kTopLevel = {
       "name", "description", "seed", "vars", "clusters", "kms", "steps"};

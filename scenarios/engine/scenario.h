@@ -36,7 +36,7 @@ namespace scenarios {
 using StringMap = std::map<std::string, std::string>;
 using StringList = std::vector<std::string>;
 using Value = std::variant<std::string, base::Duration, bool, int64_t,
-                           StringMap, StringList>;
+                           StringMap, StringList, double>;
 
 // A step's fields after validation, by name.
 class Fields {
@@ -49,6 +49,7 @@ class Fields {
   base::Duration DurationOf(const std::string& name) const;
   bool BoolOr(const std::string& name, bool fallback) const;
   int64_t Int(const std::string& name) const;
+  double Number(const std::string& name) const;
   const StringMap& Map(const std::string& name) const;
   const StringList& List(const std::string& name) const;
 

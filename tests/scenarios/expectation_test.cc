@@ -35,6 +35,9 @@ struct FailureCase {
   std::string name;
   std::string steps;
   std::vector<std::string> fragments;  // each must appear in the failure
+  // The failing step, after any steps that set it up.
+  int step = 2;
+  int line = 11;
 };
 
 // Names the case in test output instead of dumping its bytes.
@@ -48,9 +51,11 @@ TEST_P(ExpectationFailure, ReportsExpectedAndActual) {
   ScenarioResult result = Replay(c.steps);
 
   EXPECT_FALSE(result.passed);
-  EXPECT_NE(result.failure.find("step 2 "), std::string::npos)
+  EXPECT_NE(result.failure.find("step " + std::to_string(c.step) + " "),
+            std::string::npos)
       << result.failure;
-  EXPECT_NE(result.failure.find("expectation.yaml:11"), std::string::npos)
+  EXPECT_NE(result.failure.find("expectation.yaml:" + std::to_string(c.line)),
+            std::string::npos)
       << result.failure;
   for (const std::string& fragment : c.fragments) {
     EXPECT_NE(result.failure.find(fragment), std::string::npos)
@@ -128,6 +133,47 @@ INSTANTIATE_TEST_SUITE_P(
             "KmsCalls",
             "  - expect_kms_calls: {operation: wrap, calls: 1}\n",
             {"expected: wrap calls 1", "actual:   calls 0 (0 ok, 0 failed)"}},
+        FailureCase{"HttpStatus",
+                    "  - get_secret: {name: missing}\n    expect: "
+                    "{http_status: 500}\n",
+                    {"expected: HTTP 500",
+                     "actual:   HTTP 404 NotFound \"secrets \"missing\" "
+                     "not found\""}},
+        FailureCase{"HttpReason",
+                    "  - get_secret: {name: db}\n    expect: "
+                    "{http_reason: InternalError}\n",
+                    {"expected: HTTP InternalError", "actual:   success"}},
+        FailureCase{"HttpForbidden",
+                    "  - add_user: {email: v@example.com, "
+                    "cluster_service_role: Reader}\n"
+                    "  - get_secret: {name: db, as: v@example.com}\n"
+                    "    expect: {http_status: 404}\n",
+                    {"expected: HTTP 404",
+                     "actual:   HTTP 403 Forbidden \"secrets \"db\" is "
+                     "forbidden: User \"IAM#v@example.com\" cannot get"},
+                    3,
+                    12},
+        FailureCase{"KsOutput",
+                    "  - ks: 'cluster get -c prod'\n    expect: "
+                    "{output: 'Key Management Service: enabled'}\n",
+                    {"expected: output matching /Key Management Service: "
+                     "enabled/",
+                     "actual:   output \"Name: prod"}},
+        FailureCase{"KsError",
+                    "  - ks: 'cluster get -c staging'\n",
+                    {"expected: success",
+                     "actual:   error \"cluster staging not found"}},
+        FailureCase{
+            "Readyz",
+            "  - expect_health: {readyz: failed}\n",
+            {"expected: /readyz failed", "actual:   /readyz ok (HTTP 200"}},
+        FailureCase{"Livez",
+                    "  - kms_fault: {name: down, kind: outage}\n"
+                    "  - expect_health: {livez: failed, within: 5m}\n",
+                    {"expected: /livez failed", "actual:   /livez ok (HTTP 200",
+                     "(still after 5m)"},
+                    3,
+                    12},
         FailureCase{"For",
                     "  - expect_cluster: {master_status: '1 min ago', for: "
                     "2h}\n",

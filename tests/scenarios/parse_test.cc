@@ -195,5 +195,119 @@ TEST(ScenarioParser, RejectsMissingSteps) {
             std::string::npos);
 }
 
+TEST(ScenarioParser, RejectsEmptyWithin) {
+  std::string error =
+      ParseError("  - expect_cluster: {health: warning, within: }\n");
+
+  EXPECT_NE(error.find("bad.yaml:10:"), std::string::npos) << error;
+  EXPECT_NE(error.find("field 'within' must be a duration such as 90s"),
+            std::string::npos)
+      << error;
+}
+
+TEST(ScenarioParser, RejectsUnknownUser) {
+  std::string error =
+      ParseError("  - get_secret: {name: db, as: eve@example.com}\n");
+
+  EXPECT_NE(error.find("bad.yaml:10:"), std::string::npos) << error;
+  EXPECT_NE(error.find("unknown user 'eve@example.com'; add it with an "
+                       "add_user step before this one"),
+            std::string::npos)
+      << error;
+}
+
+TEST(ScenarioParser, AcceptsUserAddedEarlier) {
+  EXPECT_EQ(ParseError("  - add_user: {email: dev@example.com, "
+                       "cluster_service_role: Writer}\n"
+                       "  - get_secret: {name: db, as: dev@example.com}\n"),
+            "ok");
+}
+
+TEST(ScenarioParser, RejectsRestoreWithoutSnapshot) {
+  std::string error = ParseError("  - restore: before\n  - snapshot: before\n");
+
+  EXPECT_NE(error.find("bad.yaml:10:"), std::string::npos) << error;
+  EXPECT_NE(error.find("no snapshot named 'before' was taken before this "
+                       "step; add '- snapshot: before' earlier"),
+            std::string::npos)
+      << error;
+}
+
+TEST(ScenarioParser, RejectsFaultStillInEffect) {
+  std::string error = ParseError(
+      "  - kms_fault: {name: down, kind: outage}\n"
+      "  - kms_fault: {name: down, kind: outage}\n");
+
+  EXPECT_NE(error.find("bad.yaml:11:"), std::string::npos) << error;
+  EXPECT_NE(error.find("a KMS fault named 'down' is still in effect; clear "
+                       "it first"),
+            std::string::npos)
+      << error;
+}
+
+TEST(ScenarioParser, RejectsClearOfUnknownFault) {
+  std::string error = ParseError(
+      "  - kms_fault: {name: down, kind: outage}\n"
+      "  - clear_kms_fault: down\n  - clear_kms_fault: down\n");
+
+  EXPECT_NE(error.find("bad.yaml:12:"), std::string::npos) << error;
+  EXPECT_NE(error.find("unknown KMS fault 'down'; declared: none"),
+            std::string::npos)
+      << error;
+}
+
+TEST(ScenarioParser, RejectsBadFaults) {
+  EXPECT_NE(ParseError("  - kms_fault: {name: f, kind: slow}\n")
+                .find("field 'kind' must be latency, error or outage"),
+            std::string::npos);
+  EXPECT_NE(ParseError("  - kms_fault: {name: f, kind: latency}\n")
+                .find("a latency fault needs 'latency'"),
+            std::string::npos);
+  EXPECT_NE(ParseError("  - kms_fault: {name: f, kind: error, operation: "
+                       "decrypt}\n")
+                .find("unknown KMS operation 'decrypt'"),
+            std::string::npos);
+  EXPECT_NE(ParseError("  - kms_fault: {name: f, kind: error, rate: 2}\n")
+                .find("field 'rate' must be between 0 and 1"),
+            std::string::npos);
+  EXPECT_NE(ParseError("  - kms_fault: {name: f, kind: error, key: nokey}\n")
+                .find("unknown key 'nokey'"),
+            std::string::npos);
+}
+
+TEST(ScenarioParser, RejectsHttpStatusOnKmsStep) {
+  std::string error =
+      ParseError("  - disable_key: crk\n    expect: {http_status: 409}\n");
+
+  EXPECT_NE(error.find("'http_status' and 'http_reason' apply to Kubernetes "
+                       "operations only"),
+            std::string::npos)
+      << error;
+}
+
+TEST(ScenarioParser, RejectsBadHealthValue) {
+  std::string error = ParseError("  - expect_health: {readyz: up}\n");
+
+  EXPECT_NE(error.find("field 'readyz' must be ok or failed, got 'up'"),
+            std::string::npos)
+      << error;
+}
+
+TEST(ScenarioParser, RejectsKsInit) {
+  std::string error = ParseError("  - ks: 'init --owner x@example.com'\n");
+
+  EXPECT_NE(error.find("`ks init` is not a step"), std::string::npos) << error;
+}
+
+TEST(ScenarioParser, RejectsMissingFieldWithFix) {
+  std::string error = ParseError("  - create_secret: {data: {a: b}}\n");
+
+  EXPECT_NE(error.find("bad.yaml:10:"), std::string::npos) << error;
+  EXPECT_NE(error.find("missing required field 'name'; add name: <a "
+                       "string>"),
+            std::string::npos)
+      << error;
+}
+
 }  // namespace
 }  // namespace scenarios
