@@ -490,10 +490,22 @@ base::Status CheckName(const ParseContext& ctx, const YAML::Node& at,
                        const std::string& name,
                        const std::set<std::string>& known) {
   if (known.contains(name)) return base::OkStatus();
+  static const std::map<std::string, std::string> kFixes = {
+      {"cluster", "use a declared name or add the cluster under 'clusters:'"},
+      {"KMS instance", "use a declared name or add the instance under 'kms:'"},
+      {"key",
+       "use a declared name, add the key under its instance's 'keys:' or "
+       "create it with an earlier create_key step"},
+      {"KMS fault",
+       "name a fault that an earlier kms_fault step added and no step has "
+       "cleared"},
+  };
   std::vector<std::string> names(known.begin(), known.end());
+  std::string fix;
+  if (auto it = kFixes.find(what); it != kFixes.end()) fix = "; " + it->second;
   return ctx.errors.At(
       at, where + "unknown " + what + " '" + name +
-              "'; declared: " + (names.empty() ? "none" : Join(names)));
+              "'; declared: " + (names.empty() ? "none" : Join(names)) + fix);
 }
 
 base::Status ParseClusters(ParseContext& ctx, const YAML::Node& root) {

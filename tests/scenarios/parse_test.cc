@@ -154,14 +154,19 @@ TEST(ScenarioParser, RejectsUnknownField) {
 TEST(ScenarioParser, RejectsUnknownKey) {
   std::string error = ParseError("  - disable_key: other\n");
 
-  EXPECT_NE(error.find("unknown key 'other'; declared: crk"), std::string::npos)
+  EXPECT_NE(error.find("bad.yaml:10:"), std::string::npos) << error;
+  EXPECT_NE(error.find("unknown key 'other'; declared: crk; use a declared "
+                       "name, add the key under its instance's 'keys:'"),
+            std::string::npos)
       << error;
 }
 
 TEST(ScenarioParser, RejectsUnknownCluster) {
   std::string error = ParseError("  - get_secret: {cluster: dev, name: x}\n");
 
-  EXPECT_NE(error.find("unknown cluster 'dev'; declared: prod"),
+  EXPECT_NE(error.find("bad.yaml:10:"), std::string::npos) << error;
+  EXPECT_NE(error.find("unknown cluster 'dev'; declared: prod; use a "
+                       "declared name or add the cluster under 'clusters:'"),
             std::string::npos)
       << error;
 }
