@@ -702,13 +702,6 @@ apiserver::Registry& Cluster::registry() const { return *state_->registry; }
 
 etcd::Store& Cluster::store() const { return *state_->store; }
 
-base::Status Cluster::KmsHealth() const {
-  for (const auto& transformer : state_->Transformers()) {
-    RETURN_IF_ERROR(transformer->Health());
-  }
-  return base::OkStatus();
-}
-
 base::StatusOr<std::string> Cluster::RawValue(
     const apiserver::Resource& resource, const std::string& ns,
     const std::string& name) {

@@ -336,12 +336,10 @@ class Cluster {
   // The registry and etcd store behind the master, for a server that serves
   // them over the network, such as the sandbox's API servers and etcd
   // gateways. Calls through them bypass the master's availability: the
-  // server decides how an unusable master responds.
+  // server decides how an unusable master responds. The registry is the
+  // one of API server 0.
   apiserver::Registry& registry() const;
   etcd::Store& store() const;
-  // OK when every KMS provider's last status probe was healthy, else the
-  // first unhealthy provider's error (the KMS check of /readyz).
-  base::Status KmsHealth() const;
 
   // The stored bytes of an object, bypassing the master (as an operator
   // reading etcd directly would).
