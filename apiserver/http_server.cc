@@ -497,7 +497,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (mode == ServeMode::kTimeout) {
       accepting_ = false;
       acceptor_.cancel(ignored);
-      // A backlog of 0 holds one connection that is never accepted; once
+      // A backlog of 0 queues one connection that is never accepted, and once
       // the plugs fill it, the kernel drops every further SYN.
       ::listen(acceptor_.native_handle(), 0);
       tcp::endpoint target = endpoint_;

@@ -9,7 +9,7 @@
 
 namespace base {
 
-// The longest duration ParseDuration accepts: 100 years of 365 days.
+// The maximum duration ParseDuration accepts: 100 years of 365 days.
 inline constexpr Duration kMaxDuration = std::chrono::hours(24 * 36500);
 
 // Whether `delta` can be added to `now` without passing Time::max(), the

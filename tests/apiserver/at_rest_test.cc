@@ -128,7 +128,7 @@ TEST_F(AtRestTest, NoPlaintextUnderRocksDbAfterFlush) {
       "second-value-after-the-update-9d2e",
       base::Base64Encode("second-value-after-the-update-9d2e")};
   for (const auto& [name, value] : secrets) {
-    // The stored JSON holds data values in base64.
+    // The stored JSON contains data values in base64.
     plaintexts.push_back(value);
     plaintexts.push_back(base::Base64Encode(value));
     plaintexts.push_back("owner of " + name);

@@ -534,7 +534,7 @@ TEST_F(KubectlTest, WrongTokenIsUnauthorized) {
       RunProcess({KUBECTL_PATH, "--kubeconfig", bad_config, "get", "secrets"},
                  {{"HOME", home_}}, "", kCommandLimit);
 
-  // kubectl's discovery sees the 401 first and words it its own way.
+  // kubectl's discovery receives the 401 first and prints its own message.
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_EQ(result.out, "");
   ASSERT_FALSE(Lines(result.err).empty());
