@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Times `sim serve` to ready against a real etcd 3.4 start on the same
-# machine, and measures the sandbox's resident memory with 10,000 Secrets.
+# machine, and measures the resident memory of the sandbox with 10,000
+# Secrets beside etcd 3.4 containing 10,000 values of the same size.
 #
 #   bench/serve/run.sh [build dir] [starts]
+#   SECRETS=N PARALLEL=N bench/serve/run.sh build 0   # memory only
+#
+# starts (default 20) of 0 skips the start times. SECRETS (default 10000)
+# is the number of objects, PARALLEL (default 16) the requests in flight.
 #
 # Ready means the "Ready" line: every listener accepts and the kubeconfig is
 # written. Each start is timed from just before the process is spawned to
@@ -69,42 +74,96 @@ start_etcd() {
   echo $((($(now_ns) - begin) / 1000000))
 }
 
-: >"$work/fresh"; : >"$work/restart"; : >"$work/etcd"
-"$sim" serve --help >/dev/null # page the binary in before timing
-for i in $(seq "$starts"); do
-  start_sim "$work/sim-$i" >>"$work/fresh"; stop
-  start_sim "$work/sim-$i" >>"$work/restart"; stop
-  start_etcd "$work/etcd-$i" >>"$work/etcd"; stop
-done
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "sim serve, new data directory (ms): $(tr '\n' ' ' <"$work/fresh")"
-echo "sim serve, restart (ms):            $(tr '\n' ' ' <"$work/restart")"
-echo "etcd $("$etcd" --version | head -1 | awk '{print $3}'), new data directory (ms): $(tr '\n' ' ' <"$work/etcd")"
-echo "median: sim serve new $(median <"$work/fresh") ms, restart $(median <"$work/restart") ms, etcd $(median <"$work/etcd") ms"
+if ((starts > 0)); then
+  : >"$work/fresh"; : >"$work/restart"; : >"$work/etcd"
+  "$sim" serve --help >/dev/null # page the binary in before timing
+  for i in $(seq "$starts"); do
+    start_sim "$work/sim-$i" >>"$work/fresh"; stop
+    start_sim "$work/sim-$i" >>"$work/restart"; stop
+    start_etcd "$work/etcd-$i" >>"$work/etcd"; stop
+  done
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "sim serve, new data directory (ms): $(tr '\n' ' ' <"$work/fresh")"
+  echo "sim serve, restart (ms):            $(tr '\n' ' ' <"$work/restart")"
+  echo "etcd $("$etcd" --version | head -1 | awk '{print $3}'), new data directory (ms): $(tr '\n' ' ' <"$work/etcd")"
+  echo "median: sim serve new $(median <"$work/fresh") ms, restart $(median <"$work/restart") ms, etcd $(median <"$work/etcd") ms"
+fi
 
-# Resident memory with 10,000 Secrets, on a KMS-encrypted cluster.
+# Resident memory with 10,000 Secrets on a KMS-encrypted cluster, beside
+# etcd containing 10,000 values of the size that the sandbox stores.
+secrets=${SECRETS:-10000}
+parallel=${PARALLEL:-16}
+memory() { # PID: "VmRSS N MiB, VmHWM N MiB"
+  awk '/^VmRSS/ {rss = int($2 / 1024)} /^VmHWM/ {hwm = int($2 / 1024)}
+       END {printf "VmRSS %d MiB, VmHWM %d MiB", rss, hwm}' "/proc/$1/status"
+}
+# check_codes FILE EXPECTED: fails unless FILE has $secrets lines, each the
+# HTTP status EXPECTED.
+check_codes() {
+  local bad
+  bad=$(grep -cv "^$2\$" "$1" || true)
+  if [[ $bad != 0 || $(wc -l <"$1") != "$secrets" ]]; then
+    echo "error: $bad of $(wc -l <"$1") requests did not return $2:" >&2
+    sort "$1" | uniq -c >&2
+    exit 1
+  fi
+}
+
 : >"$work/summary"
 start_sim "$work/memory" >/dev/null
 control=$(sed -n 's/^Control API: *//p' "$work/summary")
 api=$(sed -n 's/^  API server: *//p' "$work/summary" | head -1)
 token=$(sed -n 's/^  token: *//p' "$work/summary" | head -1)
-rss() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$pid/status"; }
-echo "RSS after start: $(rss) MB"
+etcd_gateway=$(sed -n 's/^  etcd gateway: *//p' "$work/summary" | head -1)
+echo "sim serve after start: $(memory "$pid")"
 curl -sf -X POST "$control/v1/kms/instances" -d '{"name":"kp"}' >/dev/null
 curl -sf -X POST "$control/v1/kms/instances/kp/keys" -d '{"name":"crk"}' >/dev/null
 curl -sf -X POST "$control/v1/clusters/mycluster/kms" -d '{"instance":"kp","key":"crk"}' >/dev/null
 curl -sf -X POST "$control/v1/clock" -d '{"advance":"15m"}' >/dev/null
-# One curl process sends every request over one kept-alive connection.
-for i in $(seq 10000); do
+# The creates run on $parallel kept-alive connections, because the sandbox
+# syncs each write before it replies and groups concurrent writes.
+for i in $(seq "$secrets"); do
   # `next` separates requests; one after the last would start an empty one.
   [[ $i == 1 ]] || echo next
-  printf 'url = "%s/api/v1/namespaces/default/secrets"\nrequest = POST\nheader = "content-type: application/json"\nheader = "authorization: Bearer %s"\ndata = "{\\"metadata\\":{\\"name\\":\\"secret-%05d\\"},\\"data\\":{\\"password\\":\\"%s\\"}}"\noutput = /dev/null\n' \
+  printf 'url = "%s/api/v1/namespaces/default/secrets"\nrequest = POST\nheader = "content-type: application/json"\nheader = "authorization: Bearer %s"\ndata = "{\\"metadata\\":{\\"name\\":\\"secret-%05d\\"},\\"data\\":{\\"password\\":\\"%s\\"}}"\ninsecure\noutput = /dev/null\nwrite-out = "%%{http_code}\\n"\n' \
     "$api" "$token" "$i" "$(printf 'value-%05d-padding-to-64-bytes-of-plaintext-data-xxxxxxxx' "$i" | base64 -w0)"
 done >"$work/curl.conf"
 begin=$(now_ns)
-curl -sk -K "$work/curl.conf"
-echo "10,000 creates over HTTPS: $((($(now_ns) - begin) / 1000000)) ms"
-echo "RSS after 10,000 Secrets: $(rss) MB"
-count=$(curl -sk -H "authorization: Bearer $token" "$api/api/v1/secrets" | jq '.items | length')
-echo "listed $count Secrets; RSS after the list: $(rss) MB"
+curl -s --no-progress-meter --parallel --parallel-max "$parallel" -K "$work/curl.conf" >"$work/codes"
+elapsed=$((($(now_ns) - begin) / 1000000))
+check_codes "$work/codes" 201
+echo "sim serve: $secrets creates over HTTPS, $parallel at a time: $elapsed ms"
+echo "sim serve after $secrets Secrets: $(memory "$pid")"
+count=$(curl -sk -H "authorization: Bearer $token" "$api/api/v1/namespaces/default/secrets" | jq '.items | length')
+[[ $count == "$secrets" ]] || { echo "error: listed $count Secrets, expected $secrets" >&2; exit 1; }
+echo "sim serve after listing all $count: $(memory "$pid")"
+# The stored bytes of one Secret, read through the cluster's etcd gateway.
+stored_key=$(printf '/registry/secrets/default/secret-00001' | base64 -w0)
+stored_size=$(curl -sf -X POST "$etcd_gateway/v3/kv/range" -d "{\"key\":\"$stored_key\"}" |
+  jq -r '.kvs[0].value' | base64 -d | wc -c)
+echo "stored Secret size: $stored_size bytes"
+du -sh "$work/memory" | awk '{print "sim serve data directory: " $1}'
 stop
+
+start_etcd "$work/etcd-memory" >/dev/null
+echo "etcd after start: $(memory "$pid")"
+value=$(head -c "$stored_size" /dev/urandom | base64 -w0 | head -c "$stored_size" | base64 -w0)
+for i in $(seq "$secrets"); do
+  [[ $i == 1 ]] || echo next
+  printf 'url = "http://127.0.0.1:23790/v3/kv/put"\nrequest = POST\ndata = "{\\"key\\":\\"%s\\",\\"value\\":\\"%s\\"}"\noutput = /dev/null\nwrite-out = "%%{http_code}\\n"\n' \
+    "$(printf '/registry/secrets/default/secret-%05d' "$i" | base64 -w0)" "$value"
+done >"$work/etcd.conf"
+begin=$(now_ns)
+curl -s --no-progress-meter --parallel --parallel-max "$parallel" -K "$work/etcd.conf" >"$work/codes"
+elapsed=$((($(now_ns) - begin) / 1000000))
+check_codes "$work/codes" 200
+echo "etcd: $secrets puts of $stored_size bytes, $parallel at a time: $elapsed ms"
+echo "etcd after $secrets values: $(memory "$pid")"
+prefix=$(printf '/registry/secrets/' | base64 -w0)
+range_end=$(printf '/registry/secrets0' | base64 -w0)
+count=$(curl -s -X POST http://127.0.0.1:23790/v3/kv/range \
+  -d "{\"key\":\"$prefix\",\"range_end\":\"$range_end\"}" | jq '.kvs | length')
+echo "etcd after a range over all $count: $(memory "$pid")"
+du -sh "$work/etcd-memory" | awk '{print "etcd data directory: " $1}'
+stop
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
