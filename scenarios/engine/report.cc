@@ -1,51 +1,20 @@
 #include "scenarios/engine/report.h"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
+
+#include "scenarios/engine/escape.h"
 
 namespace scenarios {
 namespace {
 
-std::string XmlEscape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '\t':
-      case '\n':
-      case '\r':
-        out += c;
-        break;
-      default:
-        // XML 1.0 has no way to write the other control characters, not
-        // even as references, so they are shown as \xNN.
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\x";
-          out += kHex[(c >> 4) & 0xF];
-          out += kHex[c & 0xF];
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
+// Limits of a failure message on the terminal, where a long actual value,
+// such as a list of thousands of Secrets, would flood the screen.
+constexpr size_t kMaxTerminalLineBytes = 400;
+constexpr int kMaxTerminalLines = 20;
 
 std::string Milliseconds(double seconds) {
   std::ostringstream out;
@@ -54,18 +23,39 @@ std::string Milliseconds(double seconds) {
   return out.str();
 }
 
+// Writes one line of a failure, cut to kMaxTerminalLineBytes.
+void PrintFailureLine(std::ostream& out, std::string_view line) {
+  std::string_view kept = Utf8Prefix(line, kMaxTerminalLineBytes);
+  out << EscapeForTerminal(kept);
+  if (kept.size() < line.size()) {
+    out << "... [" << line.size() - kept.size()
+        << " more bytes; the --json and --junit reports have the full text]";
+  }
+  out << "\n";
+}
+
 }  // namespace
 
 void PrintResult(std::ostream& out, const ScenarioResult& result) {
   out << (result.passed    ? "PASS "
           : result.invalid ? "INVALID "
                            : "FAIL ")
-      << result.name << " (" << result.steps_run << "/" << result.steps_total
-      << " steps, " << base::FormatDuration(result.virtual_elapsed)
-      << " virtual, " << Milliseconds(result.wall_seconds) << ")\n";
-  if (!result.passed) {
-    out << "  " << result.file << "\n  " << result.failure << "\n";
+      << EscapeForTerminal(result.name) << " (" << result.steps_run << "/"
+      << result.steps_total << " steps, "
+      << base::FormatDuration(result.virtual_elapsed) << " virtual, "
+      << Milliseconds(result.wall_seconds) << ")\n";
+  if (result.passed) return;
+  out << "  " << EscapeForTerminal(result.file) << "\n  ";
+  std::string_view failure = result.failure;
+  for (int lines = 0; lines < kMaxTerminalLines; ++lines) {
+    size_t end = failure.find('\n');
+    PrintFailureLine(out, failure.substr(0, end));
+    if (end == std::string_view::npos) return;
+    failure.remove_prefix(end + 1);
   }
+  size_t hidden = std::count(failure.begin(), failure.end(), '\n') + 1;
+  out << "    ... [" << hidden
+      << " more lines; the --json and --junit reports have the full text]\n";
 }
 
 std::string SummaryLine(const std::vector<ScenarioResult>& results) {
@@ -89,15 +79,16 @@ std::string JUnitXml(const std::vector<ScenarioResult>& results) {
       << "  <testsuite name=\"scenarios\" tests=\"" << results.size()
       << "\" failures=\"" << failures << "\" time=\"" << total << "\">\n";
   for (const ScenarioResult& r : results) {
-    out << "    <testcase classname=\"" << XmlEscape(r.file) << "\" name=\""
-        << XmlEscape(r.name) << "\" time=\"" << r.wall_seconds << "\">\n";
+    out << "    <testcase classname=\"" << EscapeMarkup(r.file) << "\" name=\""
+        << EscapeMarkup(r.name) << "\" time=\"" << r.wall_seconds << "\">\n";
     if (!r.passed) {
       std::string first_line = r.failure.substr(0, r.failure.find('\n'));
-      out << "      <failure message=\"" << XmlEscape(first_line) << "\">"
-          << XmlEscape(r.failure) << "</failure>\n";
+      out << "      <failure message=\"" << EscapeMarkup(first_line) << "\">"
+          << EscapeMarkup(r.failure) << "</failure>\n";
     }
     out << "      <system-out>";
-    for (const std::string& event : r.events) out << XmlEscape(event) << "\n";
+    for (const std::string& event : r.events)
+      out << EscapeMarkup(event) << "\n";
     out << "</system-out>\n    </testcase>\n";
   }
   out << "  </testsuite>\n</testsuites>\n";

@@ -13,8 +13,11 @@ namespace scenarios {
 
 std::string TimelineHtml(const ScenarioResult& result);
 
-// Returns a file name for the scenario's page: its name with every
-// character outside [A-Za-z0-9._-] replaced by '_', plus ".html".
+// Returns the file name of the scenario's page: its name with every
+// character outside [A-Za-z0-9._-], and a leading '.', replaced by '_', cut
+// to 120 bytes, plus ".html". When the name had to change, a hash of the
+// exact name comes before ".html", so that names such as a/b and a:b get
+// different files. The result depends on the name alone.
 std::string TimelineFileName(const std::string& scenario_name);
 
 }  // namespace scenarios
