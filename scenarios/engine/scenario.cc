@@ -1,11 +1,13 @@
 #include "scenarios/engine/scenario.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -31,6 +33,9 @@ struct FieldSpec {
   std::string name;
   Type type;
   bool required = false;
+  // The range of a kInt field.
+  int64_t min = std::numeric_limits<int64_t>::min();
+  int64_t max = std::numeric_limits<int64_t>::max();
 };
 
 struct StepSpec {
@@ -48,7 +53,12 @@ const FieldSpec kWithinField{"within", Type::kDuration};
 const FieldSpec kForField{"for", Type::kDuration};
 // Kubernetes operations: the API server that serves the call and the
 // account user who makes it.
-const FieldSpec kApiServerField{"api_server", Type::kInt};
+const FieldSpec kApiServerField{"api_server", Type::kInt, false, 0,
+                                std::numeric_limits<int>::max()};
+// Seeds of the scenario and of KMS faults. Negative numbers are rejected
+// rather than wrapped to huge unsigned values.
+const FieldSpec kSeedField{"seed", Type::kInt, false, 0,
+                           std::numeric_limits<int64_t>::max()};
 const FieldSpec kAsField{"as", Type::kString};
 
 // The maximum number of passes of one repeat block.
@@ -93,14 +103,14 @@ const std::vector<StepSpec>& StepSpecs() {
         {"operation", Type::kString},
         {"key", Type::kString},
         {"latency", Type::kDuration},
-        {"status", Type::kInt},
+        {"status", Type::kInt, false, 400, 599},
         {"reason", Type::kString},
         {"message", Type::kString},
         {"outage", Type::kString},
-        {"nth", Type::kInt},
+        {"nth", Type::kInt, false, 0},
         {"rate", Type::kNumber},
-        {"seed", Type::kInt},
-        {"max_hits", Type::kInt},
+        kSeedField,
+        {"max_hits", Type::kInt, false, 0},
         {"lasts", Type::kDuration}},
        true},
       {"clear_kms_fault", "name", {{"name", Type::kString}}, true},
@@ -174,7 +184,8 @@ const std::vector<StepSpec>& StepSpecs() {
       {"add_api_server", "cluster", {kClusterField}, true},
       {"restart_api_server",
        "",
-       {kClusterField, {"api_server", Type::kInt, true}},
+       {kClusterField,
+        {"api_server", Type::kInt, true, 0, std::numeric_limits<int>::max()}},
        true},
       {"ks", "command", {{"command", Type::kString, true}, kAsField}, true},
       {"disable_kms", "cluster", {kClusterField}, true},
@@ -326,7 +337,11 @@ class Errors {
   Vars vars;
 
   // Returns the scalar's text with every ${name} replaced.
-  base::StatusOr<std::string> Text(const YAML::Node& node) const {
+  // `fix` ends the message for an unknown variable.
+  base::StatusOr<std::string> Text(
+      const YAML::Node& node,
+      std::string_view fix =
+          "; define it under 'vars:' or as a repeat's 'var'") const {
     std::string text = node.Scalar();
     std::string out;
     size_t at = 0;
@@ -340,9 +355,8 @@ class Errors {
       std::string name = text.substr(open + 2, close - open - 2);
       auto value = vars.find(name);
       if (value == vars.end()) {
-        return At(node, "unknown variable '${" + name +
-                            "}'; define it under 'vars:' or as a repeat's "
-                            "'var'");
+        return At(node,
+                  "unknown variable '${" + name + "}'" + std::string(fix));
       }
       out += text.substr(at, open - at) + value->second;
       at = close + 1;
@@ -372,6 +386,16 @@ base::StatusOr<Value> ConvertField(const Errors& errors, const YAML::Node& node,
     if (!item.IsScalar()) return wrong_type();
     return errors.Text(item);
   };
+  // A quoted scalar, or one tagged !!str, is a string in YAML, so it is no
+  // boolean or number even if its text reads like one.
+  bool is_string = node.IsScalar() &&
+                   (node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str");
+  if (is_string && (spec.type == Type::kBool || spec.type == Type::kInt ||
+                    spec.type == Type::kNumber)) {
+    return errors.At(node, where + "field '" + spec.name + "' must be " +
+                               TypeName(spec.type) + ", not the string '" +
+                               node.Scalar() + "'; remove the quotes");
+  }
   switch (spec.type) {
     case Type::kString: {
       ASSIGN_OR_RETURN(std::string text, scalar(node));
@@ -396,6 +420,12 @@ base::StatusOr<Value> ConvertField(const Errors& errors, const YAML::Node& node,
       int64_t i;
       if (!YAML::convert<int64_t>::decode(YAML::Node(text), i)) {
         return wrong_type();
+      }
+      if (i < spec.min || i > spec.max) {
+        return errors.At(node, where + "field '" + spec.name +
+                                   "' must be an integer from " +
+                                   std::to_string(spec.min) + " to " +
+                                   std::to_string(spec.max) + ", got " + text);
       }
       return Value(i);
     }
@@ -430,10 +460,12 @@ base::StatusOr<Value> ConvertField(const Errors& errors, const YAML::Node& node,
   return wrong_type();
 }
 
-// Validates the fields of `node` against `specs` into `out`.
+// Validates the fields of `node` against `specs` into `out`. Keys named in
+// `skipped` are left to the caller, such as the 'steps' of a repeat.
 base::Status ConvertFields(const Errors& errors, const YAML::Node& node,
                            const std::vector<FieldSpec>& specs,
-                           const std::string& where, Fields& out) {
+                           const std::string& where, Fields& out,
+                           const std::set<std::string>& skipped = {}) {
   if (!node.IsMap()) {
     return errors.At(node, where + "expected a map of fields");
   }
@@ -441,6 +473,7 @@ base::Status ConvertFields(const Errors& errors, const YAML::Node& node,
   for (const FieldSpec& spec : specs) known.push_back(spec.name);
   for (const auto& item : node) {
     std::string name = item.first.as<std::string>();
+    if (skipped.contains(name)) continue;
     auto spec =
         std::find_if(specs.begin(), specs.end(),
                      [&](const FieldSpec& s) { return s.name == name; });
@@ -571,12 +604,10 @@ base::Status ParseKms(ParseContext& ctx, const YAML::Node& root) {
                            "'type' and 'keys'");
     }
     Fields fields;
-    YAML::Node without_keys = YAML::Clone(node);
-    without_keys.remove("keys");
     RETURN_IF_ERROR(ConvertFields(
-        ctx.errors, without_keys,
+        ctx.errors, node,
         {{"instance", Type::kString, true}, {"type", Type::kString}},
-        "kms: ", fields));
+        "kms: ", fields, {"keys"}));
     InstanceSpec instance{fields.String("instance"),
                           fields.StringOr("type", "key-protect")};
     if (instance.type != "key-protect" && instance.type != "hpcs") {
@@ -766,11 +797,6 @@ base::Status CheckReferences(ParseContext& ctx, const YAML::Node& node,
                                    Join(users) + ")");
   }
   if (step.kind == "add_user") ctx.users.insert(f.String("email"));
-  if (f.Has("api_server") && f.Int("api_server") < 0) {
-    return ctx.errors.At(node, where +
-                                   "field 'api_server' must be 0 (the "
-                                   "first API server) or more");
-  }
   return CheckStateSteps(ctx, node, where, step);
 }
 
@@ -908,18 +934,12 @@ base::Status ParseRepeat(ParseContext& ctx, const YAML::Node& node,
                                    "expected {times: N, var: i, steps: "
                                    "[...]} with a list of steps");
   }
-  YAML::Node header = YAML::Clone(body);
-  header.remove("steps");
   Fields fields;
   RETURN_IF_ERROR(ConvertFields(
-      ctx.errors, header, {{"times", Type::kInt, true}, {"var", Type::kString}},
-      where, fields));
+      ctx.errors, body,
+      {{"times", Type::kInt, true, 0, kMaxRepeat}, {"var", Type::kString}},
+      where, fields, {"steps"}));
   int64_t times = fields.Int("times");
-  if (times < 0 || times > kMaxRepeat) {
-    return ctx.errors.At(body["times"],
-                         where + "field 'times' must be between 0 and " +
-                             std::to_string(kMaxRepeat));
-  }
   std::string var = fields.StringOr("var", "i");
   Vars saved = ctx.errors.vars;
   for (int64_t i = 0; i < times; ++i) {
@@ -962,13 +982,21 @@ base::Status ParseVars(ParseContext& ctx, const YAML::Node& root) {
   if (!vars.IsMap()) {
     return ctx.errors.At(vars, "field 'vars' must be a map of strings");
   }
+  // Values are expanded in file order, so a value can use the variables
+  // above it. A reference to a later variable is unknown, which also rules
+  // out cycles.
   for (const auto& item : vars) {
     if (!item.second.IsScalar()) {
       return ctx.errors.At(item.second, "vars: value of '" +
                                             item.first.as<std::string>() +
                                             "' must be a string");
     }
-    ctx.errors.vars[item.first.as<std::string>()] = item.second.Scalar();
+    ASSIGN_OR_RETURN(
+        std::string value,
+        ctx.errors.Text(item.second,
+                        "; a variable can use only the variables defined "
+                        "above it under 'vars:'"));
+    ctx.errors.vars[item.first.as<std::string>()] = std::move(value);
   }
   return base::OkStatus();
 }
@@ -1070,11 +1098,23 @@ nlohmann::ordered_json TypeSchema(Type type) {
   return J::object();
 }
 
+nlohmann::ordered_json FieldSchema(const FieldSpec& field) {
+  nlohmann::ordered_json schema = TypeSchema(field.type);
+  // A bounded field states both bounds, even the largest int64, because a
+  // JSON Schema integer has no limit of its own.
+  if (field.min != std::numeric_limits<int64_t>::min() ||
+      field.max != std::numeric_limits<int64_t>::max()) {
+    schema["minimum"] = field.min;
+    schema["maximum"] = field.max;
+  }
+  return schema;
+}
+
 nlohmann::ordered_json FieldsSchema(const std::vector<FieldSpec>& fields) {
   nlohmann::ordered_json properties = nlohmann::ordered_json::object();
   nlohmann::ordered_json required = nlohmann::ordered_json::array();
   for (const FieldSpec& field : fields) {
-    properties[field.name] = TypeSchema(field.type);
+    properties[field.name] = FieldSchema(field);
     if (field.required) required.push_back(field.name);
   }
   nlohmann::ordered_json schema = {{"type", "object"},
@@ -1092,12 +1132,9 @@ std::string ScenarioJsonSchema() {
   for (const StepSpec& spec : StepSpecs()) {
     J body = FieldsSchema(spec.fields);
     if (!spec.shorthand.empty()) {
-      J shorthand =
-          TypeSchema(std::find_if(spec.fields.begin(), spec.fields.end(),
-                                  [&](const FieldSpec& f) {
-                                    return f.name == spec.shorthand;
-                                  })
-                         ->type);
+      J shorthand = FieldSchema(*std::find_if(
+          spec.fields.begin(), spec.fields.end(),
+          [&](const FieldSpec& f) { return f.name == spec.shorthand; }));
       body = J{{"anyOf", J::array({body, shorthand, J{{"type", "null"}}})}};
     }
     J step = {{"type", "object"},
@@ -1115,7 +1152,8 @@ std::string ScenarioJsonSchema() {
         {{"repeat",
           {{"type", "object"},
            {"properties",
-            {{"times", {{"type", "integer"}, {"minimum", 0}}},
+            {{"times",
+              {{"type", "integer"}, {"minimum", 0}, {"maximum", kMaxRepeat}}},
              {"var", {{"type", "string"}}},
              {"steps",
               {{"type", "array"}, {"items", {{"$ref", "#/$defs/step"}}}}}}},
@@ -1151,7 +1189,7 @@ std::string ScenarioJsonSchema() {
       {"properties",
        {{"name", {{"type", "string"}}},
         {"description", {{"type", "string"}}},
-        {"seed", {{"type", "integer"}}},
+        {"seed", FieldSchema(kSeedField)},
         {"vars",
          {{"type", "object"},
           {"additionalProperties",
@@ -1213,6 +1251,69 @@ size_t FirstInvalidUtf8(std::string_view text) {
   return std::string_view::npos;
 }
 
+// Finds the first key that appears twice in one YAML mapping. yaml-cpp 0.7
+// accepts such a map, so without this check one of two `name:` or
+// `within:` lines would be silently ignored. It works on
+// parser events, so aliases are not expanded and the check stays linear in
+// the size of the file.
+class DuplicateKeyFinder : public YAML::EventHandler {
+ public:
+  // The first duplicate key found, if any, and its two lines.
+  std::optional<std::string> key;
+  int first_line = 0;
+  int second_line = 0;
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override {
+    Node(mark, "~");
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
+    Node(mark, std::nullopt);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string& value) override {
+    Node(mark, value);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&,
+                       YAML::anchor_t, YAML::EmitterStyle::value) override {
+    Node(mark, std::nullopt);
+    frames_.push_back({false});
+  }
+  void OnSequenceEnd() override { frames_.pop_back(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(mark, std::nullopt);
+    frames_.push_back({true});
+  }
+  void OnMapEnd() override { frames_.pop_back(); }
+
+ private:
+  struct Frame {
+    bool is_map;
+    bool at_key = true;
+    std::map<std::string, int> lines;  // key -> 1-based line
+  };
+
+  // Records one node; `text` is nullopt for collections and aliases, which
+  // are not compared as keys.
+  void Node(const YAML::Mark& mark, const std::optional<std::string>& text) {
+    if (frames_.empty() || !frames_.back().is_map) return;
+    Frame& frame = frames_.back();
+    bool at_key = frame.at_key;
+    frame.at_key = !frame.at_key;
+    if (!at_key || !text || key) return;
+    auto [first, added] = frame.lines.emplace(*text, mark.line + 1);
+    if (!added) {
+      key = *text;
+      first_line = first->second;
+      second_line = mark.line + 1;
+    }
+  }
+
+  std::vector<Frame> frames_;
+};
+
 base::StatusOr<Scenario> ParseYaml(const std::string& text,
                                    const std::string& path) {
   YAML::Node root;
@@ -1222,6 +1323,15 @@ base::StatusOr<Scenario> ParseYaml(const std::string& text,
     return base::InvalidArgumentError(path + ":" +
                                       std::to_string(e.mark.line + 1) +
                                       ": invalid YAML: " + e.msg);
+  }
+  DuplicateKeyFinder duplicates;
+  std::istringstream stream(text);
+  YAML::Parser(stream).HandleNextDocument(duplicates);
+  if (duplicates.key) {
+    return base::InvalidArgumentError(
+        path + ":" + std::to_string(duplicates.second_line) +
+        ": duplicate key '" + *duplicates.key + "', first at line " +
+        std::to_string(duplicates.first_line) + "; remove one of the two");
   }
   Errors errors(path);
   if (!root.IsMap()) {
@@ -1249,18 +1359,18 @@ base::StatusOr<Scenario> ParseYaml(const std::string& text,
     }
   }
   Fields top;
-  YAML::Node header;
-  for (const char* field : {"name", "description", "seed"}) {
-    if (root[field]) header[field] = root[field];
+  RETURN_IF_ERROR(ConvertFields(
+      errors, root,
+      {{"name", Type::kString}, {"description", Type::kString}, kSeedField}, "",
+      top, {"vars", "clusters", "kms", "steps"}));
+  if (top.Has("name")) {
+    if (top.String("name").empty()) {
+      return errors.At(root["name"],
+                       "field 'name' must not be empty; name the scenario "
+                       "or drop 'name:' to use the file name");
+    }
+    scenario.name = top.String("name");
   }
-  if (header.size() > 0) {
-    RETURN_IF_ERROR(ConvertFields(errors, header,
-                                  {{"name", Type::kString},
-                                   {"description", Type::kString},
-                                   {"seed", Type::kInt}},
-                                  "", top));
-  }
-  if (top.Has("name")) scenario.name = top.String("name");
   scenario.description = top.StringOr("description", "");
   if (top.Has("seed")) scenario.seed = static_cast<uint64_t>(top.Int("seed"));
 

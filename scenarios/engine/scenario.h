@@ -12,11 +12,14 @@
 //
 // Top-level `vars:` defines strings that steps use as `${name}`, and a
 // `repeat: {times: N, var: i, steps: [...]}` step expands its steps N times
-// with `${i}` counting from 0, for soak scenarios.
+// with `${i}` counting from 0, for soak scenarios. A variable's value may use
+// the variables defined above it; each value is expanded once, where it is
+// defined.
 //
-// Parsing validates everything before any step runs: YAML syntax, step
-// keywords, field names and types, and the names of clusters, instances and
-// keys that steps refer to. Errors name the file, line and field.
+// Parsing validates everything before any step runs: YAML syntax, duplicate
+// keys, step keywords, field names and types (a quoted "3" is a string, not
+// an integer), integer ranges, and the names of clusters, instances and keys
+// that steps refer to. Errors name the file, line and field.
 #ifndef SCENARIOS_ENGINE_SCENARIO_H_
 #define SCENARIOS_ENGINE_SCENARIO_H_
 

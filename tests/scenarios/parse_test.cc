@@ -316,3 +316,125 @@ TEST(ScenarioParser, RejectsMissingFieldWithFix) {
 
 }  // namespace
 }  // namespace scenarios
+
+namespace scenarios {
+namespace {
+
+// Parses `text` as a whole file; returns the error message, or "ok".
+std::string FileError(const std::string& text) {
+  base::StatusOr<Scenario> parsed = ParseScenario(text, "bad.yaml");
+  if (parsed.ok()) return "ok";
+  return parsed.status().message();
+}
+
+TEST(ScenarioParser, RejectsNegativeSeeds) {
+  std::string top =
+      FileError("name: t\nseed: -1\n" + std::string(kHeader).substr(8) +
+                "  - advance: 1m\n");
+  std::string fault = ParseError(
+      "  - kms_fault: {name: f, kind: error, rate: 0.5, seed: -1}\n");
+
+  EXPECT_EQ(top,
+            "bad.yaml:2: field 'seed' must be an integer from 0 to "
+            "9223372036854775807, got -1");
+  EXPECT_EQ(fault,
+            "bad.yaml:10: step 1 (kms_fault): field 'seed' must be an integer "
+            "from 0 to 9223372036854775807, got -1");
+}
+
+TEST(ScenarioParser, RejectsQuotedNumbersAndBooleans) {
+  std::string times = ParseError(
+      "  - repeat:\n      times: \"3\"\n      steps: [advance: 1m]\n");
+  std::string ok =
+      ParseError("  - get_secret: {name: db}\n    expect: {ok: 'true'}\n");
+  std::string tagged = ParseError("  - reload_worker: !!str 0\n");
+
+  EXPECT_EQ(times,
+            "bad.yaml:11: step 1 (repeat): field 'times' must be an integer, "
+            "not the string '3'; remove the quotes");
+  EXPECT_EQ(ok,
+            "bad.yaml:11: step 1 (get_secret): expect: field 'ok' must be true "
+            "or false, not the string 'true'; remove the quotes");
+  EXPECT_NE(tagged.find("field 'worker' must be an integer, not the string"),
+            std::string::npos)
+      << tagged;
+}
+
+TEST(ScenarioParser, RejectsIntegersOutOfRange) {
+  std::string api_server =
+      ParseError("  - get_secret: {name: db, api_server: 4294967296}\n");
+  std::string times =
+      ParseError("  - repeat: {times: -1, steps: [advance: 1m]}\n");
+
+  EXPECT_EQ(api_server,
+            "bad.yaml:10: step 1 (get_secret): field 'api_server' must be an "
+            "integer from 0 to 2147483647, got 4294967296");
+  EXPECT_EQ(times,
+            "bad.yaml:10: step 1 (repeat): field 'times' must be an integer "
+            "from 0 to 1000000, got -1");
+}
+
+TEST(ScenarioParser, RejectsDuplicateKeys) {
+  std::string top = FileError("name: a\n" + std::string(kHeader).substr(8) +
+                              "  - advance: 1m\nname: b\n");
+  std::string in_step = ParseError(
+      "  - advance: 1m\n  - get_secret:\n      name: db\n      name: other\n");
+  std::string nested =
+      ParseError("  - create_secret: {name: db, data: {a: x, b: y, a: z}}\n");
+
+  EXPECT_EQ(top,
+            "bad.yaml:11: duplicate key 'name', first at line 1; remove one "
+            "of the two");
+  EXPECT_EQ(in_step,
+            "bad.yaml:13: duplicate key 'name', first at line 12; remove one "
+            "of the two");
+  EXPECT_EQ(nested,
+            "bad.yaml:10: duplicate key 'a', first at line 10; remove one of "
+            "the two");
+  EXPECT_EQ(ParseError("  - create_secret: {name: db, data: {a: x}}\n"
+                       "  - get_secret: {name: db}\n"
+                       "    expect: {data: {a: x}}\n"),
+            "ok");
+}
+
+TEST(ScenarioParser, RejectsEmptyName) {
+  EXPECT_EQ(FileError("name: ''\n" + std::string(kHeader).substr(8) +
+                      "  - advance: 1m\n"),
+            "bad.yaml:1: field 'name' must not be empty; name the scenario or "
+            "drop 'name:' to use the file name");
+}
+
+TEST(ScenarioParser, ReportsLinesInsideRepeatAndKms) {
+  std::string repeat = ParseError(
+      "  - advance: 1m\n  - repeat:\n      times: 2\n      count: 3\n"
+      "      steps: [advance: 1m]\n");
+  std::string kms = FileError(
+      "clusters: [{name: prod, version: 1.19.16_1540}]\n"
+      "kms:\n  - instance: kp\n    kind: hpcs\n"
+      "steps: [advance: 1m]\n");
+
+  EXPECT_NE(repeat.find("bad.yaml:13: step 2 (repeat): unknown field 'count'"),
+            std::string::npos)
+      << repeat;
+  EXPECT_NE(kms.find("bad.yaml:4: kms: unknown field 'kind'"),
+            std::string::npos)
+      << kms;
+}
+
+TEST(ScenarioParser, VarsUseEarlierVars) {
+  base::StatusOr<Scenario> parsed = ParseScenario(
+      "vars:\n  base: db\n  name: ${base}-1\n" + std::string(kHeader) +
+          "  - get_secret: {name: '${name}'}\n",
+      "vars.yaml");
+  std::string later = FileError("vars:\n  name: ${base}-1\n  base: db\n" +
+                                std::string(kHeader) + "  - advance: 1m\n");
+
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->steps[0].fields.String("name"), "db-1");
+  EXPECT_EQ(later,
+            "bad.yaml:2: unknown variable '${base}'; a variable can use only "
+            "the variables defined above it under 'vars:'");
+}
+
+}  // namespace
+}  // namespace scenarios
