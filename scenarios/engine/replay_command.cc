@@ -1,20 +1,29 @@
 #include "scenarios/engine/replay_command.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <charconv>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "scenarios/engine/escape.h"
 #include "scenarios/engine/report.h"
 #include "scenarios/engine/runner.h"
 #include "scenarios/engine/scenario.h"
@@ -35,23 +44,52 @@ struct ReplayFlags {
   std::string filter;
   std::string work_dir;
   std::string shard;  // "i/n"
+  bool shard_given = false;
   std::string timeline_dir;
-  uint64_t seed = 1;
+  std::string seed = "1";
   int jobs = 1;
   bool validate_only = false;
-  bool print_schema = false;
+  // --schema was given; an empty schema_path means standard output.
+  bool schema = false;
+  std::string schema_path;
 };
+
+// The largest seed, both for --seed and for `seed:` in scenario files.
+constexpr int64_t kMaxSeed = std::numeric_limits<int64_t>::max();
+
+// Parses a decimal integer from 0 to kMaxSeed, with nothing around it.
+std::optional<uint64_t> ParseSeed(const std::string& text) {
+  int64_t seed = 0;
+  const char* end = text.data() + text.size();
+  auto [stop, error] = std::from_chars(text.data(), end, seed);
+  if (text.empty() || error != std::errc() || stop != end || seed < 0) {
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(seed);
+}
+
+// Parses a positive decimal integer, with nothing around it.
+std::optional<int> ParsePositive(std::string_view text) {
+  int value = 0;
+  auto [stop, error] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() ||
+      stop != text.data() + text.size() || value < 1) {
+    return std::nullopt;
+  }
+  return value;
+}
 
 // Parses "i/n" with 1 <= i <= n into a zero-based index and a count.
 std::optional<std::pair<int, int>> ParseShard(const std::string& text) {
-  int index = 0;
-  int count = 0;
-  char extra;
-  if (std::sscanf(text.c_str(), "%d/%d%c", &index, &count, &extra) != 2 ||
-      count < 1 || index < 1 || index > count) {
-    return std::nullopt;
-  }
-  return std::make_pair(index - 1, count);
+  size_t slash = text.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  std::optional<int> index =
+      ParsePositive(std::string_view(text).substr(0, slash));
+  std::optional<int> count =
+      ParsePositive(std::string_view(text).substr(slash + 1));
+  if (!index || !count || *index > *count) return std::nullopt;
+  return std::make_pair(*index - 1, *count);
 }
 
 // Parses every file; returns false (after printing each error) if any is
@@ -69,15 +107,36 @@ bool ParseAll(const std::vector<std::string>& files, const ReplayFlags& flags,
     }
   }
   bool valid = true;
+  std::map<std::string, std::string> file_of_name;
+  size_t total = 0;
   for (const std::string& file : files) {
     base::StatusOr<Scenario> scenario = ParseScenarioFile(file);
     if (!scenario.ok()) {
-      std::cerr << "error: " << scenario.status().message() << "\n";
+      std::cerr << "error: " << EscapeForTerminal(scenario.status().message())
+                << "\n";
+      valid = false;
+      continue;
+    }
+    ++total;
+    auto [first, added] = file_of_name.emplace(scenario->name, file);
+    if (!added) {
+      std::cerr << "error: " << EscapeForTerminal(file) << ": scenario name '"
+                << EscapeForTerminal(scenario->name) << "' is also used by "
+                << EscapeForTerminal(first->second)
+                << "; names identify scenarios in --filter, the reports and "
+                   "the timeline files, so set a different 'name:'\n";
       valid = false;
       continue;
     }
     if (filter && !std::regex_search(scenario->name, *filter)) continue;
     out.push_back(std::move(*scenario));
+  }
+  if (valid && filter && out.empty()) {
+    std::cerr << "error: --filter '" << EscapeForTerminal(flags.filter)
+              << "' matches none of the " << total
+              << " scenario names; it is a regular expression searched for "
+                 "in each scenario's name (its 'name:' or file name)\n";
+    return false;
   }
   return valid;
 }
@@ -113,21 +172,75 @@ std::vector<ScenarioResult> RunAll(const std::vector<Scenario>& scenarios,
   return results;
 }
 
+// Checks that a report file can be written, before any scenario runs, so
+// that a typo in a path does not cost a whole run. The check opens the file
+// for writing without truncating it and removes it again if it did not
+// exist.
+bool CheckReportFile(const char* flag, const std::string& path) {
+  std::error_code ec;
+  bool existed = std::filesystem::exists(path, ec);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    std::cerr << "error: " << flag << " " << EscapeForTerminal(path)
+              << ": cannot write the report: " << std::strerror(errno)
+              << "; name a file in an existing, writable folder\n";
+    return false;
+  }
+  close(fd);
+  if (!existed) std::filesystem::remove(path, ec);
+  return true;
+}
+
+// Creates the --timeline folder and checks that files can be created in it.
+bool CheckTimelineDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    std::cerr << "error: --timeline " << EscapeForTerminal(dir)
+              << ": cannot create the folder: " << ec.message() << "\n";
+    return false;
+  }
+  std::string probe = dir + "/.sim-replay-probe-XXXXXX";
+  int fd = mkstemp(probe.data());
+  if (fd < 0) {
+    std::cerr << "error: --timeline " << EscapeForTerminal(dir)
+              << ": cannot create files in the folder: " << std::strerror(errno)
+              << "\n";
+    return false;
+  }
+  close(fd);
+  std::filesystem::remove(probe, ec);
+  return true;
+}
+
+bool CheckOutputs(const ReplayFlags& flags) {
+  if (!flags.junit.empty() && flags.junit == flags.json) {
+    std::cerr << "error: --junit and --json name the same file; give each "
+                 "report its own file\n";
+    return false;
+  }
+  if (!flags.junit.empty() && !CheckReportFile("--junit", flags.junit)) {
+    return false;
+  }
+  if (!flags.json.empty() && !CheckReportFile("--json", flags.json)) {
+    return false;
+  }
+  return flags.timeline_dir.empty() || CheckTimelineDir(flags.timeline_dir);
+}
+
 bool WriteReports(const ReplayFlags& flags,
                   const std::vector<ScenarioResult>& results) {
   bool ok = true;
   auto write = [&](const std::string& path, const std::string& content) {
     base::Status written = WriteFile(path, content);
     if (!written.ok()) {
-      std::cerr << "error: " << written.message() << "\n";
+      std::cerr << "error: " << EscapeForTerminal(written.message()) << "\n";
       ok = false;
     }
   };
   if (!flags.junit.empty()) write(flags.junit, JUnitXml(results));
   if (!flags.json.empty()) write(flags.json, JsonReport(results));
   if (!flags.timeline_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(flags.timeline_dir, ec);
     for (const ScenarioResult& result : results) {
       write(flags.timeline_dir + "/" + TimelineFileName(result.name),
             TimelineHtml(result));
@@ -136,16 +249,42 @@ bool WriteReports(const ReplayFlags& flags,
   return ok;
 }
 
-int Replay(const ReplayFlags& flags) {
-  if (flags.print_schema) {
+// Writes the JSON Schema to standard output or to flags.schema_path.
+int WriteSchema(const ReplayFlags& flags) {
+  if (!flags.paths.empty()) {
+    std::cerr << "error: --schema writes the schema and runs no scenarios; "
+                 "drop the scenario paths\n";
+    return kInvalidInput;
+  }
+  if (flags.schema_path.empty() || flags.schema_path == "-") {
     std::cout << ScenarioJsonSchema();
     return kAllPassed;
   }
+  base::Status written = WriteFile(flags.schema_path, ScenarioJsonSchema());
+  if (!written.ok()) {
+    std::cerr << "error: --schema: " << EscapeForTerminal(written.message())
+              << "\n";
+    return kInvalidInput;
+  }
+  std::cout << "wrote the JSON Schema to "
+            << EscapeForTerminal(flags.schema_path) << "\n";
+  return kAllPassed;
+}
+
+int Replay(const ReplayFlags& flags) {
+  if (flags.schema) return WriteSchema(flags);
+  std::optional<uint64_t> seed = ParseSeed(flags.seed);
+  if (!seed) {
+    std::cerr << "error: --seed must be an integer from 0 to " << kMaxSeed
+              << ", got '" << EscapeForTerminal(flags.seed) << "'\n";
+    return kInvalidInput;
+  }
   std::optional<std::pair<int, int>> shard{std::make_pair(0, 1)};
-  if (!flags.shard.empty()) shard = ParseShard(flags.shard);
+  if (flags.shard_given) shard = ParseShard(flags.shard);
   if (!shard) {
-    std::cerr << "error: --shard must be i/n with 1 <= i <= n, got \""
-              << flags.shard << "\"\n";
+    std::cerr << "error: --shard must be i/n with 1 <= i <= n, such as 1/3, "
+                 "got '"
+              << EscapeForTerminal(flags.shard) << "'\n";
     return kInvalidInput;
   }
   if (flags.paths.empty()) {
@@ -159,7 +298,13 @@ int Replay(const ReplayFlags& flags) {
   base::StatusOr<std::vector<std::string>> files =
       FindScenarioFiles(flags.paths);
   if (!files.ok()) {
-    std::cerr << "error: " << files.status().message() << "\n";
+    std::cerr << "error: " << EscapeForTerminal(files.status().message())
+              << "\n";
+    return kInvalidInput;
+  }
+  if (files->empty()) {
+    std::cerr << "error: no scenario files (*.yaml or *.yml) in the folders "
+                 "named\n";
     return kInvalidInput;
   }
 
@@ -176,8 +321,14 @@ int Replay(const ReplayFlags& flags) {
     }
   }
 
+  if (selected.empty()) {
+    std::cout << "shard " << EscapeForTerminal(flags.shard)
+              << " has none of the " << parsed.size() << " scenarios\n";
+  }
+  if (!CheckOutputs(flags)) return kInvalidInput;
+
   RunOptions options;
-  options.seed = flags.seed;
+  options.seed = *seed;
   options.work_dir = flags.work_dir;
   std::vector<ScenarioResult> results = RunAll(selected, options, flags.jobs);
   bool reports_written = WriteReports(flags, results);
@@ -198,8 +349,11 @@ std::function<int()> AddReplayCommand(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("replay", "Run scenario files and report results");
   cmd->add_option("paths", flags->paths, "Scenario files or folders");
-  cmd->add_flag("--schema", flags->print_schema,
-                "Print the JSON Schema of scenario files and exit");
+  cmd->add_option("--schema", flags->schema_path,
+                  "Write the JSON Schema of scenario files to FILE, or to "
+                  "standard output without FILE, and exit")
+      ->expected(0, 1)
+      ->type_name("[FILE]");
   cmd->add_option("--junit", flags->junit,
                   "Write a JUnit XML report to this file");
   cmd->add_option("--json", flags->json, "Write a JSON report to this file");
@@ -207,7 +361,8 @@ std::function<int()> AddReplayCommand(CLI::App& app) {
                   "Run only scenarios whose name matches this regular "
                   "expression");
   cmd->add_option("--seed", flags->seed,
-                  "Seed for scenarios that do not set their own")
+                  "Seed for scenarios that do not set their own, an integer "
+                  "from 0 to 9223372036854775807")
       ->capture_default_str();
   cmd->add_option("--work-dir", flags->work_dir,
                   "Parent folder for the runs' RocksDB stores (default: the "
@@ -224,6 +379,8 @@ std::function<int()> AddReplayCommand(CLI::App& app) {
                   "Write an HTML timeline per scenario into this folder");
   return [cmd, flags]() -> int {
     if (!*cmd) return -1;
+    flags->schema = cmd->count("--schema") > 0;
+    flags->shard_given = cmd->count("--shard") > 0;
     return Replay(*flags);
   };
 }

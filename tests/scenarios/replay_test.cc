@@ -264,3 +264,218 @@ TEST(Replay, StepAfterDataLossIsInvalid) {
 }
 
 }  // namespace
+
+namespace {
+
+constexpr char kCluster[] = R"(clusters:
+  - name: prod
+    version: 1.19.16_1540
+)";
+
+// Writes a scenario file under a fresh folder `dir` of the test temp dir
+// and returns the folder.
+std::string WriteScenario(const std::string& dir, const std::string& file,
+                          const std::string& text) {
+  std::string folder = testing::TempDir() + "/" + dir;
+  std::filesystem::create_directories(folder);
+  std::ofstream(folder + "/" + file) << text;
+  return folder;
+}
+
+std::string FreshFolder(const std::string& name) {
+  std::string folder = testing::TempDir() + "/" + name;
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder);
+  return folder;
+}
+
+TEST(Replay, SeedOutOfRangeIsInvalidInput) {
+  for (const char* seed : {"-1", "9223372036854775808", "1x", "''", "+3"}) {
+    CommandResult result =
+        RunSim("replay " + Library() + "/verification --seed " + seed);
+
+    EXPECT_EQ(result.exit_code, 2) << seed << "\n" << result.output;
+    EXPECT_NE(result.output.find("error: --seed must be an integer from 0 to "
+                                 "9223372036854775807, got '"),
+              std::string::npos)
+        << seed << "\n"
+        << result.output;
+    EXPECT_EQ(result.output.find("passed"), std::string::npos) << seed;
+  }
+  CommandResult largest = RunSim("replay " + Library() +
+                                 "/verification --seed 9223372036854775807");
+  EXPECT_EQ(largest.exit_code, 0) << largest.output;
+}
+
+TEST(Replay, MalformedShardIsInvalidInput) {
+  for (const char* shard :
+       {"''", "' 1/2'", "1/2x", "+1/2", "0/2", "1/0", "1/", "/2", "1-2"}) {
+    CommandResult result =
+        RunSim("replay " + Library() + "/verification --shard " + shard);
+
+    EXPECT_EQ(result.exit_code, 2) << shard << "\n" << result.output;
+    EXPECT_NE(result.output.find("--shard must be i/n"), std::string::npos)
+        << shard << "\n"
+        << result.output;
+    EXPECT_EQ(result.output.find("passed"), std::string::npos) << shard;
+  }
+}
+
+TEST(Replay, EmptyShardRunsNothing) {
+  CommandResult result =
+      RunSim("replay " + Library() + "/verification --shard 9/9");
+
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("shard 9/9 has none of the 2 scenarios"),
+            std::string::npos)
+      << result.output;
+}
+
+TEST(Replay, FilterMatchingNothingIsInvalidInput) {
+  CommandResult result = RunSim("replay " + Library() + " --filter no-such");
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("error: --filter 'no-such' matches none of the "
+                               "25 scenario names"),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(result.output.find("passed"), std::string::npos) << result.output;
+}
+
+TEST(Replay, FolderWithoutScenariosIsInvalidInput) {
+  CommandResult result = RunSim("replay " + FreshFolder("no-scenarios"));
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("no scenario files"), std::string::npos)
+      << result.output;
+}
+
+TEST(Replay, UnwritableReportsRejectedBeforeRunning) {
+  std::string folder = FreshFolder("unwritable");
+  std::string junit = folder + "/report.xml";
+  std::ofstream(folder + "/file") << "a file, not a folder";
+  const std::string cases[] = {
+      "--junit /nonexistent/report.xml",
+      "--junit " + junit + " --json " + folder,
+      "--timeline " + folder + "/file/timelines",
+      "--junit " + junit + " --json " + junit,
+  };
+
+  for (const std::string& flags : cases) {
+    CommandResult result =
+        RunSim("replay " + Library() + "/verification " + flags);
+
+    EXPECT_EQ(result.exit_code, 2) << flags << "\n" << result.output;
+    EXPECT_NE(result.output.find("error: --"), std::string::npos)
+        << flags << "\n"
+        << result.output;
+    EXPECT_EQ(result.output.find("PASS"), std::string::npos) << flags << "\n"
+                                                             << result.output;
+    // The check of --junit left nothing behind.
+    EXPECT_FALSE(std::filesystem::exists(junit)) << flags;
+  }
+}
+
+TEST(Replay, TimelineFilesDistinctForSimilarNames) {
+  std::string folder = FreshFolder("similar-names");
+  WriteScenario(
+      "similar-names", "slash.yaml",
+      "name: a/b\n" + std::string(kCluster) + "steps:\n  - advance: 1m\n");
+  WriteScenario(
+      "similar-names", "colon.yaml",
+      "name: a:b\n" + std::string(kCluster) + "steps:\n  - advance: 2m\n");
+  std::string timelines = FreshFolder("similar-names-timelines");
+
+  CommandResult result =
+      RunSim("replay " + folder + " --timeline " + timelines);
+
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::vector<std::string> pages;
+  for (const auto& entry : std::filesystem::directory_iterator(timelines)) {
+    pages.push_back(ReadFile(entry.path().string()));
+  }
+  ASSERT_EQ(pages.size(), 2u);
+  EXPECT_NE(pages[0], pages[1]);
+}
+
+TEST(Replay, DuplicateScenarioNamesAreInvalid) {
+  std::string folder = FreshFolder("duplicate-names");
+  WriteScenario(
+      "duplicate-names", "one.yaml",
+      "name: same\n" + std::string(kCluster) + "steps:\n  - advance: 1m\n");
+  WriteScenario(
+      "duplicate-names", "two.yaml",
+      "name: same\n" + std::string(kCluster) + "steps:\n  - advance: 1m\n");
+
+  CommandResult result = RunSim("replay " + folder);
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("two.yaml: scenario name 'same' is also used "
+                               "by " +
+                               folder + "/one.yaml"),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(result.output.find("passed"), std::string::npos) << result.output;
+}
+
+TEST(Replay, LongFailureCutOnTerminalOnly) {
+  std::string value(5000, 'x');
+  std::string folder = FreshFolder("long-failure");
+  WriteScenario("long-failure", "long.yaml",
+                std::string(kCluster) +
+                    "steps:\n  - create_secret: {name: db, data: {v: " + value +
+                    "}}\n  - get_secret: {name: db}\n" +
+                    "    expect: {data: {v: short}}\n");
+  std::string json = folder + "/report.json";
+  std::string junit = folder + "/report.xml";
+
+  CommandResult result = RunSim("replay " + folder + "/long.yaml --json " +
+                                json + " --junit " + junit);
+
+  ASSERT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("more bytes; the --json and --junit reports "
+                               "have the full text]"),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(result.output.find(value), std::string::npos);
+  std::istringstream lines(result.output);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_LE(line.size(), 500u) << line;
+  }
+  EXPECT_NE(ReadFile(json).find("actual:   data {v: " + value + "}"),
+            std::string::npos);
+  EXPECT_NE(ReadFile(junit).find("actual:   data {v: " + value + "}"),
+            std::string::npos);
+}
+
+TEST(Replay, ControlCharactersEscapedOnTerminal) {
+  CommandResult result =
+      RunSim("replay " + TestData("control-characters.yaml"));
+
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("PASS bell\\x07 escape\\x1b[31m ("),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(result.output.find('\x1b'), std::string::npos);
+  EXPECT_EQ(result.output.find('\a'), std::string::npos);
+}
+
+TEST(Replay, SchemaWrittenToNamedFile) {
+  std::string path = FreshFolder("schema") + "/schema.json";
+
+  CommandResult written = RunSim("replay --schema " + path);
+  CommandResult printed = RunSim("replay --schema");
+  CommandResult with_paths =
+      RunSim("replay --schema=" + path + " " + Library());
+
+  ASSERT_EQ(written.exit_code, 0) << written.output;
+  EXPECT_EQ(written.output, "wrote the JSON Schema to " + path + "\n");
+  EXPECT_EQ(ReadFile(path), printed.output);
+  EXPECT_EQ(with_paths.exit_code, 2) << with_paths.output;
+  EXPECT_NE(with_paths.output.find("--schema writes the schema and runs no "
+                                   "scenarios"),
+            std::string::npos)
+      << with_paths.output;
+}
+
+}  // namespace
