@@ -244,14 +244,11 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
       if (!name.ok()) return ErrorResponse(name.status());
       done = Snapshot(*name);
       result = {{"name", *name}, {"saved", true}};
-      if (done.ok() && recorder) recorder->Comment("snapshot saved: " + *name);
+      if (done.ok() && recorder) recorder->Snapshot(*name);
     } else if (s.size() == 3 && s[2] == "restore" && method == "POST") {
       done = Restore(s[1]);
       result = {{"name", s[1]}, {"restored", true}};
-      if (done.ok() && recorder) {
-        recorder->Comment("snapshot restored: " + s[1] +
-                          " (the steps above it no longer hold)");
-      }
+      if (done.ok() && recorder) recorder->Restore(s[1]);
     } else if (s.size() == 2 && method == "DELETE") {
       done = DeleteSnapshot(s[1]);
       result = {{"name", s[1]}, {"deleted", true}};
@@ -436,9 +433,14 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
           it != answer.headers.end()) {
         response.content_type = it->second;
       }
-      if (recorder && method != "GET" && answer.status < 300) {
-        recorder->Comment("KMS fault change, which no step replays: " + method +
-                          " " + forwarded.target + " " + request.body);
+      if (recorder && s[1] == "faults" && answer.status < 300) {
+        if (method == "POST" && s.size() == 2) {
+          recorder->FaultAdded(env, json::parse(answer.body, nullptr, false));
+        } else if (method == "DELETE" && s.size() == 2) {
+          recorder->FaultsCleared(std::nullopt);
+        } else if (method == "DELETE" && s.size() == 3) {
+          recorder->FaultsCleared(std::strtoull(s[2].c_str(), nullptr, 10));
+        }
       }
       return response;
     }
@@ -517,13 +519,7 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
       }
       base::StatusOr<kms::Key> key = env.kms().CreateKey(instance->id, create);
       if (!key.ok()) return ErrorResponse(key.status());
-      if (recorder) {
-        json step = {{"instance", recorder->InstanceName(instance->id)},
-                     {"name", recorder->KeyName(env, key->id)},
-                     {"root", !key->extractable}};
-        if (lifetime) step["expires_after"] = base::FormatDuration(*lifetime);
-        recorder->Step({{"create_key", step}});
-      }
+      if (recorder) recorder->KeyCreated(env, *key);
       return JsonResponse(201, KeyJson(*key));
     }
     base::StatusOr<kms::Key> key = FindKey(env, *instance, s[4]);

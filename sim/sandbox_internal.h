@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -95,8 +96,23 @@ class Recorder {
   void Step(json step);
   // Adds a YAML comment line, for an action that no step can replay.
   void Comment(const std::string& text);
+  // Records a KMS fault from the JSON that the KMS mock returned for it
+  // (kms-mock/control_api.cc), as a kms_fault step.
+  void FaultAdded(Environment& env, const json& fault);
+  // Records the removal of the fault with the KMS mock's `id`, or of every
+  // fault when `id` is empty.
+  void FaultsCleared(std::optional<uint64_t> id);
+  // Records a snapshot saved or restored under `name`. Both restart the
+  // sandbox's KMS, which ends every fault, so a clear_kms_fault step follows
+  // when a replay may have faults in effect.
+  void Snapshot(const std::string& name);
+  void Restore(const std::string& name);
   // Records a KMS instance or key created after Begin.
   void AddInstance(const kms::Instance& instance);
+  // Records a KMS key created after Begin as a create_key step.
+  void KeyCreated(Environment& env, const kms::Key& key);
+  // Returns the scenario name of a key, adding a create_key step first for
+  // a key created through the Key Protect API.
   std::string KeyName(Environment& env, const std::string& key_id);
   std::string InstanceName(const std::string& instance_id);
   // Records a cluster created after Begin (declared with the others).

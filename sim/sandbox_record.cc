@@ -15,6 +15,23 @@
 namespace sim {
 namespace {
 
+// The last words of `ks` commands that change nothing.
+const std::set<std::string> kReadOnlyCommands = {"ls", "get", "info", "config",
+                                                 "show"};
+
+// Quotes a word of a command line for SplitCommandLine when it needs it.
+std::string QuoteWord(const std::string& word) {
+  if (!word.empty() && word.find_first_of(" \t\n'\"\\") == std::string::npos) {
+    return word;
+  }
+  std::string quoted = "\"";
+  for (char c : word) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
 // `ks` flags that take no value.
 const std::set<std::string> kBoolFlags = {
     "--public-endpoint", "--standard",         "--force", "-f",
@@ -96,6 +113,22 @@ bool IsUtf8Text(const std::string& text) {
   }
 }
 
+// The decoded `data` of a Secret, or nullopt when a value is not base64
+// of UTF-8 text, which a scenario cannot state.
+std::optional<json> TextData(const Json& secret) {
+  json data = json::object();
+  auto encoded = secret.find("data");
+  if (encoded == secret.end() || !encoded->is_object()) return data;
+  for (const auto& [field, value] : encoded->items()) {
+    if (!value.is_string()) return std::nullopt;
+    base::StatusOr<std::string> decoded =
+        base::Base64Decode(value.get<std::string>());
+    if (!decoded.ok() || !IsUtf8Text(*decoded)) return std::nullopt;
+    data[field] = *decoded;
+  }
+  return data;
+}
+
 }  // namespace
 
 struct Recorder::State {
@@ -115,6 +148,10 @@ struct Recorder::State {
   std::set<std::string> used_instance_names;
   std::vector<std::string> lines;  // step lines, comments included
   std::string begun;
+  // KMS faults in effect in the sandbox: step names by the KMS mock's id.
+  std::map<uint64_t, std::string> faults;
+  int faults_added = 0;
+  std::set<std::string> snapshots;  // saved while recording
 
   std::string UniqueName(std::set<std::string>& used, std::string name) {
     if (name.empty()) name = "unnamed";
@@ -141,7 +178,25 @@ struct Recorder::State {
                          {}});
   }
 
-  // The scenario name of a key, registering it from the KMS when new.
+  // Registers a key created after Begin and adds its create_key step.
+  std::string KeyCreatedLocked(Environment& env, const kms::Key& key) {
+    std::string name = UniqueName(used_key_names, key.name);
+    key_names[key.id] = name;
+    json fields = {{"instance", InstanceNameLocked(key.instance_id)},
+                   {"name", name},
+                   {"root", !key.extractable}};
+    base::Time now = env.clock().Now();
+    if (key.expiration && *key.expiration > now) {
+      fields["expires_after"] = base::FormatDuration(
+          std::chrono::round<std::chrono::seconds>(*key.expiration - now));
+    }
+    StepLocked({{"create_key", fields}});
+    return name;
+  }
+
+  // The scenario name of a key. A key not seen before was created through
+  // the Key Protect API, which is not recorded, so a create_key step for it
+  // comes first.
   std::string KeyNameLocked(Environment& env, const std::string& key_id) {
     auto it = key_names.find(key_id);
     if (it != key_names.end()) return it->second;
@@ -149,11 +204,48 @@ struct Recorder::State {
       base::StatusOr<kms::Key> key = env.kms().GetKey(instance.id, key_id);
       if (!key.ok()) continue;
       AddInstanceLocked(instance);
-      std::string name = UniqueName(used_key_names, key->name);
-      key_names[key_id] = name;
-      return name;
+      return KeyCreatedLocked(env, *key);
     }
     return key_id;
+  }
+
+  // The words of a `ks` command as one command line, without --user (a
+  // step's `as`), with the scenario names of KMS instances and keys.
+  std::string KsCommandLineLocked(Environment& env,
+                                  const std::vector<std::string>& args) {
+    static const std::set<std::string> kInstanceFlags = {"--instance-id",
+                                                         "--kms-instance"};
+    static const std::set<std::string> kKeyFlags = {"--key", "--crk"};
+    std::string line;
+    for (size_t i = 0; i < args.size(); ++i) {
+      std::string flag = args[i];
+      std::string value;
+      bool has_value = false;
+      if (size_t equals = flag.find('=');
+          flag.starts_with("--") && equals != std::string::npos) {
+        value = flag.substr(equals + 1);
+        flag = flag.substr(0, equals);
+        has_value = true;
+      } else if ((flag == "--user" || kInstanceFlags.contains(flag) ||
+                  kKeyFlags.contains(flag)) &&
+                 i + 1 < args.size()) {
+        value = args[++i];
+        has_value = true;
+      }
+      if (flag == "--user") continue;
+      if (kInstanceFlags.contains(flag)) value = InstanceNameLocked(value);
+      if (kKeyFlags.contains(flag)) value = KeyNameLocked(env, value);
+      line += (line.empty() ? "" : " ") + QuoteWord(flag);
+      if (has_value) line += " " + QuoteWord(value);
+    }
+    return line;
+  }
+
+  // Ends every fault, as a restart of the sandbox's KMS does.
+  void ClearFaultsLocked() {
+    if (faults.empty()) return;
+    faults.clear();
+    StepLocked({{"clear_kms_fault", nullptr}});
   }
 
   void StepLocked(const json& step) { lines.push_back("  - " + step.dump()); }
@@ -301,17 +393,9 @@ base::Status Recorder::Begin(Environment& env) {
     for (const Json& item : (*secrets)["items"]) {
       std::string ns = item["metadata"].value("namespace", "");
       if (ns == "kube-system") continue;  // the cluster's own Secrets
-      json data = json::object();
-      bool text = true;
-      const Json encoded = item.value("data", Json::object());
-      for (const auto& [field, value] : encoded.items()) {
-        base::StatusOr<std::string> decoded =
-            base::Base64Decode(value.get<std::string>());
-        if (!decoded.ok() || !IsUtf8Text(*decoded)) text = false;
-        if (decoded.ok()) data[field] = *decoded;
-      }
+      std::optional<json> data = TextData(item);
       std::string secret = item["metadata"].value("name", "");
-      if (!text) {
+      if (!data) {
         s.lines.push_back("  # Secret " + ns + "/" + secret +
                           " has binary data, which a scenario cannot state");
         continue;
@@ -319,7 +403,7 @@ base::Status Recorder::Begin(Environment& env) {
       json fields = {{"cluster", name},
                      {"namespace", ns},
                      {"name", secret},
-                     {"data", data}};
+                     {"data", *data}};
       std::string type = item.value("type", "Opaque");
       if (type != "Opaque") fields["type"] = type;
       s.StepLocked({{"create_secret", fields}});
@@ -343,9 +427,108 @@ void Recorder::Comment(const std::string& text) {
   state_->Flush();
 }
 
+void Recorder::FaultAdded(Environment& env, const json& fault) {
+  std::lock_guard lock(state_->mu);
+  State& s = *state_;
+  if (!fault.is_object() || !fault.contains("id") || !fault.contains("kind")) {
+    s.lines.push_back("  # a KMS fault was added, but its JSON was " +
+                      fault.dump());
+    s.Flush();
+    return;
+  }
+  std::string instance = fault.value("instance", "");
+  if (!instance.empty() && !fault.contains("key")) {
+    s.lines.push_back(
+        "  # a KMS fault scoped to instance " + s.InstanceNameLocked(instance) +
+        " alone was added, which no step states: " + fault.dump());
+    s.Flush();
+    return;
+  }
+
+  std::string name = "fault-" + std::to_string(++s.faults_added);
+  json fields = {{"name", name}, {"kind", fault["kind"]}};
+  if (fault.contains("operation")) fields["operation"] = fault["operation"];
+  if (fault.contains("key")) {
+    fields["key"] = s.KeyNameLocked(env, fault["key"].get<std::string>());
+  }
+  std::string kind = fault["kind"].get<std::string>();
+  if (kind == "latency") fields["latency"] = fault["latency"];
+  if (kind == "error") {
+    fields["status"] = fault["status"];
+    if (!fault.value("reason", "").empty()) fields["reason"] = fault["reason"];
+    if (fault.contains("message")) fields["message"] = fault["message"];
+  }
+  if (kind == "outage") fields["outage"] = fault.value("mode", "refuse");
+
+  if (fault.value("nth", 0) > 0) fields["nth"] = fault["nth"];
+  if (fault.value("rate", 1.0) < 1.0) fields["rate"] = fault["rate"];
+  fields["seed"] = fault.value("seed", 1);
+  if (fault.value("max_hits", 0) > 0) fields["max_hits"] = fault["max_hits"];
+  // A fault that removes itself keeps the time it has left.
+  if (fault.contains("expires_at")) {
+    std::optional<base::Time> expires =
+        base::ParseRfc3339(fault["expires_at"].get<std::string>());
+    if (expires && *expires > env.clock().Now()) {
+      fields["lasts"] =
+          base::FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(
+              *expires - env.clock().Now()));
+    }
+  }
+  s.faults[fault["id"].get<uint64_t>()] = name;
+  s.StepLocked({{"kms_fault", fields}});
+  s.Flush();
+}
+
+void Recorder::FaultsCleared(std::optional<uint64_t> id) {
+  std::lock_guard lock(state_->mu);
+  State& s = *state_;
+  if (!id) {
+    s.faults.clear();
+    s.StepLocked({{"clear_kms_fault", nullptr}});
+  } else if (auto it = s.faults.find(*id); it != s.faults.end()) {
+    s.StepLocked({{"clear_kms_fault", it->second}});
+    s.faults.erase(it);
+  }
+  s.Flush();
+}
+
+void Recorder::Snapshot(const std::string& name) {
+  std::lock_guard lock(state_->mu);
+  State& s = *state_;
+  s.snapshots.insert(name);
+  s.StepLocked({{"snapshot", name}});
+  s.ClearFaultsLocked();
+  s.Flush();
+}
+
+void Recorder::Restore(const std::string& name) {
+  std::lock_guard lock(state_->mu);
+  State& s = *state_;
+  if (!s.snapshots.contains(name)) {
+    s.lines.push_back("  # snapshot " + name +
+                      " was restored, but it was saved before the recording "
+                      "began, so the steps below start from another state");
+    s.Flush();
+    return;
+  }
+  s.StepLocked({{"restore", name}});
+  // The replay's restore brings back the faults of the snapshot, but the
+  // sandbox's does not.
+  s.faults.clear();
+  s.StepLocked({{"clear_kms_fault", nullptr}});
+  s.Flush();
+}
+
 void Recorder::AddInstance(const kms::Instance& instance) {
   std::lock_guard lock(state_->mu);
   state_->AddInstanceLocked(instance);
+  state_->Flush();
+}
+
+void Recorder::KeyCreated(Environment& env, const kms::Key& key) {
+  std::lock_guard lock(state_->mu);
+  if (state_->key_names.contains(key.id)) return;
+  state_->KeyCreatedLocked(env, key);
   state_->Flush();
 }
 
@@ -451,10 +634,14 @@ void Recorder::KubernetesWrite(Cluster& cluster,
   }
   json fields = {
       {"cluster", name}, {"namespace", ns}, {"name", secret}, {"data", data}};
-  if (request.method == "POST") {
+  // kubectl create sends POST, kubectl replace PUT with the whole object,
+  // and kubectl edit, apply and patch send PATCH.
+  if (request.method == "POST" || request.method == "PUT") {
     std::string type = object.value("type", "Opaque");
     if (type != "Opaque") fields["type"] = type;
-    s.StepLocked({{"create_secret", fields}});
+    s.StepLocked(
+        {{request.method == "POST" ? "create_secret" : "replace_secret",
+          fields}});
   } else {
     s.StepLocked({{"update_secret", fields}});
   }
@@ -583,12 +770,18 @@ void Recorder::KsCommand(Environment& env, const std::vector<std::string>& args,
     add({{"add_workers", fields}});
   } else if (is({"data-shield", "enable"})) {
     add({{"enable_data_shield", {{"cluster", cluster}}}});
-  } else if (is({"iam"}) || is({"api-key", "reset"})) {
-    if (c.size() >= 3 && (c.back() == "ls")) return;
-    std::string text;
-    for (const std::string& arg : args) text += " " + arg;
-    s.lines.push_back("  # ks" + text + " (access changes are not recorded)");
-    s.Flush();
+  } else if (is({"iam", "user", "add"})) {
+    // An add_user step, because a scenario accepts `as:` a user only after
+    // an add_user step added it.
+    json fields = {{"email", FlagValue(words, {"--email"})}};
+    if (!s.clusters.empty()) fields["cluster"] = s.clusters.front()["name"];
+    add({{"add_user", fields}});
+  } else if (!c.empty() && !kReadOnlyCommands.contains(c.back())) {
+    // Any other command, such as `iam policy set` or `api-key reset`, runs
+    // as a ks step with the scenario's names for instances and keys.
+    json fields = {{"command", s.KsCommandLineLocked(env, args)}};
+    if (!words.user.empty()) fields["as"] = words.user;
+    add({{"ks", fields}});
   }
 }
 
@@ -603,6 +796,23 @@ base::Status Recorder::Finish(Environment& env) {
            {"kms", cluster->kms_enabled() ? "enabled" : "disabled"},
            {"master_status", StatusPattern(cluster->MasterStatusText())},
            {"within", "2h"}}}});
+  }
+  for (Cluster* cluster : env.Clusters()) {
+    // The Secrets as the API server returns them, where it can read them.
+    base::StatusOr<Json> secrets =
+        cluster->List(apiserver::SecretsResource(), "");
+    if (!secrets.ok()) continue;
+    for (const Json& item : (*secrets)["items"]) {
+      std::string ns = item["metadata"].value("namespace", "");
+      if (ns == "kube-system") continue;  // the cluster's own Secrets
+      std::optional<json> data = TextData(item);
+      if (!data) continue;
+      s.StepLocked({{"get_secret",
+                     {{"cluster", cluster->spec().name},
+                      {"namespace", ns},
+                      {"name", item["metadata"].value("name", "")}}},
+                    {"expect", {{"data", *data}}}});
+    }
   }
   for (const auto& [id, name] : s.key_names) {
     for (const kms::Instance& instance : env.kms().ListInstances()) {

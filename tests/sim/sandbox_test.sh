@@ -370,6 +370,72 @@ $recorded"
   expect_contains "$(cat "$WORK/replay.out")" "1 passed"
 }
 
+# Access changes, a Secret replaced, KMS faults, a key made through the Key
+# Protect API, and a snapshot and restore, all recorded as steps.
+case_record_replay_actions() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540 --workers 0 \
+    --record "$WORK/session.yaml"
+  INSTANCE=$(create_instance kp)
+  enable_kms prod root-key-1
+  use_cluster prod
+  kubectl create secret generic db --from-literal=password=s3cret >/dev/null
+
+  "$SIM" ks iam user add --email dev@example.com --name Dev >/dev/null
+  "$SIM" ks iam policy set --email dev@example.com --all-clusters \
+    --platform-role Administrator --service-role Manager >/dev/null
+  "$SIM" ks iam policy set --email dev@example.com --kms-instance "$INSTANCE" \
+    --platform-role Editor --service-role Writer >/dev/null
+  "$SIM" ks --user dev@example.com api-key reset --region us-south >/dev/null
+  expect_contains "$("$SIM" ks api-key info -c prod)" "dev@example.com"
+  second=$(create_root_key "$INSTANCE" root-key-2)
+  "$SIM" ks --user dev@example.com kms enable -c prod --instance-id "$INSTANCE" \
+    --crk "$second" >/dev/null
+  advance 15m
+  kubectl get secrets --all-namespaces -o json | kubectl replace -f - >/dev/null
+
+  latency=$(ctl_ok POST /v1/kms/faults \
+    '{"kind": "latency", "operation": "wrap", "latency": "2s"}' | jq -r .id)
+  ctl_ok POST /v1/kms/faults '{"kind": "error", "operation": "rotate",
+    "status": 500, "reason": "KEY_ROTATION_NOT_PERMITTED", "message": "no",
+    "nth": 2, "max_hits": 1, "seed": 7, "duration": "5m"}' >/dev/null
+  ctl_ok DELETE "/v1/kms/faults/$latency" >/dev/null
+  ctl_ok POST /v1/snapshots '{"name": "rotated"}' >/dev/null
+  # The snapshot restarts the KMS, which ends its faults.
+  [[ $(ctl_ok GET /v1/kms/faults | jq '.faults | length') == 0 ]] ||
+    fail "faults survived a snapshot: $(ctl_ok GET /v1/kms/faults)"
+  "$SIM" ks kms key disable --instance-id "$INSTANCE" --key "$second" >/dev/null
+  advance 10m
+  expect_contains "$("$SIM" ks cluster get -c prod)" "Master Health: warning"
+  ctl_ok POST /v1/snapshots/rotated/restore >/dev/null
+  use_cluster prod
+  kubectl create secret generic db --from-literal=password=changed \
+    --dry-run=client -o yaml | kubectl replace -f - >/dev/null
+  ctl_ok POST /v1/kms/faults '{"kind": "outage", "operation": "rotate", "mode": "hang"}' >/dev/null
+  stop_sandbox
+
+  recorded=$(cat "$WORK/session.yaml")
+  expect_contains "$recorded" '{"add_user":{"cluster":"prod","email":"dev@example.com"}}' "recording"
+  expect_contains "$recorded" '{"ks":{"command":"iam policy set --email dev@example.com --kms-instance kp ' "recording"
+  expect_contains "$recorded" '{"ks":{"as":"dev@example.com","command":"api-key reset --region us-south"}}' "recording"
+  expect_contains "$recorded" '{"create_key":{"instance":"kp","name":"root-key-2","root":true}}' "recording"
+  expect_contains "$recorded" '"as":"dev@example.com","cluster":"prod","instance":"kp","key":"root-key-2"' "recording"
+  expect_contains "$recorded" '{"kms_fault":{"kind":"latency","latency":"2s","name":"fault-1","operation":"wrap","seed":1}}' "recording"
+  expect_contains "$recorded" '"lasts":"5m","max_hits":1,"message":"no","name":"fault-2","nth":2,"operation":"rotate","reason":"KEY_ROTATION_NOT_PERMITTED","seed":7,"status":500' "recording"
+  expect_contains "$recorded" '{"clear_kms_fault":"fault-1"}' "recording"
+  expect_contains "$recorded" '{"snapshot":"rotated"}' "recording"
+  expect_contains "$recorded" '{"restore":"rotated"}' "recording"
+  expect_contains "$recorded" '"outage":"hang"' "recording"
+  expect_contains "$recorded" '{"replace_secret":{"cluster":"prod","data":{"password":"changed"},"name":"db","namespace":"default"}}' "recording"
+  expect_contains "$recorded" '"expect":{"data":{"password":"changed"}}' "recording"
+  # Every action above has a step, so the recording has no comment for one.
+  expect_not_contains "$recorded" "no step" "recording"
+  expect_not_contains "$recorded" "not recorded" "recording"
+  "$SIM" replay "$WORK/session.yaml" >"$WORK/replay.out" 2>&1 ||
+    fail "sim replay of the recording failed: $(cat "$WORK/replay.out")
+$recorded"
+  expect_contains "$(cat "$WORK/replay.out")" "1 passed"
+}
+
 # --- A real clock, sped up: the enablement finishes on its own -----------
 
 case_real_clock_speed() {
