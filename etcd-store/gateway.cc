@@ -249,11 +249,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Replies to a request that could not be read as etcd 3.4 does, then
-  // closes.
-  // etcd's connection multiplexer drops a first line that is not HTTP/1.x,
-  // Go's HTTP server answers a malformed header with a plain-text 400 (431
-  // when the headers are too large), and the gateway answers a malformed
-  // chunked body with a JSON error. A timeout or a reset closes silently.
+  // closes. etcd's connection multiplexer drops a first line that is not
+  // HTTP/1.x, Go's HTTP server replies to a malformed header with a
+  // plain-text 400 (431 when the headers are too large), and the gateway
+  // replies to a malformed chunked body with a JSON error. A timeout or a
+  // reset closes silently.
   void RejectUnreadable(beast::error_code ec) {
     if (ec.category() !=
             http::make_error_code(http::error::bad_target).category() ||
