@@ -170,6 +170,18 @@ Expected<Route> ActionRoute(std::string key_id, const std::string& action,
                action};
 }
 
+// Checks the shape of an IBM Cloud resource name: crn:v1: followed by eight
+// more colon-separated segments (cname, ctype, service name, location,
+// scope, service instance, resource type, resource), which may be empty,
+// with no spaces or control characters.
+bool IsValidCrn(std::string_view crn) {
+  if (!crn.starts_with("crn:v1:")) return false;
+  if (std::ranges::count(crn, ':') != 9) return false;
+  return std::ranges::none_of(crn, [](char c) {
+    return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+  });
+}
+
 // Routes /api/v2/keys/{id}/... where `rest` contains the segments after the
 // id.
 Expected<Route> KeyRoute(const std::string& method, const Target& target,
@@ -237,6 +249,14 @@ Expected<Route> KeyRoute(const std::string& method, const Target& target,
                "Registration could not be deleted"};
     } else {
       return std::unexpected(MethodNotAllowed(method));
+    }
+    if (!IsValidCrn(rest[1])) {
+      return std::unexpected(InvalidField(
+          "urlEncodedResourceCRN",
+          "path segment urlEncodedResourceCRN must be a CRN of 10 "
+          "colon-separated segments starting with crn:v1:, got \"" +
+              rest[1] + "\"",
+          "path"));
     }
     route.key_id = key_id;
     route.resource_crn = rest[1];

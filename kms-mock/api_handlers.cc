@@ -240,6 +240,13 @@ Expected<CreateKeyRequest> ParseCreateKey(const Json& body) {
   if (!name->has_value() || (*name)->empty()) {
     return std::unexpected(InvalidField("name", "field name is missing"));
   }
+  if (!IsValidKeyName(**name)) {
+    return std::unexpected(
+        InvalidField("name",
+                     "field name must be 2 to 90 characters without control "
+                     "characters, got " +
+                         std::to_string((*name)->size()) + " bytes"));
+  }
   request.name = **name;
 
   Expected<std::optional<std::string>> description =

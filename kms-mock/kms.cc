@@ -105,6 +105,16 @@ bool IsValidKeyId(std::string_view id) {
   });
 }
 
+bool IsValidKeyName(std::string_view name, size_t min_characters) {
+  size_t characters = 0;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return false;
+    // Count UTF-8 lead bytes, not continuation bytes.
+    if ((c & 0xC0) != 0x80) ++characters;
+  }
+  return characters >= min_characters && characters <= 90;
+}
+
 std::string_view InstanceTypeName(InstanceType type) {
   switch (type) {
     case InstanceType::kKeyProtect:
@@ -412,6 +422,12 @@ StatusOr<std::string> CheckCreateRequest(Operation& op,
                                          const CreateKeyRequest& request) {
   if (request.name.empty()) {
     return InvalidField("key name is missing");
+  }
+  if (!IsValidKeyName(request.name, /*min_characters=*/1)) {
+    return InvalidField(
+        "key name must be at most 90 characters without control "
+        "characters, got " +
+        std::to_string(request.name.size()) + " bytes");
   }
   if (request.expiration && *request.expiration <= op.now() &&
       !request.deactivated) {
@@ -1001,6 +1017,8 @@ void KeyService::Unsubscribe(SubscriptionId id) {
 }
 
 FaultInjector& KeyService::faults() { return state_->faults; }
+
+base::Clock& KeyService::clock() const { return state_->clock; }
 
 std::map<std::string, CallCount> KeyService::CallCounts() const {
   std::lock_guard lock(state_->mu);

@@ -90,6 +90,12 @@ inline constexpr std::chrono::hours kDualAuthValidity{24 * 7};
 // and '_', which fits both a UUID and a Key Protect alias.
 bool IsValidKeyId(std::string_view id);
 
+// Whether `name` may name a key: `min_characters` to 90 characters (UTF-8
+// code points) with no control characters. Key Protect's API requires at
+// least 2 and KeyService::CreateKey at least 1, so that tests may use
+// one-letter names.
+bool IsValidKeyName(std::string_view name, size_t min_characters = 2);
+
 enum class InstanceType { kKeyProtect, kHyperProtect };
 
 // "key-protect" or "hpcs".
@@ -367,6 +373,9 @@ class KeyService {
   // name, instance id and key id (empty for calls on no key). A call failed
   // by a fault changes nothing and counts as failed.
   FaultInjector& faults();
+
+  // The clock the service was created with.
+  base::Clock& clock() const;
 
  private:
   std::unique_ptr<internal::ServiceState> state_;

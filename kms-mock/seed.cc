@@ -3,11 +3,13 @@
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
 #include "base/crypto.h"
+#include "base/random.h"
 
 namespace kms {
 namespace {
@@ -226,28 +228,80 @@ base::Status CreateKey(KeyService& service, const std::string& instance_id,
   return MoveToState(service, instance_id, key, seed.state);
 }
 
+// Prefixes an error with the seed entry it came from, keeping its code and
+// reason.
+base::Status Located(const std::string& where, const base::Status& status) {
+  return base::Status(status.code(), where + ": " + status.message(),
+                      status.reason());
+}
+
+base::StatusOr<Instance> CopyInstance(const KeyService& from, KeyService& to,
+                                      const std::string& instance_id) {
+  ASSIGN_OR_RETURN(Instance instance, from.GetInstance(instance_id));
+  return to.CreateInstance(instance.name, instance.type, instance.id);
+}
+
+// Whether any instance of `service` has a key with this id.
+bool KeyIdTaken(const KeyService& service, const std::string& key_id) {
+  return std::ranges::any_of(service.ListInstances(),
+                             [&](const Instance& instance) {
+                               return service.GetKey(instance.id, key_id).ok();
+                             });
+}
+
+// Creates the seed's instances and keys in `target`, skipping each entry
+// whose id `existing` already has. Errors name the entry that failed.
+base::Status Populate(KeyService& target, const KeyService& existing,
+                      const std::vector<SeedInstance>& instances,
+                      int& created_keys) {
+  for (size_t i = 0; i < instances.size(); ++i) {
+    const SeedInstance& seed = instances[i];
+    std::string where = "instances[" + std::to_string(i) + "]";
+    bool exists = !seed.id.empty() && existing.GetInstance(seed.id).ok();
+    std::string instance_id = seed.id;
+    if (!exists || !target.GetInstance(seed.id).ok()) {
+      // In a rehearsal, an instance that exists already is copied into the
+      // scratch service, so that its new keys have somewhere to go.
+      base::StatusOr<Instance> created =
+          exists ? CopyInstance(existing, target, seed.id)
+                 : target.CreateInstance(seed.name, seed.type, seed.id);
+      if (!created.ok()) return Located(where, created.status());
+      instance_id = created->id;
+    }
+    for (size_t k = 0; k < seed.keys.size(); ++k) {
+      const SeedKey& key = seed.keys[k];
+      std::string at = where + ".keys[" + std::to_string(k) + "]";
+      bool key_exists = key.request.id
+                            ? existing.GetKey(instance_id, *key.request.id).ok()
+                            : exists;
+      if (key_exists) continue;
+      if (key.request.id && KeyIdTaken(existing, *key.request.id)) {
+        return Invalid(at + ".id", "key id " + *key.request.id +
+                                       " belongs to a key of another instance");
+      }
+      base::Status status = CreateKey(target, instance_id, key);
+      if (!status.ok()) return Located(at, status);
+      ++created_keys;
+    }
+  }
+  return base::OkStatus();
+}
+
 }  // namespace
 
 base::Status ApplySeed(KeyService& service, const std::string& yaml_text) {
   ASSIGN_OR_RETURN(std::vector<SeedInstance> instances, ParseSeed(yaml_text));
+
+  // A rehearsal on a scratch in-memory service finds every error that the
+  // service itself would report (material sizes, names, states) before
+  // anything is written, so a failed seed leaves the service unchanged.
+  base::SeededRandom scratch_random(0);
+  KeyService scratch(service.clock(), scratch_random);
+  int rehearsed_keys = 0;
+  RETURN_IF_ERROR(Populate(scratch, service, instances, rehearsed_keys));
+
   int created_keys = 0;
-  for (const SeedInstance& seed : instances) {
-    bool exists = !seed.id.empty() && service.GetInstance(seed.id).ok();
-    std::string instance_id = seed.id;
-    if (!exists) {
-      ASSIGN_OR_RETURN(Instance instance,
-                       service.CreateInstance(seed.name, seed.type, seed.id));
-      instance_id = instance.id;
-    }
-    for (const SeedKey& key : seed.keys) {
-      bool key_exists = key.request.id
-                            ? service.GetKey(instance_id, *key.request.id).ok()
-                            : exists;
-      if (key_exists) continue;
-      RETURN_IF_ERROR(CreateKey(service, instance_id, key));
-      ++created_keys;
-    }
-  }
+  RETURN_IF_ERROR(Populate(service, service, instances, created_keys));
   spdlog::info("kms: seeded {} instances, created {} keys", instances.size(),
                created_keys);
   return base::OkStatus();

@@ -66,7 +66,11 @@ HttpRequest ToApiRequest(http::request<http::string_body>&& request) {
     for (char& c : name) {
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
-    out.headers[name] = std::string(field.value());
+    // Repeated fields combine into one comma-separated value (RFC 9110,
+    // section 5.3), so two bluemix-instance headers name no instance.
+    std::string value(field.value());
+    auto [it, inserted] = out.headers.try_emplace(name, value);
+    if (!inserted) it->second += ", " + value;
   }
   out.body = std::move(request.body());
   return out;

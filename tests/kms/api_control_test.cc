@@ -219,11 +219,11 @@ TEST_F(ApiControlTest, IssuedTokenKeepsRoleAndInstances) {
   std::string hs_writer = IssueToken("hs-apikey");
 
   HttpResponse reader_create =
-      Send("POST", "/api/v2/keys", KeyBody("k"), reader);
+      Send("POST", "/api/v2/keys", KeyBody("key-k"), reader);
   HttpResponse reader_list = Send("GET", "/api/v2/keys", "", reader);
   HttpResponse writer_kp = Send("GET", "/api/v2/keys", "", hs_writer);
   HttpResponse writer_hs =
-      Send("POST", "/api/v2/keys", KeyBody("k"), hs_writer, "inst-hs");
+      Send("POST", "/api/v2/keys", KeyBody("key-k"), hs_writer, "inst-hs");
 
   EXPECT_EQ(reader_create.status, 401);
   EXPECT_EQ(reader_list.status, 200);

@@ -134,7 +134,7 @@ TEST_F(ApiTest, ReaderCannotWrapOrCreate) {
 
   HttpResponse wrap = Action(id, "wrap", Json::object(), "reader");
   HttpResponse create =
-      Send("POST", "/api/v2/keys", KeyBody({{"name", "k"}}), "reader");
+      Send("POST", "/api/v2/keys", KeyBody({{"name", "key-k"}}), "reader");
   HttpResponse list = Send("GET", "/api/v2/keys", "", "reader");
 
   EXPECT_EQ(wrap.status, 401);
@@ -203,23 +203,26 @@ TEST_F(ApiTest, BadCreateBodiesNameTheFieldAndCreateNothing) {
     std::string reason;
     std::string target;
   };
-  Json two = Json::parse(KeyBody({{"name", "a"}}));
+  Json two = Json::parse(KeyBody({{"name", "key-a"}}));
   two["metadata"]["collectionTotal"] = 2;
   std::vector<Case> cases = {
       {"{not json", "BAD_BODY_ERR", "body"},
       {"[1,2]", "BAD_BODY_ERR", "body"},
       {two.dump(), "COLLECTION_TOTAL_MISMATCH_ERR", "metadata.collectionTotal"},
       {KeyBody({{"description", "no name"}}), "INVALID_FIELD_ERR", "name"},
-      {KeyBody({{"name", "k"}, {"payload", "%%%"}}), "INVALID_FIELD_ERR",
+      {KeyBody({{"name", "key-k"}, {"payload", "%%%"}}), "INVALID_FIELD_ERR",
        "payload"},
-      {KeyBody({{"name", "k"}, {"payload", B64("short")}}), "INVALID_FIELD_ERR",
-       "payload"},
-      {KeyBody({{"name", "k"}, {"extractable", "yes"}}), "INVALID_FIELD_ERR",
-       "extractable"},
-      {KeyBody({{"name", "k"}, {"expirationDate", "tomorrow"}}),
+      {KeyBody({{"name", "key-k"}, {"payload", B64("short")}}),
+       "INVALID_FIELD_ERR", "payload"},
+      {KeyBody({{"name", "key-k"}, {"extractable", "yes"}}),
+       "INVALID_FIELD_ERR", "extractable"},
+      {KeyBody({{"name", "key-k"}, {"expirationDate", "tomorrow"}}),
        "INVALID_FIELD_ERR", "expirationDate"},
-      {KeyBody({{"name", "k"}, {"expirationDate", "9999-12-31T23:59:59Z"}}),
+      {KeyBody({{"name", "key-k"}, {"expirationDate", "9999-12-31T23:59:59Z"}}),
        "INVALID_FIELD_ERR", "expirationDate"},
+      {KeyBody({{"name", "k"}}), "INVALID_FIELD_ERR", "name"},
+      {KeyBody({{"name", std::string(91, 'k')}}), "INVALID_FIELD_ERR", "name"},
+      {KeyBody({{"name", "new\nline"}}), "INVALID_FIELD_ERR", "name"},
   };
 
   for (const Case& c : cases) {
@@ -229,6 +232,16 @@ TEST_F(ApiTest, BadCreateBodiesNameTheFieldAndCreateNothing) {
     EXPECT_EQ(TargetName(response), c.target) << c.body;
   }
   EXPECT_TRUE(service_.ListKeys("inst-1")->empty());
+}
+
+TEST_F(ApiTest, KeyNamesOfTwoToNinetyCharactersAreAccepted) {
+  for (std::string name :
+       {std::string("ab"), std::string(90, 'k'), std::string("\u00e9\u00e9"),
+        std::string("name with spaces")}) {
+    HttpResponse response =
+        Send("POST", "/api/v2/keys", KeyBody({{"name", name}}));
+    EXPECT_EQ(response.status, 201) << name << ": " << response.body;
+  }
 }
 
 TEST_F(ApiTest, UnknownKeyIsNotFound) {
@@ -254,9 +267,9 @@ TEST_F(ApiTest, ErrorBodyFollowsKeyProtect) {
 }
 
 TEST_F(ApiTest, ListFiltersAndPages) {
-  std::string a = CreateRootKey({{"name", "a"}});
-  std::string b = CreateRootKey({{"name", "b"}, {"extractable", true}});
-  std::string c = CreateRootKey({{"name", "c"}});
+  std::string a = CreateRootKey({{"name", "key-a"}});
+  std::string b = CreateRootKey({{"name", "key-b"}, {"extractable", true}});
+  std::string c = CreateRootKey({{"name", "key-c"}});
   ASSERT_TRUE(service_.Delete("inst-1", c).ok());
 
   Json all = Parse(Send("GET", "/api/v2/keys?totalCount=true"));
@@ -467,8 +480,8 @@ TEST_F(ApiTest, DisableEnableFollowThirtySecondGuard) {
 }
 
 TEST_F(ApiTest, DualAuthDeleteNeedsSetForDeletion) {
-  std::string id =
-      CreateRootKey({{"name", "k"}, {"dualAuthDelete", {{"enabled", true}}}});
+  std::string id = CreateRootKey(
+      {{"name", "key-k"}, {"dualAuthDelete", {{"enabled", true}}}});
 
   HttpResponse refused = Send("DELETE", "/api/v2/keys/" + id);
   EXPECT_EQ(Action(id, "setKeyForDeletion").status, 204);

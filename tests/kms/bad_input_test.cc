@@ -135,7 +135,7 @@ TEST_F(BadInputTest, MalformedJsonNamesTheBody) {
           {action + " " + body, http::verb::post, Action(action), body});
     }
     requests.push_back({"register " + body, http::verb::post,
-                        "/api/v2/keys/" + key_ + "/registrations/crn%3Av1%3Ac1",
+                        "/api/v2/keys/" + key_ + "/registrations/crn%3Av1%3Abluemix%3Apublic%3Acontainers-kubernetes%3Aus-south%3Aa%2Facct%3Ac1%3A%3A",
                         body});
   }
   for (BadRequest& r : requests) {
@@ -163,7 +163,7 @@ TEST_F(BadInputTest, NonObjectJsonNamesTheBody) {
 }
 
 TEST_F(BadInputTest, WrongContentTypeNamesTheHeader) {
-  std::string create = KeyBody({{"name", "k"}});
+  std::string create = KeyBody({{"name", "key-k"}});
   std::string unwrap = Json{{"ciphertext", ciphertext_}}.dump();
   std::vector<BadRequest> requests = {
       {"text/plain", http::verb::post, "/api/v2/keys", create, "text/plain"},
@@ -212,7 +212,7 @@ TEST_F(BadInputTest, UndecodableBase64NamesTheField) {
       {"rotate payload", http::verb::post, Action("rotate"),
        R"({"payload":"****"})"},
       {"create payload", http::verb::post, "/api/v2/keys",
-       KeyBody({{"name", "k"}, {"payload", "@@@@"}})},
+       KeyBody({{"name", "key-k"}, {"payload", "@@@@"}})},
   };
   std::vector<std::string> fields = {"plaintext",  "plaintext", "ciphertext",
                                      "ciphertext", "payload",   "payload"};
@@ -240,7 +240,7 @@ TEST_F(BadInputTest, WrongPlaintextSizeNamesTheField) {
        400, "INVALID_FIELD_ERR", "field", "payload"});
   requests.push_back(
       {"create 8-byte payload", http::verb::post, "/api/v2/keys",
-       KeyBody({{"name", "k"}, {"payload", B64(std::string(8, 'k'))}}),
+       KeyBody({{"name", "key-k"}, {"payload", B64(std::string(8, 'k'))}}),
        "application/json", 400, "INVALID_FIELD_ERR", "field", "payload"});
 
   ExpectRejected(requests);
@@ -287,7 +287,7 @@ TEST_F(BadInputTest, UnknownKeyIdIsNotFound) {
       {"delete", http::verb::delete_, path, ""},
       {"restore", http::verb::post, path + "/restore", ""},
       {"purge", http::verb::delete_, path + "/purge", ""},
-      {"register", http::verb::post, path + "/registrations/crn%3Av1%3Ac1", ""},
+      {"register", http::verb::post, path + "/registrations/crn%3Av1%3Abluemix%3Apublic%3Acontainers-kubernetes%3Aus-south%3Aa%2Facct%3Ac1%3A%3A", ""},
   };
   for (BadRequest& r : requests) {
     r.status = 404;
@@ -323,6 +323,55 @@ TEST_F(BadInputTest, MalformedKeyIdNamesThePath) {
   }
 
   ExpectRejected(requests);
+}
+
+TEST_F(BadInputTest, MalformedRegistrationCrnNamesThePath) {
+  const std::string path = "/api/v2/keys/" + key_ + "/registrations/";
+  std::vector<BadRequest> requests = {
+      {"no crn prefix", http::verb::post, path + "not-a-crn", ""},
+      {"too few segments", http::verb::post,
+       path + "crn%3Av1%3Abluemix%3Apublic", ""},
+      {"too many segments", http::verb::post,
+       path + "crn%3Av1%3Aa%3Ab%3Ac%3Ad%3Ae%3Af%3Ag%3Ah%3Ai", ""},
+      {"space", http::verb::post,
+       path + "crn%3Av1%3Abluemix%3Apublic%3Ak8s%3Aus%20south%3Aa%3Ai%3A%3A",
+       ""},
+      {"delete", http::verb::delete_,
+       path + "crn%3Av2%3Aa%3Ab%3Ac%3Ad%3Ae%3Af"
+              "%3Ag%3Ah",
+       ""},
+  };
+  for (BadRequest& r : requests) {
+    r.code = "INVALID_FIELD_ERR";
+    r.target_type = "path";
+    r.target_name = "urlEncodedResourceCRN";
+  }
+
+  ExpectRejected(requests);
+}
+
+// Repeated header fields combine into one value, as HTTP defines, so two
+// instance headers name no instance and two tokens are no token.
+TEST_F(BadInputTest, RepeatedHeadersDoNotPickOne) {
+  std::string before = Snapshot();
+  for (std::string repeated :
+       {"bluemix-instance: inst-1", "authorization: Bearer admin"}) {
+    Client client(server_->port());
+    std::string body = "{}";
+    client.WriteRaw("POST " + Action("wrap") +
+                    " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Content-Type: application/json\r\n"
+                    "Authorization: Bearer admin\r\n"
+                    "bluemix-instance: inst-1\r\n" +
+                    repeated + "\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body);
+
+    auto response = client.Read();
+
+    EXPECT_EQ(response.result_int(), 401)
+        << repeated << ": " << response.body();
+  }
+  EXPECT_EQ(Snapshot(), before);
 }
 
 TEST_F(BadInputTest, OversizedBodyIsRejectedUnread) {

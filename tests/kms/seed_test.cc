@@ -170,6 +170,7 @@ instances:
 
   EXPECT_EQ(status.reason(), kReasonPayloadRequired) << status;
   EXPECT_FALSE(service_.GetKey("inst-b", "k").ok());
+  EXPECT_FALSE(service_.GetInstance("inst-b").ok());
 }
 
 TEST_F(SeedTest, MalformedEntryIsNamedAndNothingIsCreated) {
@@ -217,6 +218,45 @@ TEST_F(SeedTest, MalformedEntryIsNamedAndNothingIsCreated) {
         << status.message();
   }
   EXPECT_TRUE(service_.ListInstances().empty());
+}
+
+// Errors that only the service finds, such as a payload of the wrong size,
+// are found before anything is created, and name the entry.
+TEST_F(SeedTest, ServiceErrorLeavesEverythingUnchanged) {
+  ASSERT_TRUE(ApplySeed(service_, "instances:\n  - id: old\n").ok());
+  const char seed[] = R"(
+instances:
+  - id: inst-a
+    keys:
+      - {id: good, name: good}
+  - id: old
+    keys:
+      - {id: fine, name: fine}
+      - {id: bad, name: bad, payload: QUFBQUFBQUFBQUFBQUFBQUFBQUE=}
+)";
+
+  base::Status status = ApplySeed(service_, seed);
+
+  EXPECT_EQ(status.code(), base::Code::kInvalidArgument) << status;
+  EXPECT_NE(status.message().find("instances[1].keys[1]: "), std::string::npos)
+      << status.message();
+  EXPECT_FALSE(service_.GetInstance("inst-a").ok());
+  EXPECT_TRUE(service_.ListKeys("old")->empty());
+  EXPECT_EQ(service_.ListInstances().size(), 1u);
+}
+
+TEST_F(SeedTest, KeyIdOfAnotherInstanceIsRejected) {
+  ASSERT_TRUE(ApplySeed(service_,
+                        "instances:\n  - id: a\n    keys: [{id: k, name: k}]\n")
+                  .ok());
+
+  base::Status status = ApplySeed(
+      service_, "instances:\n  - id: b\n    keys: [{id: k, name: other}]\n");
+
+  EXPECT_EQ(status.code(), base::Code::kInvalidArgument) << status;
+  EXPECT_NE(status.message().find("instances[0].keys[0].id"), std::string::npos)
+      << status.message();
+  EXPECT_FALSE(service_.GetInstance("b").ok());
 }
 
 TEST_F(SeedTest, MissingFileIsNotFound) {
