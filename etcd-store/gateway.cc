@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/beast_http.h"
 #include "base/log.h"
 #include "etcd-store/gateway_json.h"
 #include "etcd-store/request_size.h"
@@ -599,16 +600,15 @@ class GatewayImpl final : public Gateway {
 
   base::Status Listen() {
     beast::error_code ec;
-    tcp::endpoint endpoint(net::ip::make_address(options_.address, ec),
-                           options_.port);
-    if (!ec) acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    net::ip::address address = net::ip::make_address(options_.address, ec);
     if (ec) {
-      return base::UnavailableError(
-          "etcd-gateway: listening on " + options_.address + ":" +
-          std::to_string(options_.port) + " failed: " + ec.message());
+      return base::InvalidArgumentError(
+          "etcd-gateway: invalid listen address " + options_.address);
+    }
+    base::Status listening =
+        base::Listen(acceptor_, tcp::endpoint(address, options_.port));
+    if (!listening.ok()) {
+      return base::UnavailableError("etcd-gateway: " + listening.message());
     }
     port_ = acceptor_.local_endpoint().port();
     DoAccept();
