@@ -43,7 +43,7 @@ struct Reply {
 };
 
 Reply ErrorReply(const base::Status& status) {
-  int code = gateway_internal::GrpcCode(status.code());
+  int code = base::GrpcCodeNumber(status.code());
   return {static_cast<unsigned>(gateway_internal::HttpStatusFromGrpcCode(code)),
           gateway_internal::EncodeError(status.message(), code)};
 }
@@ -368,7 +368,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void HandleKeepAlive(int64_t id) {
     base::StatusOr<LeaseKeepAliveResponse> response = store_.LeaseKeepAlive(id);
     if (!response.ok()) {
-      int code = gateway_internal::GrpcCode(response.status().code());
+      int code = base::GrpcCodeNumber(response.status().code());
       PostChunk(
           gateway_internal::EncodeError(response.status().message(), code));
       return;
@@ -438,7 +438,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!store_id.ok()) {
       spdlog::warn("etcd-gateway: creating a watch failed: {}",
                    store_id.status().ToString());
-      int code = gateway_internal::GrpcCode(store_id.status().code());
+      int code = base::GrpcCodeNumber(store_id.status().code());
       PostChunk(
           gateway_internal::EncodeError(store_id.status().message(), code));
       return;
