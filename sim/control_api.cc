@@ -1,6 +1,6 @@
 // The sandbox's control API: HTTP and JSON over loopback, for tests in any
 // language. The routes are listed in the README's "Sandbox" section. Every
-// error is {"error":{"code":N,"status":"NotFound","reason":R,"message":M}}
+// error is {"error":{"code":N,"status":"NOT_FOUND","reason":R,"message":M}}
 // with a message that names the value and the fix; a rejected request
 // changes nothing.
 #include <spdlog/spdlog.h>
