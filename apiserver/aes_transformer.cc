@@ -9,20 +9,20 @@
 #include <string>
 #include <utility>
 
+#include "apiserver/static_key_transformer_internal.h"
 #include "apiserver/transformer.h"
 #include "base/crypto.h"
 
 namespace apiserver {
 namespace {
 
+using internal::Bytes;
+using internal::StaticKeyTransformer;
+
 constexpr size_t kAesBlockSize = 16;
 
 using CipherContext =
     std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
-
-const unsigned char* Bytes(std::string_view text) {
-  return reinterpret_cast<const unsigned char*>(text.data());
-}
 
 unsigned char* MutableBytes(std::string& text) {
   return reinterpret_cast<unsigned char*>(text.data());
@@ -77,40 +77,33 @@ base::StatusOr<std::string> CbcCrypt(const std::string& key,
   return output;
 }
 
-class AesCbcTransformer : public Transformer {
+class AesCbcTransformer : public StaticKeyTransformer {
  public:
   AesCbcTransformer(std::string prefix, std::string key, base::Random& random)
-      : prefix_(std::move(prefix)), key_(std::move(key)), random_(random) {}
+      : StaticKeyTransformer(std::move(prefix), std::move(key), random,
+                             kAesBlockSize) {}
 
-  base::StatusOr<std::string> ToStorage(const std::string& data,
-                                        const std::string& etcd_key) override {
+ protected:
+  base::StatusOr<std::string> Seal(const std::string& data,
+                                   const std::string& etcd_key) override {
     const size_t padding = kAesBlockSize - data.size() % kAesBlockSize;
     const std::string padded =
         data + std::string(padding, static_cast<char>(padding));
-    const std::string iv = random_.Bytes(kAesBlockSize);
-    ASSIGN_OR_RETURN(std::string encrypted, CbcCrypt(key_, iv, padded, true));
-    return prefix_ + iv + encrypted;
+    const std::string iv = random().Bytes(kAesBlockSize);
+    ASSIGN_OR_RETURN(std::string encrypted, CbcCrypt(key(), iv, padded, true));
+    return iv + encrypted;
   }
 
   // Returns upstream's messages for each way a value can be malformed.
-  base::StatusOr<ReadResult> FromStorage(const std::string& stored,
-                                         const std::string& etcd_key) override {
-    if (!stored.starts_with(prefix_)) {
-      return base::InvalidArgumentError("no matching prefix found");
-    }
-    std::string_view data(stored);
-    data.remove_prefix(prefix_.size());
-    if (data.size() < kAesBlockSize) {
-      return base::InvalidArgumentError(
-          "the stored data was shorter than the required size");
-    }
+  base::StatusOr<std::string> Open(std::string_view data,
+                                   const std::string& etcd_key) override {
     const std::string_view iv = data.substr(0, kAesBlockSize);
     data.remove_prefix(kAesBlockSize);
     if (data.size() % kAesBlockSize != 0) {
       return base::InvalidArgumentError(
           "the stored data is not a multiple of the block size");
     }
-    ASSIGN_OR_RETURN(std::string plain, CbcCrypt(key_, iv, data, false));
+    ASSIGN_OR_RETURN(std::string plain, CbcCrypt(key(), iv, data, false));
 
     const size_t padding =
         plain.empty() ? 0 : static_cast<unsigned char>(plain.back());
@@ -124,29 +117,26 @@ class AesCbcTransformer : public Transformer {
       }
     }
     plain.resize(plain.size() - padding);
-    return ReadResult{std::move(plain), false};
+    return plain;
   }
-
- private:
-  const std::string prefix_;
-  const std::string key_;
-  base::Random& random_;
 };
 
-class AesGcmTransformer : public Transformer {
+class AesGcmTransformer : public StaticKeyTransformer {
  public:
   AesGcmTransformer(std::string prefix, std::string key, base::Random& random)
-      : prefix_(std::move(prefix)), key_(std::move(key)), random_(random) {}
+      : StaticKeyTransformer(std::move(prefix), std::move(key), random,
+                             base::kGcmNonceSize + base::kGcmTagSize) {}
 
-  base::StatusOr<std::string> ToStorage(const std::string& data,
-                                        const std::string& etcd_key) override {
-    const std::string nonce = random_.Bytes(base::kGcmNonceSize);
+ protected:
+  base::StatusOr<std::string> Seal(const std::string& data,
+                                   const std::string& etcd_key) override {
+    const std::string nonce = random().Bytes(base::kGcmNonceSize);
     CipherContext context(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
     std::string sealed(data.size() + base::kGcmTagSize, '\0');
     int length = 0;
     if (!context ||
-        EVP_EncryptInit_ex(context.get(), GcmCipher(key_.size()), nullptr,
-                           Bytes(key_), Bytes(nonce)) != 1 ||
+        EVP_EncryptInit_ex(context.get(), GcmCipher(key().size()), nullptr,
+                           Bytes(key()), Bytes(nonce)) != 1 ||
         EVP_EncryptUpdate(context.get(), nullptr, &length, Bytes(etcd_key),
                           static_cast<int>(etcd_key.size())) != 1 ||
         EVP_EncryptUpdate(context.get(), MutableBytes(sealed), &length,
@@ -158,20 +148,11 @@ class AesGcmTransformer : public Transformer {
                             MutableBytes(sealed) + data.size()) != 1) {
       return base::InternalError("AES-GCM encryption failed in OpenSSL");
     }
-    return prefix_ + nonce + sealed;
+    return nonce + sealed;
   }
 
-  base::StatusOr<ReadResult> FromStorage(const std::string& stored,
-                                         const std::string& etcd_key) override {
-    if (!stored.starts_with(prefix_)) {
-      return base::InvalidArgumentError("no matching prefix found");
-    }
-    std::string_view data(stored);
-    data.remove_prefix(prefix_.size());
-    if (data.size() < base::kGcmNonceSize + base::kGcmTagSize) {
-      return base::InvalidArgumentError(
-          "the stored data was shorter than the required size");
-    }
+  base::StatusOr<std::string> Open(std::string_view data,
+                                   const std::string& etcd_key) override {
     const std::string_view nonce = data.substr(0, base::kGcmNonceSize);
     const std::string_view body =
         data.substr(base::kGcmNonceSize,
@@ -182,8 +163,8 @@ class AesGcmTransformer : public Transformer {
     std::string plain(body.size(), '\0');
     int length = 0;
     if (!context ||
-        EVP_DecryptInit_ex(context.get(), GcmCipher(key_.size()), nullptr,
-                           Bytes(key_), Bytes(nonce)) != 1 ||
+        EVP_DecryptInit_ex(context.get(), GcmCipher(key().size()), nullptr,
+                           Bytes(key()), Bytes(nonce)) != 1 ||
         EVP_DecryptUpdate(context.get(), nullptr, &length, Bytes(etcd_key),
                           static_cast<int>(etcd_key.size())) != 1 ||
         EVP_DecryptUpdate(context.get(), MutableBytes(plain), &length,
@@ -197,13 +178,8 @@ class AesGcmTransformer : public Transformer {
       return base::InvalidArgumentError(
           "cipher: message authentication failed");
     }
-    return ReadResult{std::move(plain), false};
+    return plain;
   }
-
- private:
-  const std::string prefix_;
-  const std::string key_;
-  base::Random& random_;
 };
 
 }  // namespace

@@ -7,64 +7,51 @@
 #include <string>
 #include <utility>
 
+#include "apiserver/static_key_transformer_internal.h"
 #include "apiserver/transformer.h"
 
 namespace apiserver {
 namespace {
 
-const unsigned char* Bytes(std::string_view text) {
-  return reinterpret_cast<const unsigned char*>(text.data());
-}
+using internal::Bytes;
 
-class SecretboxTransformer : public Transformer {
+class SecretboxTransformer : public internal::StaticKeyTransformer {
  public:
   SecretboxTransformer(std::string prefix, std::string key,
                        base::Random& random)
-      : prefix_(std::move(prefix)), key_(std::move(key)), random_(random) {}
+      : StaticKeyTransformer(
+            std::move(prefix), std::move(key), random,
+            crypto_secretbox_MACBYTES + crypto_secretbox_NONCEBYTES) {}
 
+ protected:
   // Secretbox has no associated data, so unlike aesgcm a value copied to
   // another etcd key still decrypts, as upstream.
-  base::StatusOr<std::string> ToStorage(const std::string& data,
-                                        const std::string& etcd_key) override {
-    const std::string nonce = random_.Bytes(crypto_secretbox_NONCEBYTES);
+  base::StatusOr<std::string> Seal(const std::string& data,
+                                   const std::string& etcd_key) override {
+    const std::string nonce = random().Bytes(crypto_secretbox_NONCEBYTES);
     std::string sealed(data.size() + crypto_secretbox_MACBYTES, '\0');
     if (crypto_secretbox_easy(reinterpret_cast<unsigned char*>(sealed.data()),
                               Bytes(data), data.size(), Bytes(nonce),
-                              Bytes(key_)) != 0) {
+                              Bytes(key())) != 0) {
       return base::InternalError("secretbox encryption failed in libsodium");
     }
-    return prefix_ + nonce + sealed;
+    return nonce + sealed;
   }
 
-  // Returns upstream's messages, including its odd one for a failed
-  // authentication.
-  base::StatusOr<ReadResult> FromStorage(const std::string& stored,
-                                         const std::string& etcd_key) override {
-    if (!stored.starts_with(prefix_)) {
-      return base::InvalidArgumentError("no matching prefix found");
-    }
-    std::string_view data(stored);
-    data.remove_prefix(prefix_.size());
-    if (data.size() < crypto_secretbox_MACBYTES + crypto_secretbox_NONCEBYTES) {
-      return base::InvalidArgumentError(
-          "the stored data was shorter than the required size");
-    }
+  // Fails a forged or corrupted value with upstream's message, odd as it is.
+  base::StatusOr<std::string> Open(std::string_view data,
+                                   const std::string& etcd_key) override {
     const std::string_view nonce = data.substr(0, crypto_secretbox_NONCEBYTES);
     data.remove_prefix(crypto_secretbox_NONCEBYTES);
     std::string plain(data.size() - crypto_secretbox_MACBYTES, '\0');
     if (crypto_secretbox_open_easy(
             reinterpret_cast<unsigned char*>(plain.data()), Bytes(data),
-            data.size(), Bytes(nonce), Bytes(key_)) != 0) {
+            data.size(), Bytes(nonce), Bytes(key())) != 0) {
       return base::InvalidArgumentError(
           "output array was not large enough for encryption");
     }
-    return ReadResult{std::move(plain), false};
+    return plain;
   }
-
- private:
-  const std::string prefix_;
-  const std::string key_;
-  base::Random& random_;
 };
 
 }  // namespace

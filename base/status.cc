@@ -40,6 +40,53 @@ std::string_view CodeName(Code code) {
   return "UNKNOWN";
 }
 
+int GrpcCodeNumber(Code code) {
+  switch (code) {
+    case Code::kOk:
+      return 0;
+    case Code::kCancelled:
+      return 1;
+    case Code::kInvalidArgument:
+      return 3;
+    case Code::kDeadlineExceeded:
+      return 4;
+    case Code::kNotFound:
+      return 5;
+    case Code::kAlreadyExists:
+      return 6;
+    case Code::kPermissionDenied:
+      return 7;
+    case Code::kResourceExhausted:
+      return 8;
+    case Code::kFailedPrecondition:
+      return 9;
+    case Code::kAborted:
+      return 10;
+    case Code::kOutOfRange:
+      return 11;
+    case Code::kUnimplemented:
+      return 12;
+    case Code::kInternal:
+      return 13;
+    case Code::kUnavailable:
+      return 14;
+    case Code::kDataLoss:
+      return 15;
+    case Code::kUnauthenticated:
+      return 16;
+  }
+  return 2;  // UNKNOWN
+}
+
+Code CodeFromGrpcNumber(int number) {
+  // Code's enumerators run from kOk to kDataLoss without gaps.
+  for (int i = 0; i <= static_cast<int>(Code::kDataLoss); ++i) {
+    const auto code = static_cast<Code>(i);
+    if (GrpcCodeNumber(code) == number) return code;
+  }
+  return Code::kInternal;
+}
+
 std::string Status::ToString() const {
   if (ok()) return "OK";
   std::string out(CodeName(code_));

@@ -45,6 +45,12 @@ enum class Code {
 // Returns the canonical upper-case name of `code`, e.g. "NOT_FOUND".
 std::string_view CodeName(Code code);
 
+// Returns gRPC's number for `code` (google.rpc.Code), e.g. 5 for kNotFound.
+int GrpcCodeNumber(Code code);
+// Returns the Code of a gRPC status code number, and kInternal for UNKNOWN
+// (2) and for numbers that gRPC does not define.
+Code CodeFromGrpcNumber(int number);
+
 class [[nodiscard]] Status {
  public:
   Status() = default;

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/beast_http.h"
 #include "base/log.h"
 #include "etcd-store/gateway_json.h"
 #include "etcd-store/request_size.h"
@@ -42,7 +43,7 @@ struct Reply {
 };
 
 Reply ErrorReply(const base::Status& status) {
-  int code = gateway_internal::GrpcCode(status.code());
+  int code = base::GrpcCodeNumber(status.code());
   return {static_cast<unsigned>(gateway_internal::HttpStatusFromGrpcCode(code)),
           gateway_internal::EncodeError(status.message(), code)};
 }
@@ -400,7 +401,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void HandleKeepAlive(int64_t id) {
     base::StatusOr<LeaseKeepAliveResponse> response = store_.LeaseKeepAlive(id);
     if (!response.ok()) {
-      int code = gateway_internal::GrpcCode(response.status().code());
+      int code = base::GrpcCodeNumber(response.status().code());
       PostChunk(
           gateway_internal::EncodeError(response.status().message(), code));
       return;
@@ -470,7 +471,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!store_id.ok()) {
       spdlog::warn("etcd-gateway: creating a watch failed: {}",
                    store_id.status().ToString());
-      int code = gateway_internal::GrpcCode(store_id.status().code());
+      int code = base::GrpcCodeNumber(store_id.status().code());
       PostChunk(
           gateway_internal::EncodeError(store_id.status().message(), code));
       return;
@@ -632,16 +633,15 @@ class GatewayImpl final : public Gateway {
 
   base::Status Listen() {
     beast::error_code ec;
-    tcp::endpoint endpoint(net::ip::make_address(options_.address, ec),
-                           options_.port);
-    if (!ec) acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    net::ip::address address = net::ip::make_address(options_.address, ec);
     if (ec) {
-      return base::UnavailableError(
-          "etcd-gateway: listening on " + options_.address + ":" +
-          std::to_string(options_.port) + " failed: " + ec.message());
+      return base::InvalidArgumentError(
+          "etcd-gateway: invalid listen address " + options_.address);
+    }
+    base::Status listening =
+        base::Listen(acceptor_, tcp::endpoint(address, options_.port));
+    if (!listening.ok()) {
+      return base::UnavailableError("etcd-gateway: " + listening.message());
     }
     port_ = acceptor_.local_endpoint().port();
     DoAccept();

@@ -12,6 +12,7 @@
 
 #include "etcd-store/gateway_json.h"
 #include "etcd-store/go_json.h"
+#include "etcd-store/proto_enums_internal.h"
 
 namespace etcd::gateway_internal {
 namespace {
@@ -176,15 +177,11 @@ base::StatusOr<std::vector<const JsonValue*>> ReadRepeated(
   return items;
 }
 
-constexpr std::array<std::string_view, 3> kSortOrders = {"NONE", "ASCEND",
-                                                         "DESCEND"};
-constexpr std::array<std::string_view, 5> kSortTargets = {
-    "KEY", "VERSION", "CREATE", "MOD", "VALUE"};
-constexpr std::array<std::string_view, 4> kCompareResults = {
-    "EQUAL", "GREATER", "LESS", "NOT_EQUAL"};
-constexpr std::array<std::string_view, 5> kCompareTargets = {
-    "VERSION", "CREATE", "MOD", "VALUE", "LEASE"};
-constexpr std::array<std::string_view, 2> kFilterTypes = {"NOPUT", "NODELETE"};
+using proto_enums::kCompareResults;
+using proto_enums::kCompareTargets;
+using proto_enums::kFilterTypes;
+using proto_enums::kSortOrders;
+using proto_enums::kSortTargets;
 
 base::StatusOr<Compare> DecodeCompare(const JsonValue& object) {
   Compare compare;
@@ -195,15 +192,8 @@ base::StatusOr<Compare> DecodeCompare(const JsonValue& object) {
   // Unknown numbers fall back to the zero value rather than crash.
   if (result < 0 || result > 3) result = 0;
   if (target < 0 || target > 4) target = 0;
-  // The proto enum order differs from Compare::Result's.
-  constexpr Compare::Result kResults[] = {
-      Compare::Result::kEqual, Compare::Result::kGreater,
-      Compare::Result::kLess, Compare::Result::kNotEqual};
-  constexpr Compare::Target kTargets[] = {
-      Compare::Target::kVersion, Compare::Target::kCreate,
-      Compare::Target::kMod, Compare::Target::kValue, Compare::Target::kLease};
-  compare.result = kResults[result];
-  compare.target = kTargets[target];
+  compare.result = static_cast<Compare::Result>(result);
+  compare.target = static_cast<Compare::Target>(target);
   ASSIGN_OR_RETURN(compare.key, ReadBytes(object, "key"));
   ASSIGN_OR_RETURN(compare.range_end, ReadBytes(object, "range_end"));
   ASSIGN_OR_RETURN(compare.version, ReadInt64(object, "version"));

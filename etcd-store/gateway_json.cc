@@ -8,11 +8,12 @@
 #include <utility>
 
 #include "base/crypto.h"
+#include "etcd-store/proto_enums_internal.h"
 
 namespace etcd::gateway_internal {
 namespace {
 
-constexpr std::array<std::string_view, 2> kEventTypes = {"PUT", "DELETE"};
+using proto_enums::kEventTypes;
 
 // Quotes a string as Go's encoding/json does, escaping HTML characters.
 std::string Quote(std::string_view text) {
@@ -299,44 +300,6 @@ std::string EncodeWatchResponse(const WatchResponse& response,
 
 std::string EncodeStreamResult(const std::string& message) {
   return "{\"result\":" + message + "}";
-}
-
-int GrpcCode(base::Code code) {
-  switch (code) {
-    case base::Code::kOk:
-      return 0;
-    case base::Code::kCancelled:
-      return 1;
-    case base::Code::kInvalidArgument:
-      return 3;
-    case base::Code::kDeadlineExceeded:
-      return 4;
-    case base::Code::kNotFound:
-      return 5;
-    case base::Code::kAlreadyExists:
-      return 6;
-    case base::Code::kPermissionDenied:
-      return 7;
-    case base::Code::kResourceExhausted:
-      return 8;
-    case base::Code::kFailedPrecondition:
-      return 9;
-    case base::Code::kAborted:
-      return 10;
-    case base::Code::kOutOfRange:
-      return 11;
-    case base::Code::kUnimplemented:
-      return 12;
-    case base::Code::kInternal:
-      return 13;
-    case base::Code::kUnavailable:
-      return 14;
-    case base::Code::kDataLoss:
-      return 15;
-    case base::Code::kUnauthenticated:
-      return 16;
-  }
-  return 2;  // UNKNOWN
 }
 
 int HttpStatusFromGrpcCode(int grpc_code) {

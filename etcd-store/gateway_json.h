@@ -85,8 +85,6 @@ std::string EncodeWatchResponse(const WatchResponse& response,
 // Wraps one message of a streaming response: {"result":...}.
 std::string EncodeStreamResult(const std::string& message);
 
-// gRPC status code numbers, as grpc-gateway writes them in error bodies.
-int GrpcCode(base::Code code);
 // grpc-gateway v1's HTTPStatusFromCode.
 int HttpStatusFromGrpcCode(int grpc_code);
 // {"error":message,"message":message,"code":grpc_code}.

@@ -9,11 +9,16 @@
 #include <vector>
 
 #include "base/crypto.h"
+#include "etcd-store/proto_enums_internal.h"
 
 namespace etcd::remote_internal {
 namespace {
 
 using json = nlohmann::json;
+using proto_enums::kCompareResults;
+using proto_enums::kCompareTargets;
+using proto_enums::kSortOrders;
+using proto_enums::kSortTargets;
 
 // ---- Requests ----
 
@@ -37,32 +42,11 @@ void SetBytes(json& object, const char* name, const std::string& value) {
   if (!value.empty()) object[name] = Bytes(value);
 }
 
-const char* SortOrderName(SortOrder order) {
-  switch (order) {
-    case SortOrder::kNone:
-      return "NONE";
-    case SortOrder::kAscend:
-      return "ASCEND";
-    case SortOrder::kDescend:
-      return "DESCEND";
-  }
-  return "NONE";
-}
-
-const char* SortTargetName(SortTarget target) {
-  switch (target) {
-    case SortTarget::kKey:
-      return "KEY";
-    case SortTarget::kVersion:
-      return "VERSION";
-    case SortTarget::kCreate:
-      return "CREATE";
-    case SortTarget::kMod:
-      return "MOD";
-    case SortTarget::kValue:
-      return "VALUE";
-  }
-  return "KEY";
+// Returns the protobuf name of a Store enum value, which has the proto's
+// number.
+template <size_t N, typename Enum>
+std::string Name(const std::array<std::string_view, N>& names, Enum value) {
+  return std::string(names[static_cast<size_t>(value)]);
 }
 
 json RangeJson(const RangeRequest& request) {
@@ -72,10 +56,10 @@ json RangeJson(const RangeRequest& request) {
   SetInt(object, "limit", request.limit);
   SetInt(object, "revision", request.revision);
   if (request.sort_order != SortOrder::kNone) {
-    object["sort_order"] = SortOrderName(request.sort_order);
+    object["sort_order"] = Name(kSortOrders, request.sort_order);
   }
   if (request.sort_target != SortTarget::kKey) {
-    object["sort_target"] = SortTargetName(request.sort_target);
+    object["sort_target"] = Name(kSortTargets, request.sort_target);
   }
   SetBool(object, "serializable", request.serializable);
   SetBool(object, "keys_only", request.keys_only);
@@ -107,33 +91,27 @@ json DeleteRangeJson(const DeleteRangeRequest& request) {
 }
 
 json CompareJson(const Compare& compare) {
-  static constexpr const char* kResults[] = {"EQUAL", "GREATER", "LESS",
-                                             "NOT_EQUAL"};
   json object = json::object();
-  object["result"] = kResults[static_cast<int>(compare.result)];
+  object["result"] = Name(kCompareResults, compare.result);
+  object["target"] = Name(kCompareTargets, compare.target);
   SetBytes(object, "key", compare.key);
   SetBytes(object, "range_end", compare.range_end);
   // The operand is a oneof: always send the member the target reads, even
   // when it is zero.
   switch (compare.target) {
     case Compare::Target::kVersion:
-      object["target"] = "VERSION";
       object["version"] = Int(compare.version);
       break;
     case Compare::Target::kCreate:
-      object["target"] = "CREATE";
       object["create_revision"] = Int(compare.create_revision);
       break;
     case Compare::Target::kMod:
-      object["target"] = "MOD";
       object["mod_revision"] = Int(compare.mod_revision);
       break;
     case Compare::Target::kValue:
-      object["target"] = "VALUE";
       object["value"] = Bytes(compare.value);
       break;
     case Compare::Target::kLease:
-      object["target"] = "LEASE";
       object["lease"] = Int(compare.lease);
       break;
   }
@@ -348,43 +326,6 @@ base::StatusOr<json> StreamResult(const std::string& line) {
   return std::move(*result);
 }
 
-base::Code CodeFromGrpc(int grpc_code) {
-  switch (grpc_code) {
-    case 0:
-      return base::Code::kOk;
-    case 1:
-      return base::Code::kCancelled;
-    case 3:
-      return base::Code::kInvalidArgument;
-    case 4:
-      return base::Code::kDeadlineExceeded;
-    case 5:
-      return base::Code::kNotFound;
-    case 6:
-      return base::Code::kAlreadyExists;
-    case 7:
-      return base::Code::kPermissionDenied;
-    case 8:
-      return base::Code::kResourceExhausted;
-    case 9:
-      return base::Code::kFailedPrecondition;
-    case 10:
-      return base::Code::kAborted;
-    case 11:
-      return base::Code::kOutOfRange;
-    case 12:
-      return base::Code::kUnimplemented;
-    case 14:
-      return base::Code::kUnavailable;
-    case 15:
-      return base::Code::kDataLoss;
-    case 16:
-      return base::Code::kUnauthenticated;
-    default:
-      return base::Code::kInternal;
-  }
-}
-
 }  // namespace
 
 std::string EncodeRange(const RangeRequest& request) {
@@ -573,7 +514,7 @@ GatewayError DecodeError(int http_status, const std::string& body) {
 }
 
 base::Status ErrorStatus(const GatewayError& error) {
-  base::Code code = CodeFromGrpc(error.grpc_code);
+  base::Code code = base::CodeFromGrpcNumber(error.grpc_code);
   if (code == base::Code::kOk) code = base::Code::kInternal;
   return base::Status(code, error.message);
 }

@@ -4,7 +4,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
-#include <charconv>
 #include <expected>
 #include <fstream>
 #include <span>
@@ -30,80 +29,15 @@ ApiError BadBody(std::string message) {
 
 // --- Request target ---
 
-namespace {
-
-std::optional<std::string> PercentDecode(std::string_view text,
-                                         bool plus_is_space) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '+' && plus_is_space) {
-      out.push_back(' ');
-    } else if (c != '%') {
-      out.push_back(c);
-    } else {
-      if (i + 2 >= text.size()) return std::nullopt;
-      unsigned value = 0;
-      auto [end, error] =
-          std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
-      if (error != std::errc() || end != text.data() + i + 3) {
-        return std::nullopt;
-      }
-      out.push_back(static_cast<char>(value));
-      i += 2;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 std::expected<Target, ApiError> ParseTarget(std::string_view target) {
-  Target out;
-  size_t question = target.find('?');
-  std::string_view path = target.substr(0, question);
-  std::string_view query =
-      question == std::string_view::npos ? "" : target.substr(question + 1);
-
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t slash = path.find('/', start);
-    if (slash == std::string_view::npos) slash = path.size();
-    std::string_view raw = path.substr(start, slash - start);
-    if (!raw.empty()) {
-      std::optional<std::string> segment = PercentDecode(raw, false);
-      if (!segment) {
-        return std::unexpected(InvalidField(
-            "path", "invalid percent-encoding in the path", "path"));
-      }
-      out.segments.push_back(*segment);
-    }
-    start = slash + 1;
+  std::expected<Target, base::RequestTargetError> parsed =
+      base::ParseRequestTarget(target);
+  if (!parsed) {
+    base::RequestTargetError& error = parsed.error();
+    return std::unexpected(InvalidField(std::move(error.name),
+                                        std::move(error.message), error.part));
   }
-
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t equals = pair.find('=');
-    std::optional<std::string> name =
-        PercentDecode(pair.substr(0, equals), true);
-    std::optional<std::string> value =
-        equals == std::string_view::npos
-            ? std::optional<std::string>("")
-            : PercentDecode(pair.substr(equals + 1), true);
-    if (!name || !value) {
-      return std::unexpected(
-          InvalidField(std::string(pair.substr(0, equals)),
-                       "invalid percent-encoding in the query", "query"));
-    }
-    // A repeated parameter (state=1&state=2) means the same as a
-    // comma-separated list (state=1,2).
-    auto [it, inserted] = out.query.try_emplace(*name, *value);
-    if (!inserted) it->second += "," + *value;
-  }
-  return out;
+  return std::move(*parsed);
 }
 
 }  // namespace api_internal

@@ -697,33 +697,11 @@ int StatusForReason(std::string_view reason) {
   return it == statuses->end() ? 0 : it->second;
 }
 
-int StatusForCode(base::Code code) {
-  switch (code) {
-    case base::Code::kInvalidArgument:
-    case base::Code::kOutOfRange:
-      return 400;
-    case base::Code::kUnauthenticated:
-      return 401;
-    case base::Code::kPermissionDenied:
-      return 403;
-    case base::Code::kNotFound:
-      return 404;
-    case base::Code::kAlreadyExists:
-    case base::Code::kAborted:
-    case base::Code::kFailedPrecondition:
-      return 409;
-    case base::Code::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
 }  // namespace
 
 ApiError FromStatus(const base::Status& status) {
   int http = StatusForReason(status.reason());
-  if (http == 0) http = StatusForCode(status.code());
+  if (http == 0) http = base::HttpStatusForCode(status.code());
   std::string code = status.reason().empty()
                          ? std::string(base::CodeName(status.code()))
                          : status.reason();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/http.h"
 #include "kms-mock/api.h"
 #include "kms-mock/kms.h"
 
@@ -45,10 +46,7 @@ ApiError BadBody(std::string message);
 // Maps a KeyService error to its HTTP status by reason, else by code.
 ApiError FromStatus(const base::Status& status);
 
-struct Target {
-  std::vector<std::string> segments;  // percent-decoded path segments
-  std::map<std::string, std::string> query;
-};
+using Target = base::RequestTarget;
 
 enum class Operation {
   kListKeys,

@@ -19,7 +19,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <cctype>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -28,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/beast_http.h"
 #include "kms-mock/api_internal.h"
 
 namespace kms {
@@ -61,17 +61,7 @@ HttpRequest ToApiRequest(http::request<http::string_body>&& request) {
   HttpRequest out;
   out.method = std::string(request.method_string());
   out.target = std::string(request.target());
-  for (const auto& field : request) {
-    std::string name(field.name_string());
-    for (char& c : name) {
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    // Repeated fields combine into one comma-separated value (RFC 9110,
-    // section 5.3), so two bluemix-instance headers name no instance.
-    std::string value(field.value());
-    auto [it, inserted] = out.headers.try_emplace(name, value);
-    if (!inserted) it->second += ", " + value;
-  }
+  out.headers = base::LowercaseFields(request);
   out.body = std::move(request.body());
   return out;
 }
@@ -92,9 +82,7 @@ http::response<http::string_body> ToBeastResponse(HttpResponse&& in,
 // Logs a connection error that ends a session. Timeouts, resets and
 // shutdown are routine for an HTTP server and logged at debug level only.
 void Fail(beast::error_code error, const char* what) {
-  if (error == net::error::operation_aborted ||
-      error == beast::error::timeout || error == net::error::connection_reset ||
-      error == net::error::eof || error == net::error::broken_pipe) {
+  if (base::IsRoutineDisconnect(error)) {
     spdlog::debug("kms server: {} ended the connection: {}", what,
                   error.message());
     return;
@@ -433,20 +421,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
   base::Status Open(const tcp::endpoint& endpoint) {
     std::lock_guard lock(mu_);
-    beast::error_code error;
-    acceptor_.open(endpoint.protocol(), error);
-    if (!error) acceptor_.set_option(net::socket_base::reuse_address(true));
-    if (!error) acceptor_.bind(endpoint, error);
-    if (!error) {
-      acceptor_.listen(net::socket_base::max_listen_connections, error);
-    }
-    if (error) {
-      beast::error_code ignored;
-      acceptor_.close(ignored);
-      return base::UnavailableError(
-          "cannot listen on " + endpoint.address().to_string() + ":" +
-          std::to_string(endpoint.port()) + ": " + error.message());
-    }
+    RETURN_IF_ERROR(base::Listen(acceptor_, endpoint));
     endpoint_ = acceptor_.local_endpoint();
     listening_ = true;
     return base::OkStatus();

@@ -1,12 +1,13 @@
 // The sandbox's control API: HTTP and JSON over loopback, for tests in any
 // language. The routes are listed in the README's "Sandbox" section. Every
-// error is {"error":{"code":N,"status":"NotFound","reason":R,"message":M}}
+// error is {"error":{"code":N,"status":"NOT_FOUND","reason":R,"message":M}}
 // with a message that names the value and the fix; a rejected request
 // changes nothing.
 #include <spdlog/spdlog.h>
 
-#include <sstream>
+#include <expected>
 
+#include "base/http.h"
 #include "sim/sandbox_internal.h"
 
 namespace sim {
@@ -14,32 +15,6 @@ namespace {
 
 using apiserver::ApiRequest;
 using apiserver::ApiResponse;
-
-int HttpStatusOf(base::Code code) {
-  switch (code) {
-    case base::Code::kInvalidArgument:
-    case base::Code::kOutOfRange:
-      return 400;
-    case base::Code::kUnauthenticated:
-      return 401;
-    case base::Code::kPermissionDenied:
-      return 403;
-    case base::Code::kNotFound:
-      return 404;
-    case base::Code::kAlreadyExists:
-    case base::Code::kFailedPrecondition:
-    case base::Code::kAborted:
-      return 409;
-    case base::Code::kUnimplemented:
-      return 405;
-    case base::Code::kUnavailable:
-      return 503;
-    case base::Code::kDeadlineExceeded:
-      return 504;
-    default:
-      return 500;
-  }
-}
 
 ApiResponse JsonResponse(int status, const json& body) {
   ApiResponse response;
@@ -49,53 +24,12 @@ ApiResponse JsonResponse(int status, const json& body) {
 }
 
 ApiResponse ErrorResponse(const base::Status& status) {
-  json error = {{"code", HttpStatusOf(status.code())},
+  int http_status = base::HttpStatusForCode(status.code());
+  json error = {{"code", http_status},
                 {"status", std::string(base::CodeName(status.code()))},
                 {"message", status.message()}};
   if (!status.reason().empty()) error["reason"] = status.reason();
-  return JsonResponse(HttpStatusOf(status.code()), {{"error", error}});
-}
-
-struct Route {
-  std::vector<std::string> segments;  // after "/v1"
-  std::map<std::string, std::string> query;
-};
-
-std::string PercentDecode(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      out += static_cast<char>(
-          std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-Route ParseRoute(const std::string& target) {
-  Route route;
-  size_t question = target.find('?');
-  std::string path = target.substr(0, question);
-  std::stringstream parts(path);
-  std::string part;
-  while (std::getline(parts, part, '/')) {
-    if (!part.empty()) route.segments.push_back(PercentDecode(part));
-  }
-  if (question != std::string::npos) {
-    std::stringstream pairs(target.substr(question + 1));
-    while (std::getline(pairs, part, '&')) {
-      size_t equals = part.find('=');
-      route.query[PercentDecode(part.substr(0, equals))] =
-          equals == std::string::npos ? ""
-                                      : PercentDecode(part.substr(equals + 1));
-    }
-  }
-  return route;
+  return JsonResponse(http_status, {{"error", error}});
 }
 
 // Parses a JSON object body whose fields are all in `allowed`; an empty
@@ -221,9 +155,15 @@ base::StatusOr<kms::Key> FindKey(Environment& env,
 }  // namespace
 
 ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
-  Route route = ParseRoute(request.target);
+  std::expected<base::RequestTarget, base::RequestTargetError> route =
+      base::ParseRequestTarget(request.target);
+  if (!route) {
+    return ErrorResponse(base::InvalidArgumentError(
+        route.error().message + " of " + request.target +
+        "; write a literal % as %25"));
+  }
   const std::string& method = request.method;
-  std::vector<std::string>& s = route.segments;
+  std::vector<std::string>& s = route->segments;
   if (s.empty() || s[0] != "v1") {
     return ErrorResponse(base::NotFoundError(
         "no control API route " + request.target +
@@ -378,10 +318,10 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
   // /v1/events
   if (s[0] == "events" && s.size() == 1 && method == "GET") {
     uint64_t since = 0;
-    if (route.query.contains("since")) {
-      since = std::strtoull(route.query["since"].c_str(), nullptr, 10);
+    if (route->query.contains("since")) {
+      since = std::strtoull(route->query["since"].c_str(), nullptr, 10);
     }
-    std::string watch = route.query["watch"];
+    std::string watch = route->query["watch"];
     if (watch == "true" || watch == "1") {
       ApiResponse response;
       response.stream = [this, since](apiserver::StreamSink sink) {

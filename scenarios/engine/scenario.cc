@@ -60,26 +60,48 @@ const FieldSpec kApiServerField{"api_server", Type::kInt, false, 0,
 const FieldSpec kSeedField{"seed", Type::kInt, false, 0,
                            std::numeric_limits<int64_t>::max()};
 const FieldSpec kAsField{"as", Type::kString};
+const FieldSpec kSecretNameField{"name", Type::kString, true};
 
 // The maximum number of passes of one repeat block.
 constexpr int64_t kMaxRepeat = 1000000;
 constexpr int64_t kMaxExpanded = 1000000;
 
+// The fields of a root or standard key, in `kms:` and in create_key.
+const std::vector<FieldSpec> kKeyFields = {{"name", Type::kString, true},
+                                           {"root", Type::kBool},
+                                           {"expires_after", Type::kDuration},
+                                           {"dual_auth_delete", Type::kBool}};
+// The fields of an entry of `clusters:`.
+const std::vector<FieldSpec> kClusterFields = {
+    {"name", Type::kString, true},
+    {"version", Type::kString, true},
+    {"infrastructure", Type::kString},
+    {"region", Type::kString}};
+
 StepSpec KeyAction(const std::string& kind) {
   return {kind, "key", {kKeyField}, true};
+}
+
+// A Kubernetes operation: `fields` after the cluster and namespace, then the
+// API server that serves the call and the user who makes it.
+StepSpec KubernetesStep(const std::string& kind, std::vector<FieldSpec> fields,
+                        const std::string& shorthand = "") {
+  fields.insert(fields.begin(), {kClusterField, kNamespaceField});
+  fields.push_back(kApiServerField);
+  fields.push_back(kAsField);
+  return {kind, shorthand, std::move(fields), true};
+}
+
+std::vector<FieldSpec> CreateKeyFields() {
+  std::vector<FieldSpec> fields = {{"instance", Type::kString, true}};
+  fields.insert(fields.end(), kKeyFields.begin(), kKeyFields.end());
+  return fields;
 }
 
 const std::vector<StepSpec>& StepSpecs() {
   static const std::vector<StepSpec> specs = {
       {"advance", "duration", {{"duration", Type::kDuration, true}}},
-      {"create_key",
-       "",
-       {{"instance", Type::kString, true},
-        {"name", Type::kString, true},
-        {"root", Type::kBool},
-        {"expires_after", Type::kDuration},
-        {"dual_auth_delete", Type::kBool}},
-       true},
+      {"create_key", "", CreateKeyFields(), true},
       KeyAction("disable_key"),
       KeyAction("enable_key"),
       KeyAction("rotate_key"),
@@ -123,64 +145,19 @@ const std::vector<StepSpec>& StepSpecs() {
         kApiServerField,
         kAsField},
        true},
-      {"create_secret",
-       "",
-       {kClusterField,
-        kNamespaceField,
-        {"name", Type::kString, true},
-        {"type", Type::kString},
-        {"data", Type::kStringMap},
-        kApiServerField,
-        kAsField},
-       true},
-      {"get_secret",
-       "",
-       {kClusterField,
-        kNamespaceField,
-        {"name", Type::kString, true},
-        kApiServerField,
-        kAsField},
-       true},
-      {"update_secret",
-       "",
-       {kClusterField,
-        kNamespaceField,
-        {"name", Type::kString, true},
-        {"data", Type::kStringMap, true},
-        kApiServerField,
-        kAsField},
-       true},
-      {"replace_secret",
-       "",
-       {kClusterField,
-        kNamespaceField,
-        {"name", Type::kString, true},
-        {"type", Type::kString},
-        {"data", Type::kStringMap},
-        {"resource_version", Type::kString},
-        kApiServerField,
-        kAsField},
-       true},
-      {"delete_secret",
-       "",
-       {kClusterField,
-        kNamespaceField,
-        {"name", Type::kString, true},
-        kApiServerField,
-        kAsField},
-       true},
-      {"list_secrets",
-       "",
-       {kClusterField,
-        kNamespaceField,
-        {"all_namespaces", Type::kBool},
-        kApiServerField,
-        kAsField},
-       true},
-      {"rewrite_secrets",
-       "cluster",
-       {kClusterField, kNamespaceField, kApiServerField, kAsField},
-       true},
+      KubernetesStep("create_secret", {kSecretNameField,
+                                       {"type", Type::kString},
+                                       {"data", Type::kStringMap}}),
+      KubernetesStep("get_secret", {kSecretNameField}),
+      KubernetesStep("update_secret",
+                     {kSecretNameField, {"data", Type::kStringMap, true}}),
+      KubernetesStep("replace_secret", {kSecretNameField,
+                                        {"type", Type::kString},
+                                        {"data", Type::kStringMap},
+                                        {"resource_version", Type::kString}}),
+      KubernetesStep("delete_secret", {kSecretNameField}),
+      KubernetesStep("list_secrets", {{"all_namespaces", Type::kBool}}),
+      KubernetesStep("rewrite_secrets", {}, "cluster"),
       {"add_api_server", "cluster", {kClusterField}, true},
       {"restart_api_server",
        "",
@@ -551,15 +528,10 @@ base::Status ParseClusters(ParseContext& ctx, const YAML::Node& root) {
   if (!list.IsSequence()) {
     return ctx.errors.At(list, "field 'clusters' must be a list");
   }
-  static const std::vector<FieldSpec> specs = {
-      {"name", Type::kString, true},
-      {"version", Type::kString, true},
-      {"infrastructure", Type::kString},
-      {"region", Type::kString}};
   for (const YAML::Node& node : list) {
     Fields fields;
     RETURN_IF_ERROR(
-        ConvertFields(ctx.errors, node, specs, "cluster: ", fields));
+        ConvertFields(ctx.errors, node, kClusterFields, "cluster: ", fields));
     sim::ClusterSpec spec;
     spec.name = fields.String("name");
     base::StatusOr<sim::Version> version =
@@ -629,11 +601,7 @@ base::Status ParseKms(ParseContext& ctx, const YAML::Node& root) {
     }
     for (const YAML::Node& key_node : keys) {
       Fields key_fields;
-      RETURN_IF_ERROR(ConvertFields(ctx.errors, key_node,
-                                    {{"name", Type::kString, true},
-                                     {"root", Type::kBool},
-                                     {"expires_after", Type::kDuration},
-                                     {"dual_auth_delete", Type::kBool}},
+      RETURN_IF_ERROR(ConvertFields(ctx.errors, key_node, kKeyFields,
                                     "kms key: ", key_fields));
       KeySpec key{key_fields.String("name"), instance.name,
                   key_fields.BoolOr("root", true), std::nullopt};
@@ -800,6 +768,22 @@ base::Status CheckReferences(ParseContext& ctx, const YAML::Node& node,
   return CheckStateSteps(ctx, node, where, step);
 }
 
+// Checks that the field `name` of `fields`, when present, is a regular
+// expression.
+base::Status CheckRegex(const Errors& errors, const YAML::Node& node,
+                        const std::string& where, const Fields& fields,
+                        const std::string& name) {
+  if (!fields.Has(name)) return base::OkStatus();
+  try {
+    std::regex check(fields.String(name));
+  } catch (const std::regex_error& e) {
+    return errors.At(node,
+                     where + "field '" + name +
+                         "' is not a valid regular expression: " + e.what());
+  }
+  return base::OkStatus();
+}
+
 base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
                                int index) {
   std::string where = "step " + std::to_string(index) + ": ";
@@ -880,34 +864,14 @@ base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
     if (expect_fields.Has("for")) step.hold = expect_fields.DurationOf("for");
     step.expect = std::move(expect_fields);
   }
-  if (step.kind.starts_with("expect_") && step.fields.Has("master_status")) {
-    try {
-      std::regex check(step.fields.String("master_status"));
-    } catch (const std::regex_error& e) {
-      return ctx.errors.At(node, where +
-                                     "field 'master_status' is not a "
-                                     "valid regular expression: " +
-                                     e.what());
-    }
+  if (step.kind.starts_with("expect_")) {
+    RETURN_IF_ERROR(
+        CheckRegex(ctx.errors, node, where, step.fields, "master_status"));
   }
-  if (step.expect && step.expect->Has("output")) {
-    try {
-      std::regex check(step.expect->String("output"));
-    } catch (const std::regex_error& e) {
-      return ctx.errors.At(expect, where +
-                                       "expect: field 'output' is not a "
-                                       "valid regular expression: " +
-                                       e.what());
-    }
-  }
-  if (step.expect && step.expect->Has("error")) {
-    try {
-      std::regex check(step.expect->String("error"));
-    } catch (const std::regex_error& e) {
-      return ctx.errors.At(expect, where +
-                                       "expect: field 'error' is not a "
-                                       "valid regular expression: " +
-                                       e.what());
+  if (step.expect) {
+    for (const char* field : {"output", "error"}) {
+      RETURN_IF_ERROR(CheckRegex(ctx.errors, expect,
+                                 where + "expect: ", *step.expect, field));
     }
   }
   RETURN_IF_ERROR(CheckReferences(ctx, node, where, step));
@@ -1162,10 +1126,7 @@ std::string ScenarioJsonSchema() {
        {"required", J::array({"repeat"})},
        {"additionalProperties", false}});
 
-  J key = FieldsSchema({{"name", Type::kString, true},
-                        {"root", Type::kBool},
-                        {"expires_after", Type::kDuration},
-                        {"dual_auth_delete", Type::kBool}});
+  J key = FieldsSchema(kKeyFields);
   J instance = {{"type", "object"},
                 {"properties",
                  {{"instance", {{"type", "string"}}},
@@ -1173,10 +1134,7 @@ std::string ScenarioJsonSchema() {
                   {"keys", {{"type", "array"}, {"items", key}}}}},
                 {"required", J::array({"instance"})},
                 {"additionalProperties", false}};
-  J cluster = FieldsSchema({{"name", Type::kString, true},
-                            {"version", Type::kString, true},
-                            {"infrastructure", Type::kString},
-                            {"region", Type::kString}});
+  J cluster = FieldsSchema(kClusterFields);
   cluster["properties"]["infrastructure"] = {
       {"enum", J::array({"classic", "vpc"})}};
 

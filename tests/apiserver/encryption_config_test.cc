@@ -143,6 +143,50 @@ TEST_F(EncryptionConfigTest, AescbcWrongKeyReportsPadding) {
                              "invalid PKCS7 data (empty or not padded)"));
 }
 
+// The minimum sizes are an IV (aescbc), a nonce and a tag (aesgcm), and a
+// nonce and a MAC (secretbox).
+TEST_F(EncryptionConfigTest, StaticKeyProvidersRejectMalformedValues) {
+  struct Case {
+    std::string prefix;
+    base::StatusOr<std::shared_ptr<Transformer>> transformer;
+    size_t min_size;
+    std::string error_at_min_size;
+  };
+  const std::string key(32, 'a');
+  std::vector<Case> cases;
+  cases.push_back({"k8s:enc:aescbc:v1:k:",
+                   NewAesCbcTransformer("k8s:enc:aescbc:v1:k:", key, random_),
+                   16, "invalid PKCS7 data (empty or not padded)"});
+  cases.push_back({"k8s:enc:aesgcm:v1:k:",
+                   NewAesGcmTransformer("k8s:enc:aesgcm:v1:k:", key, random_),
+                   12 + 16, "cipher: message authentication failed"});
+  cases.push_back(
+      {"k8s:enc:secretbox:v1:k:",
+       NewSecretboxTransformer("k8s:enc:secretbox:v1:k:", key, random_),
+       24 + 16, "output array was not large enough for encryption"});
+
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.prefix);
+    ASSERT_TRUE(c.transformer.ok()) << c.transformer.status();
+    Transformer& transformer = **c.transformer;
+
+    auto other_prefix = transformer.FromStorage(
+        "k8s:enc:other:v1:k:" + std::string(64, 'x'), kKey);
+    auto too_short = transformer.FromStorage(
+        c.prefix + std::string(c.min_size - 1, 'x'), kKey);
+    auto min_size =
+        transformer.FromStorage(c.prefix + std::string(c.min_size, 'x'), kKey);
+
+    ASSERT_FALSE(other_prefix.ok());
+    EXPECT_EQ(other_prefix.status().message(), "no matching prefix found");
+    ASSERT_FALSE(too_short.ok());
+    EXPECT_EQ(too_short.status().message(),
+              "the stored data was shorter than the required size");
+    ASSERT_FALSE(min_size.ok());
+    EXPECT_EQ(min_size.status().message(), c.error_at_min_size);
+  }
+}
+
 TEST_F(EncryptionConfigTest, AesgcmBindsEtcdKey) {
   auto config = Parse(Header() + R"(
 resources:

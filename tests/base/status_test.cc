@@ -28,5 +28,37 @@ TEST(Status, ToStringNamesCodeAndReason) {
   EXPECT_EQ(OkStatus().ToString(), "OK");
 }
 
+TEST(GrpcCodeNumber, MatchesGrpcNumbering) {
+  EXPECT_EQ(GrpcCodeNumber(Code::kOk), 0);
+  EXPECT_EQ(GrpcCodeNumber(Code::kCancelled), 1);
+  EXPECT_EQ(GrpcCodeNumber(Code::kInvalidArgument), 3);
+  EXPECT_EQ(GrpcCodeNumber(Code::kDeadlineExceeded), 4);
+  EXPECT_EQ(GrpcCodeNumber(Code::kNotFound), 5);
+  EXPECT_EQ(GrpcCodeNumber(Code::kAlreadyExists), 6);
+  EXPECT_EQ(GrpcCodeNumber(Code::kPermissionDenied), 7);
+  EXPECT_EQ(GrpcCodeNumber(Code::kResourceExhausted), 8);
+  EXPECT_EQ(GrpcCodeNumber(Code::kFailedPrecondition), 9);
+  EXPECT_EQ(GrpcCodeNumber(Code::kAborted), 10);
+  EXPECT_EQ(GrpcCodeNumber(Code::kOutOfRange), 11);
+  EXPECT_EQ(GrpcCodeNumber(Code::kUnimplemented), 12);
+  EXPECT_EQ(GrpcCodeNumber(Code::kInternal), 13);
+  EXPECT_EQ(GrpcCodeNumber(Code::kUnavailable), 14);
+  EXPECT_EQ(GrpcCodeNumber(Code::kDataLoss), 15);
+  EXPECT_EQ(GrpcCodeNumber(Code::kUnauthenticated), 16);
+}
+
+TEST(CodeFromGrpcNumber, InvertsGrpcCodeNumber) {
+  for (int i = 0; i <= static_cast<int>(Code::kDataLoss); ++i) {
+    const auto code = static_cast<Code>(i);
+    EXPECT_EQ(CodeFromGrpcNumber(GrpcCodeNumber(code)), code) << CodeName(code);
+  }
+}
+
+TEST(CodeFromGrpcNumber, UnknownIsInternal) {
+  EXPECT_EQ(CodeFromGrpcNumber(2), Code::kInternal);
+  EXPECT_EQ(CodeFromGrpcNumber(17), Code::kInternal);
+  EXPECT_EQ(CodeFromGrpcNumber(-1), Code::kInternal);
+}
+
 }  // namespace
 }  // namespace base

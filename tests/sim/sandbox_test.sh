@@ -494,6 +494,7 @@ case_bad_input() {
   expect_error 404 "snapshot missing not found" POST /v1/snapshots/missing/restore
   expect_error 400 "invalid snapshot name" POST /v1/snapshots '{"name": "../x"}'
   expect_error 400 "expected timeout" PUT /v1/clusters/prod/unusable-master '{"mode": "serve"}'
+  expect_error 400 "invalid percent-encoding in the path" GET /v1/clusters/pr%zzod
   [[ $(cluster_state prod) == "$before" ]] || fail "bad control input changed the cluster"
   [[ $(ctl_ok GET /v1/clock | jq -r .now) == "$clock" ]] || fail "bad input moved the clock"
 
