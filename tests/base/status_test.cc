@@ -28,5 +28,26 @@ TEST(Status, ToStringNamesCodeAndReason) {
   EXPECT_EQ(OkStatus().ToString(), "OK");
 }
 
+TEST(Status, PayloadTravelsWithError) {
+  Status status = AbortedError("conflict", "Conflict");
+  status.SetPayload("example.com/causes", "[1]");
+  status.SetPayload("example.com/causes", "[2]");
+  Status copy = status;
+
+  EXPECT_EQ(copy.GetPayload("example.com/causes"), "[2]");
+  EXPECT_EQ(copy.GetPayload("example.com/other"), std::nullopt);
+  EXPECT_EQ(copy, status);
+  EXPECT_NE(copy, AbortedError("conflict", "Conflict"));
+}
+
+TEST(Status, OkStatusKeepsNoPayload) {
+  Status status = OkStatus();
+
+  status.SetPayload("example.com/causes", "[1]");
+
+  EXPECT_EQ(status.GetPayload("example.com/causes"), std::nullopt);
+  EXPECT_EQ(status, OkStatus());
+}
+
 }  // namespace
 }  // namespace base
