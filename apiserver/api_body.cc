@@ -374,23 +374,6 @@ std::string JoinErrors(const std::vector<std::string>& errors) {
 
 }  // namespace
 
-base::StatusOr<FieldValidation> ParseFieldValidation(
-    const Query& query, const std::string& options_kind, bool enabled) {
-  if (!enabled) return FieldValidation::kIgnore;
-  auto it = query.find("fieldValidation");
-  const std::string value = it == query.end() ? "" : it->second;
-  if (value.empty() || value == "Warn") return FieldValidation::kWarn;
-  if (value == "Ignore") return FieldValidation::kIgnore;
-  if (value == "Strict") return FieldValidation::kStrict;
-  return base::InvalidArgumentError(
-      options_kind +
-          ".meta.k8s.io \"\" is invalid: fieldValidation: "
-          "Unsupported value: " +
-          GoQuote(value) +
-          ": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"",
-      "Invalid");
-}
-
 std::string WarningHeader(const std::string& message) {
   return "299 - " + GoQuote(message);
 }
@@ -410,6 +393,39 @@ base::StatusOr<ParsedJson> ParseJsonText(std::string_view text) {
   }
   parsed.duplicate_fields = finder.duplicates();
   return parsed;
+}
+
+namespace {
+
+void CollectDuplicateKeys(const YAML::Node& node,
+                          std::vector<std::string>& duplicates) {
+  if (node.IsSequence()) {
+    for (const YAML::Node& item : node) CollectDuplicateKeys(item, duplicates);
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::set<std::string> seen;
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    if (!seen.insert(key).second) {
+      duplicates.push_back("line " +
+                           std::to_string(entry.first.Mark().line + 1) +
+                           ": key " + GoQuote(key) + " already set in map");
+    }
+    CollectDuplicateKeys(entry.second, duplicates);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> YamlDuplicateKeys(std::string_view text) {
+  std::vector<std::string> duplicates;
+  try {
+    CollectDuplicateKeys(YAML::Load(std::string(text)), duplicates);
+  } catch (const YAML::Exception&) {
+    // Malformed YAML fails YamlToJson, which reports it.
+  }
+  return duplicates;
 }
 
 base::StatusOr<Json> YamlToJson(std::string_view text) {

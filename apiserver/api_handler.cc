@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "apiserver/api_internal.h"
+#include "apiserver/field_manager.h"
 #include "apiserver/strategic_merge.h"
 #include "apiserver/validation.h"
 
@@ -406,7 +407,13 @@ Json FailureStatus(const base::Status& status, const Resource* resource,
   const int code = HttpCode(reason);
   Json details = Json::object();
   std::string message = status.message();
-  if (reason == "InternalError") {
+  const std::optional<std::string> causes =
+      status.GetPayload(kStatusCausesPayload);
+  if (causes.has_value()) {
+    // An apply conflict names its fields and no object, as upstream's
+    // NewApplyConflict.
+    details["causes"] = Json::parse(*causes, nullptr, false);
+  } else if (reason == "InternalError") {
     details["causes"] = Json::array({{{"message", message}}});
     message = "Internal error occurred: " + message;
   } else if (reason == "Timeout" &&
@@ -426,6 +433,8 @@ Json FailureStatus(const base::Status& status, const Resource* resource,
       {"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", Json::object()},
       {"status", "Failure"}, {"message", message}, {"reason", reason},
       {"code", code}};
+  // Upstream's StatusReasonUnknown is empty, which the Status leaves out.
+  if (reason == "Unknown") body.erase("reason");
   if (!details.empty()) body["details"] = details;
   return body;
 }
@@ -647,15 +656,16 @@ ApiResponse ApiHandler::List(const ApiRequest& request, const Route& route,
 
 ApiResponse ApiHandler::Create(const ApiRequest& request, const Route& route) {
   const Resource& resource = *route.resource;
-  base::StatusOr<FieldValidation> validation = ParseFieldValidation(
-      route.query, "CreateOptions", options_.server_side_field_validation);
-  if (!validation.ok()) return FailureResponse(validation.status());
+  base::StatusOr<WriteParameters> parameters =
+      ParseWriteParameters(request, route.query, WriteVerb::kCreate,
+                           options_.server_side_field_validation);
+  if (!parameters.ok()) return FailureResponse(parameters.status());
   base::StatusOr<DecodedBody> body =
-      DecodeObjectBody(request, resource, *validation);
+      DecodeObjectBody(request, resource, parameters->validation);
   if (!body.ok()) return FailureResponse(body.status());
   const std::string name = NameOf(body->object);
-  base::StatusOr<Json> created =
-      registry_.Create(resource, route.ns, std::move(body->object));
+  base::StatusOr<Json> created = registry_.Create(
+      resource, route.ns, std::move(body->object), {parameters->field_manager});
   if (!created.ok()) {
     return FailureResponse(created.status(), &resource, name);
   }
@@ -666,11 +676,12 @@ ApiResponse ApiHandler::Create(const ApiRequest& request, const Route& route) {
 
 ApiResponse ApiHandler::Replace(const ApiRequest& request, const Route& route) {
   const Resource& resource = *route.resource;
-  base::StatusOr<FieldValidation> validation = ParseFieldValidation(
-      route.query, "UpdateOptions", options_.server_side_field_validation);
-  if (!validation.ok()) return FailureResponse(validation.status());
+  base::StatusOr<WriteParameters> parameters =
+      ParseWriteParameters(request, route.query, WriteVerb::kUpdate,
+                           options_.server_side_field_validation);
+  if (!parameters.ok()) return FailureResponse(parameters.status());
   base::StatusOr<DecodedBody> body =
-      DecodeObjectBody(request, resource, *validation);
+      DecodeObjectBody(request, resource, parameters->validation);
   if (!body.ok()) return FailureResponse(body.status());
   if (NameOf(body->object) != route.name) {
     return FailureResponse(base::InvalidArgumentError(
@@ -678,8 +689,8 @@ ApiResponse ApiHandler::Replace(const ApiRequest& request, const Route& route) {
             ") does not match the name on the URL (" + route.name + ")",
         "BadRequest"));
   }
-  base::StatusOr<UpdateResult> updated =
-      registry_.Update(resource, route.ns, std::move(body->object));
+  base::StatusOr<UpdateResult> updated = registry_.Update(
+      resource, route.ns, std::move(body->object), {parameters->field_manager});
   if (!updated.ok()) {
     return FailureResponse(updated.status(), &resource, route.name);
   }
@@ -691,19 +702,22 @@ ApiResponse ApiHandler::Replace(const ApiRequest& request, const Route& route) {
 ApiResponse ApiHandler::Patch(const ApiRequest& request, const Route& route) {
   const Resource& resource = *route.resource;
   const std::string type = MediaType(request);
+  if (type == "application/apply-patch+yaml") return Apply(request, route);
   const bool strategic = type == "application/strategic-merge-patch+json";
   if (!strategic && type != "application/merge-patch+json" &&
       type != "application/json-patch+json") {
-    // NOTE: server-side apply (application/apply-patch+yaml) is not served.
     return FailureResponse(base::InvalidArgumentError(
         "the body of the request was in an unknown format - accepted media "
         "types include: application/json-patch+json, "
-        "application/merge-patch+json, application/strategic-merge-patch+json",
+        "application/merge-patch+json, "
+        "application/strategic-merge-patch+json, application/apply-patch+yaml",
         "UnsupportedMediaType"));
   }
-  base::StatusOr<FieldValidation> validation = ParseFieldValidation(
-      route.query, "PatchOptions", options_.server_side_field_validation);
-  if (!validation.ok()) return FailureResponse(validation.status());
+  base::StatusOr<WriteParameters> parameters =
+      ParseWriteParameters(request, route.query, WriteVerb::kPatch,
+                           options_.server_side_field_validation);
+  if (!parameters.ok()) return FailureResponse(parameters.status());
+  const FieldValidation validation = parameters->validation;
   base::StatusOr<ParsedJson> patch = ParseJsonText(request.body);
   if (!patch.ok()) return FailureResponse(patch.status());
   // A patch that sets a resourceVersion is a precondition, so its conflict
@@ -733,7 +747,7 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const Route& route) {
     for (const std::string& field : patch->duplicate_fields) {
       field_errors.push_back("duplicate field " + GoQuote(field));
     }
-    if (!field_errors.empty() && *validation == FieldValidation::kStrict) {
+    if (!field_errors.empty() && validation == FieldValidation::kStrict) {
       const std::string cause =
           "strict decoding error: " + JoinErrors(field_errors);
       if (strategic) {
@@ -752,11 +766,11 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const Route& route) {
           "BadRequest"));
     }
 
-    base::StatusOr<UpdateResult> updated =
-        registry_.Update(resource, route.ns, std::move(*patched));
+    base::StatusOr<UpdateResult> updated = registry_.Update(
+        resource, route.ns, std::move(*patched), {parameters->field_manager});
     if (updated.ok()) {
       ApiResponse response = JsonResponse(200, updated->object);
-      if (*validation == FieldValidation::kWarn) {
+      if (validation == FieldValidation::kWarn) {
         AddWarnings(field_errors, response);
       }
       return response;

@@ -79,12 +79,34 @@ ApiResponse OpenApiV2Response(const ApiRequest& request,
 // fieldValidation directive.
 enum class FieldValidation { kIgnore, kWarn, kStrict };
 
-// Reads the fieldValidation parameter: empty is Warn when the server
-// validates fields, and every value is Ignore when it does not. Other
-// values fail with reason Invalid, as upstream's `<options_kind>.meta.k8s.io
-// "" is invalid: fieldValidation: Unsupported value: ...`.
-base::StatusOr<FieldValidation> ParseFieldValidation(
-    const Query& query, const std::string& options_kind, bool enabled);
+// The operations whose parameters ParseWriteParameters reads, as upstream
+// names their options: CreateOptions, UpdateOptions and PatchOptions (for
+// apply too).
+enum class WriteVerb { kCreate, kUpdate, kPatch, kApply };
+
+// The query parameters of a write.
+struct WriteParameters {
+  // fieldManager, or when it is empty the product of the User-Agent header
+  // ("kubectl" for "kubectl/v1.32.4 (linux/amd64) kubernetes/4cb5f07"), as
+  // upstream's managerOrUserAgent.
+  std::string field_manager;
+  FieldValidation validation = FieldValidation::kWarn;
+  // force: whether an apply takes fields that other managers own.
+  bool force = false;
+};
+
+// Reads fieldManager, fieldValidation and force as upstream's
+// Validate{Create,Update,Patch}Options checks them. An empty
+// fieldValidation is Warn when the server validates fields, and every value
+// is Ignore when it does not. Fails with reason Invalid and every error in
+// upstream's words, such as `PatchOptions.meta.k8s.io "" is invalid:
+// fieldManager: Required value: is required for apply patch`. It rejects
+// an apply without fieldManager, force on any other patch, a fieldManager
+// over 128 bytes or with characters that are not printable, and a
+// fieldValidation other than Ignore, Warn and Strict.
+base::StatusOr<WriteParameters> ParseWriteParameters(
+    const ApiRequest& request, const Query& query, WriteVerb verb,
+    bool field_validation_enabled);
 
 // The "Warning" response header value for one message: `299 - "<message>"`.
 std::string WarningHeader(const std::string& message);
@@ -102,6 +124,11 @@ base::StatusOr<ParsedJson> ParseJsonText(std::string_view text);
 // Converts a YAML document to JSON as sigs.k8s.io/yaml does. Fails with
 // `error converting YAML to JSON: yaml: line <n>: <cause>`.
 base::StatusOr<Json> YamlToJson(std::string_view text);
+
+// The keys that a YAML (or JSON) document repeats within one map, as
+// go-yaml's strict decoding reports them: `line 2: key "a" already set in
+// map`. Empty for a document that does not parse.
+std::vector<std::string> YamlDuplicateKeys(std::string_view text);
 
 // A POST or PUT body decoded into an object of `resource`'s kind.
 struct DecodedBody {

@@ -14,9 +14,11 @@ namespace apiserver {
 // Builds the v1 Status body of a failed request. It has "code" (the HTTP
 // status), "reason" (Status::reason() when set, else the StatusReason of
 // its code) and "message". For the reasons that name an object, "details"
-// come from `resource` and `name` as upstream's errors fill them. An
-// InternalError message gains upstream's "Internal error occurred: "
-// prefix. REQUIRES: !status.ok().
+// come from `resource` and `name` as upstream's errors fill them; a
+// status with a kStatusCausesPayload payload (field_manager.h) has those
+// causes as its details instead. An InternalError message gains upstream's
+// "Internal error occurred: " prefix. Reason "Unknown" is upstream's empty
+// StatusReason: HTTP 500 and no "reason" field. REQUIRES: !status.ok().
 Json FailureStatus(const base::Status& status,
                    const Resource* resource = nullptr,
                    const std::string& name = "");

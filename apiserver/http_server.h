@@ -128,6 +128,8 @@ class ApiHandler {
   ApiResponse Create(const ApiRequest& request, const Route& route);
   ApiResponse Replace(const ApiRequest& request, const Route& route);
   ApiResponse Patch(const ApiRequest& request, const Route& route);
+  // Server-side apply: a PATCH with application/apply-patch+yaml.
+  ApiResponse Apply(const ApiRequest& request, const Route& route);
   ApiResponse DeleteCollection(const Route& route, const Selector& selector);
   ApiResponse Watch(const ApiRequest& request, const Route& route,
                     const Selector& selector);

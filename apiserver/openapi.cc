@@ -386,11 +386,16 @@ Json Parameter(const std::string& name, const std::string& in,
 }
 
 Json WriteParameters(const OpenApiOptions& options, bool patch) {
+  std::string manager =
+      "The name of the actor that makes the change, recorded in "
+      "metadata.managedFields: at most 128 bytes of printable characters.";
+  if (patch) {
+    manager += " Required for apply (application/apply-patch+yaml).";
+  }
   Json parameters = Json::array(
       {Parameter("dryRun", "query", "string",
                  "When All, the request is validated but not persisted."),
-       Parameter("fieldManager", "query", "string",
-                 "The name of the actor that makes the change.")});
+       Parameter("fieldManager", "query", "string", manager)});
   if (options.field_validation) {
     parameters.push_back(
         Parameter("fieldValidation", "query", "string",
@@ -400,7 +405,9 @@ Json WriteParameters(const OpenApiOptions& options, bool patch) {
   if (patch) {
     parameters.push_back(
         Parameter("force", "query", "boolean",
-                  "Whether an apply request takes over conflicting fields."));
+                  "Whether an apply request takes over fields that other "
+                  "managers own with other values. Must be unset for other "
+                  "patches."));
   }
   return parameters;
 }

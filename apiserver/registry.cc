@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "apiserver/field_manager.h"
 #include "apiserver/validation.h"
 #include "base/crypto.h"
 
@@ -180,6 +181,96 @@ void ClearServerMetadata(Json& metadata) {
                             "deletionGracePeriodSeconds", "generateName"}) {
     metadata.erase(field);
   }
+}
+
+// Whether a Namespace in a request sets spec.finalizers.
+bool HasNamespaceFinalizers(const Json& object) {
+  if (!object.is_object() || !object.contains("spec")) return false;
+  const Json& spec = object["spec"];
+  return spec.is_object() && spec.contains("finalizers") &&
+         !spec["finalizers"].is_null();
+}
+
+// The copy of a normalized object whose fields the field manager records.
+// A Namespace's spec.finalizers counts only when the request set it: the
+// "kubernetes" finalizer that the server adds belongs to no manager.
+Json TrackedCopy(const Resource& resource, const Json& object,
+                 bool requested_finalizers) {
+  Json tracked = object;
+  if (&resource == &NamespacesResource() && !requested_finalizers &&
+      tracked.contains("spec") && tracked["spec"].is_object()) {
+    tracked["spec"].erase("finalizers");
+    if (tracked["spec"].empty()) tracked.erase("spec");
+  }
+  return tracked;
+}
+
+void CopyManagedFields(const Json& from, Json& to) {
+  const Json& metadata = from["metadata"];
+  if (metadata.contains("managedFields")) {
+    to["metadata"]["managedFields"] = metadata["managedFields"];
+  } else {
+    to["metadata"].erase("managedFields");
+  }
+}
+
+// Gives `updated` the managedFields times of `stored` when they and the
+// rest of the object differ in nothing else, so that a write that changes
+// nothing but those times is not stored, as upstream's
+// IgnoreManagedFieldsTimestampsTransformer.
+void KeepManagedFieldsTimes(const Json& stored, Json& updated) {
+  const Json empty = Json::array();
+  const Json& old_entries = stored["metadata"].contains("managedFields")
+                                ? stored["metadata"]["managedFields"]
+                                : empty;
+  Json& metadata = updated["metadata"];
+  if (!metadata.contains("managedFields") ||
+      !metadata["managedFields"].is_array() || !old_entries.is_array() ||
+      old_entries.empty() ||
+      old_entries.size() != metadata["managedFields"].size()) {
+    return;
+  }
+  Json reverted = updated;
+  Json& entries = reverted["metadata"]["managedFields"];
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!entries[i].is_object() || !old_entries[i].is_object()) return;
+    entries[i].erase("time");
+    if (old_entries[i].contains("time")) {
+      entries[i]["time"] = old_entries[i]["time"];
+    }
+  }
+  if (ForStorage(reverted) == ForStorage(stored)) updated = std::move(reverted);
+}
+
+// Checks the object that an apply produced as upstream's patch handler
+// does before storing it: a uid on an object that does not exist, the
+// namespace and the name.
+base::Status CheckAppliedObject(const Resource& resource, const std::string& ns,
+                                const std::string& name, bool exists,
+                                Json& merged) {
+  const Json& metadata = merged["metadata"];
+  const std::string uid =
+      metadata.is_object() ? StringField(metadata, "uid") : "";
+  if (!exists && !uid.empty()) {
+    return base::AbortedError(
+        "Operation cannot be fulfilled on " + resource.name + " " +
+            GoQuote(name) +
+            ": uid mismatch: the provided object specified uid " + uid +
+            ", and no existing object was found",
+        "Conflict");
+  }
+  RETURN_IF_ERROR(SetNamespace(resource, ns, merged));
+  const std::string applied_name = NameOf(merged);
+  if (applied_name.empty()) {
+    return BadRequest("the name of the object (" + name +
+                      " based on URL) was undeterminable: name must be "
+                      "provided");
+  }
+  if (applied_name != name) {
+    return BadRequest("the name of the object (" + applied_name +
+                      ") does not match the name on the URL (" + name + ")");
+  }
+  return base::OkStatus();
 }
 
 etcd::RequestOp DeleteOp(const std::string& key, const std::string& range_end) {
@@ -400,7 +491,8 @@ std::shared_ptr<Transformer> Registry::transformer() const {
 }
 
 base::StatusOr<Json> Registry::Create(const Resource& resource,
-                                      const std::string& ns, Json object) {
+                                      const std::string& ns, Json object,
+                                      const WriteOptions& options) {
   RETURN_IF_ERROR(SetNamespace(resource, ns, object));
   Json& metadata = object["metadata"];
   if (!StringField(metadata, "resourceVersion").empty()) {
@@ -416,7 +508,23 @@ base::StatusOr<Json> Registry::Create(const Resource& resource,
     }
     metadata["name"] = name;
   }
+  const bool requested_finalizers = HasNamespaceFinalizers(object);
   RETURN_IF_ERROR(Normalize(resource, object));
+  if (options.field_manager.has_value()) {
+    const Json recorded =
+        UpdateManagedFields(resource.kind, Json::object(),
+                            TrackedCopy(resource, object, requested_finalizers),
+                            *options.field_manager, clock_.Now());
+    CopyManagedFields(recorded, object);
+  }
+  const std::string key = EtcdKey(resource, ns, NameOf(object));
+  return CreatePrepared(resource, ns, key, std::move(object));
+}
+
+base::StatusOr<Json> Registry::CreatePrepared(const Resource& resource,
+                                              const std::string& ns,
+                                              const std::string& key,
+                                              Json object) {
   const std::string name = NameOf(object);
   if (std::vector<std::string> errors = Validate(resource, object);
       !errors.empty()) {
@@ -437,7 +545,6 @@ base::StatusOr<Json> Registry::Create(const Resource& resource,
   object["metadata"]["uid"] = random_.Uuid();
   object["metadata"]["creationTimestamp"] = base::FormatRfc3339(clock_.Now());
 
-  const std::string key = EtcdKey(resource, ns, name);
   std::string value = EncodeJson(ForStorage(object));
   if (resource.encrypted) {
     base::StatusOr<std::string> encrypted =
@@ -556,8 +663,10 @@ base::StatusOr<Json> Registry::List(const Resource& resource,
 
 base::StatusOr<UpdateResult> Registry::Update(const Resource& resource,
                                               const std::string& ns,
-                                              Json object) {
+                                              Json object,
+                                              const WriteOptions& options) {
   RETURN_IF_ERROR(SetNamespace(resource, ns, object));
+  const bool requested_finalizers = HasNamespaceFinalizers(object);
   RETURN_IF_ERROR(Normalize(resource, object));
   const std::string name = NameOf(object);
   if (name.empty()) {
@@ -568,6 +677,7 @@ base::StatusOr<UpdateResult> Registry::Update(const Resource& resource,
       StringField(object["metadata"], "resourceVersion");
   const std::string key = EtcdKey(resource, ns, name);
   SetTypeMeta(resource, object);
+  const Json tracked = TrackedCopy(resource, object, requested_finalizers);
 
   // Without a resourceVersion the update is unconditional, so a concurrent
   // write only restarts the read-modify-write.
@@ -582,48 +692,120 @@ base::StatusOr<UpdateResult> Registry::Update(const Resource& resource,
         expected_version != std::to_string(stored.mod_revision)) {
       return Conflict(resource, name);
     }
+    ASSIGN_OR_RETURN(std::optional<UpdateResult> result,
+                     UpdateStored(resource, key, object, tracked, stored.object,
+                                  stored.mod_revision, stored.stale, options));
+    if (result.has_value()) return std::move(*result);
+    if (!expected_version.empty()) return Conflict(resource, name);
+  }
+}
 
-    Json updated = object;
-    Json& metadata = updated["metadata"];
-    const Json& stored_metadata = stored.object["metadata"];
-    const std::string uid = StringField(metadata, "uid");
-    const std::string stored_uid = StringField(stored_metadata, "uid");
-    if (!uid.empty() && uid != stored_uid) {
-      return base::AbortedError("Precondition failed: UID in precondition: " +
-                                    stored_uid + ", UID in object meta: " + uid,
-                                "Conflict");
+base::StatusOr<std::optional<UpdateResult>> Registry::UpdateStored(
+    const Resource& resource, const std::string& key, const Json& object,
+    const Json& tracked, const Json& stored, int64_t mod_revision, bool stale,
+    const WriteOptions& options) {
+  Json updated = object;
+  Json& metadata = updated["metadata"];
+  const Json& stored_metadata = stored["metadata"];
+  const std::string uid = StringField(metadata, "uid");
+  const std::string stored_uid = StringField(stored_metadata, "uid");
+  if (!uid.empty() && uid != stored_uid) {
+    return base::AbortedError("Precondition failed: UID in precondition: " +
+                                  stored_uid + ", UID in object meta: " + uid,
+                              "Conflict");
+  }
+  ClearServerMetadata(metadata);
+  for (const char* field : {"uid", "creationTimestamp"}) {
+    if (stored_metadata.contains(field)) {
+      metadata[field] = stored_metadata[field];
     }
-    ClearServerMetadata(metadata);
-    for (const char* field : {"uid", "creationTimestamp"}) {
-      if (stored_metadata.contains(field)) {
-        metadata[field] = stored_metadata[field];
+  }
+  if (options.field_manager.has_value()) {
+    const Json recorded = UpdateManagedFields(
+        resource.kind, stored, tracked, *options.field_manager, clock_.Now());
+    CopyManagedFields(recorded, updated);
+  }
+  if (std::vector<std::string> errors =
+          ValidateUpdate(resource, updated, stored);
+      !errors.empty()) {
+    return InvalidError(resource.kind, NameOf(updated), errors);
+  }
+  KeepManagedFieldsTimes(stored, updated);
+
+  // A no-op update writes only to move a stale value to the current
+  // provider or key_id.
+  if (ForStorage(updated) == ForStorage(stored) && !stale) {
+    return std::optional<UpdateResult>(UpdateResult{stored, false});
+  }
+  std::string value = EncodeJson(ForStorage(updated));
+  if (resource.encrypted) {
+    base::StatusOr<std::string> encrypted =
+        transformer()->ToStorage(value, key);
+    if (!encrypted.ok()) return Internal(encrypted.status().message());
+    value = std::move(*encrypted);
+  }
+  base::StatusOr<int64_t> revision =
+      etcd::CompareAndPut(store_, key, value, mod_revision);
+  if (revision.ok()) {
+    metadata["resourceVersion"] = std::to_string(*revision);
+    return std::optional<UpdateResult>(UpdateResult{std::move(updated), true});
+  }
+  if (revision.status().code() != base::Code::kAborted) {
+    return StoreError(revision.status());
+  }
+  return std::optional<UpdateResult>();
+}
+
+base::StatusOr<ApplyResult> Registry::Apply(const Resource& resource,
+                                            const std::string& ns,
+                                            const std::string& name,
+                                            const Json& config,
+                                            const ApplyOptions& options) {
+  const std::string key = EtcdKey(resource, ns, name);
+  const std::string expected_version =
+      config.is_object() && config.contains("metadata") &&
+              config["metadata"].is_object()
+          ? StringField(config["metadata"], "resourceVersion")
+          : "";
+  while (true) {
+    base::StatusOr<std::optional<etcd::KeyValue>> found =
+        etcd::Get(store_, key);
+    if (!found.ok()) return StoreError(found.status());
+    const bool exists = found->has_value();
+    Decoded stored;
+    if (exists) {
+      ASSIGN_OR_RETURN(stored, DecodeValue(resource, *transformer(), **found));
+    }
+
+    ASSIGN_OR_RETURN(Json merged,
+                     ApplyConfiguration(
+                         resource.kind, exists ? stored.object : Json(), config,
+                         options.field_manager, options.force, clock_.Now()));
+    RETURN_IF_ERROR(CheckAppliedObject(resource, ns, name, exists, merged));
+    RETURN_IF_ERROR(Normalize(resource, merged));
+    SetTypeMeta(resource, merged);
+    if (!exists) {
+      merged["metadata"].erase("resourceVersion");
+      base::StatusOr<Json> created =
+          CreatePrepared(resource, ns, key, std::move(merged));
+      // Created meanwhile: apply to that object instead.
+      if (!created.ok() &&
+          created.status().code() == base::Code::kAlreadyExists) {
+        continue;
       }
-    }
-    if (std::vector<std::string> errors =
-            ValidateUpdate(resource, updated, stored.object);
-        !errors.empty()) {
-      return InvalidError(resource.kind, name, errors);
+      if (!created.ok()) return created.status();
+      return ApplyResult{std::move(*created), true, true};
     }
 
-    // A no-op update writes only to move a stale value to the current
-    // provider or key_id.
-    if (ForStorage(updated) == ForStorage(stored.object) && !stored.stale) {
-      return UpdateResult{std::move(stored.object), false};
+    if (!expected_version.empty() &&
+        expected_version != std::to_string(stored.mod_revision)) {
+      return Conflict(resource, name);
     }
-    std::string value = EncodeJson(ForStorage(updated));
-    if (resource.encrypted) {
-      base::StatusOr<std::string> encrypted = current->ToStorage(value, key);
-      if (!encrypted.ok()) return Internal(encrypted.status().message());
-      value = std::move(*encrypted);
-    }
-    base::StatusOr<int64_t> revision =
-        etcd::CompareAndPut(store_, key, value, stored.mod_revision);
-    if (revision.ok()) {
-      metadata["resourceVersion"] = std::to_string(*revision);
-      return UpdateResult{std::move(updated), true};
-    }
-    if (revision.status().code() != base::Code::kAborted) {
-      return StoreError(revision.status());
+    ASSIGN_OR_RETURN(std::optional<UpdateResult> result,
+                     UpdateStored(resource, key, merged, merged, stored.object,
+                                  stored.mod_revision, stored.stale, {}));
+    if (result.has_value()) {
+      return ApplyResult{std::move(result->object), false, result->written};
     }
     if (!expected_version.empty()) return Conflict(resource, name);
   }

@@ -58,6 +58,30 @@ struct UpdateResult {
   bool written = false;  // false when the update changed nothing stored
 };
 
+// Options of Create and Update.
+struct WriteOptions {
+  // The manager under which metadata.managedFields records the write, as
+  // the API server's fieldManager parameter names it: the manager gains an
+  // Update entry for the fields it set or changed (see field_manager.h).
+  // Unset: metadata.managedFields is stored as the object carries it, for
+  // in-process writes that stand for no client.
+  std::optional<std::string> field_manager;
+};
+
+// Options of Apply.
+struct ApplyOptions {
+  // The manager that applies. REQUIRES: not empty.
+  std::string field_manager;
+  // Whether to take fields that other managers own with other values.
+  bool force = false;
+};
+
+struct ApplyResult {
+  Json object;
+  bool created = false;  // the object did not exist before
+  bool written = false;  // false when the apply changed nothing stored
+};
+
 // One event of a watch, as the "type" and "object" of a watch stream line.
 struct WatchEvent {
   std::string type;  // "ADDED", "MODIFIED", "DELETED", "BOOKMARK" or "ERROR"
@@ -140,7 +164,7 @@ class Registry {
   // "kube-public" and "kube-node-lease" when missing. A Secret's stringData
   // is merged into data; metadata.generateName is honoured.
   base::StatusOr<Json> Create(const Resource& resource, const std::string& ns,
-                              Json object);
+                              Json object, const WriteOptions& options = {});
   base::StatusOr<Json> Get(const Resource& resource, const std::string& ns,
                            const std::string& name);
   // Returns a v1 List ("SecretList", ...) of one namespace, or of all when
@@ -157,9 +181,25 @@ class Registry {
   // Replaces an object. A non-empty metadata.resourceVersion must equal the
   // stored one (else reason Conflict); an empty one updates unconditionally.
   // An update that changes nothing is not written unless the stored value is
-  // stale (read by a non-first provider or an old KMS key_id).
+  // stale (read by a non-first provider or an old KMS key_id). Changes of
+  // managedFields times alone are reverted, so they write nothing either.
   base::StatusOr<UpdateResult> Update(const Resource& resource,
-                                      const std::string& ns, Json object);
+                                      const std::string& ns, Json object,
+                                      const WriteOptions& options = {});
+  // Server-side apply: merges `config`, the full configuration that
+  // options.field_manager intends for object `name`, into the stored
+  // object, or creates the object from it when there is none (see
+  // ApplyConfiguration in field_manager.h for the merge and its errors).
+  // The result is validated, stored and watched like any other write. A
+  // resourceVersion in `config` must equal the stored one (else reason
+  // Conflict); without one, a concurrent write restarts the apply. Fails
+  // with reason BadRequest when config's name or namespace differ from
+  // `name` and `ns`, and reason Conflict when config sets a uid and the
+  // object does not exist.
+  base::StatusOr<ApplyResult> Apply(const Resource& resource,
+                                    const std::string& ns,
+                                    const std::string& name, const Json& config,
+                                    const ApplyOptions& options);
   // Deletes and returns the last state of the object. Deleting a namespace
   // also deletes its Secrets and ConfigMaps; "default", "kube-system" and
   // "kube-public" cannot be deleted (reason Forbidden).
@@ -198,6 +238,20 @@ class Registry {
 
  private:
   std::shared_ptr<Transformer> transformer() const;
+  // Stores `object`, which has passed SetNamespace and Normalize, as a new
+  // object at `key`.
+  base::StatusOr<Json> CreatePrepared(const Resource& resource,
+                                      const std::string& ns,
+                                      const std::string& key, Json object);
+  // Writes `object` over `stored`, read at `mod_revision`, and returns
+  // nullopt when another write came first. `object` has passed
+  // SetNamespace and Normalize, and `tracked` is the copy whose fields the
+  // field manager records. A `stale` stored value is rewritten even when
+  // nothing changed.
+  base::StatusOr<std::optional<UpdateResult>> UpdateStored(
+      const Resource& resource, const std::string& key, const Json& object,
+      const Json& tracked, const Json& stored, int64_t mod_revision, bool stale,
+      const WriteOptions& options);
 
   etcd::Store& store_;
   base::Clock& clock_;

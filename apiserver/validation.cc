@@ -154,6 +154,32 @@ base::Status CheckStringMap(const std::string& kind, const Json& object,
   return base::OkStatus();
 }
 
+// Checks that metadata.managedFields, when present, is a list of entries
+// whose text fields are strings, as upstream's ManagedFieldsEntry decodes.
+// fieldsV1 takes any JSON there, as upstream keeps it raw.
+base::Status CheckManagedFieldsShape(const std::string& kind,
+                                     const Json& metadata) {
+  auto entries = metadata.find("managedFields");
+  if (entries == metadata.end() || entries->is_null()) return base::OkStatus();
+  const std::string field = kind + ".metadata.managedFields";
+  if (!entries->is_array()) {
+    return FieldTypeError(kind, *entries, field, "[]v1.ManagedFieldsEntry");
+  }
+  for (const Json& entry : *entries) {
+    if (!entry.is_object()) {
+      return FieldTypeError(kind, entry, field, "v1.ManagedFieldsEntry");
+    }
+    for (const char* name : {"manager", "operation", "apiVersion", "time",
+                             "fieldsType", "subresource"}) {
+      auto it = entry.find(name);
+      if (it != entry.end() && !it->is_string() && !it->is_null()) {
+        return FieldTypeError(kind, *it, field + "." + name, "string");
+      }
+    }
+  }
+  return base::OkStatus();
+}
+
 base::Status CheckMetadataShape(const std::string& kind, Json& object) {
   if (!object.is_object()) {
     return DecodeError(kind, "json: cannot unmarshal " + GoJsonType(object) +
@@ -174,8 +200,9 @@ base::Status CheckMetadataShape(const std::string& kind, Json& object) {
   }
   RETURN_IF_ERROR(
       CheckStringMap(kind, metadata, "labels", kind + ".metadata.labels"));
-  return CheckStringMap(kind, metadata, "annotations",
-                        kind + ".metadata.annotations");
+  RETURN_IF_ERROR(CheckStringMap(kind, metadata, "annotations",
+                                 kind + ".metadata.annotations"));
+  return CheckManagedFieldsShape(kind, metadata);
 }
 
 // Returns the offset at which Go's base64.StdEncoding reports input as

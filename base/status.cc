@@ -95,6 +95,17 @@ std::string Status::ToString() const {
   return out;
 }
 
+void Status::SetPayload(std::string type_url, std::string payload) {
+  if (ok()) return;
+  payloads_[std::move(type_url)] = std::move(payload);
+}
+
+std::optional<std::string> Status::GetPayload(std::string_view type_url) const {
+  auto it = payloads_.find(type_url);
+  if (it == payloads_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::ostream& operator<<(std::ostream& os, const Status& status) {
   return os << status.ToString();
 }

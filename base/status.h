@@ -9,6 +9,7 @@
 #define BASE_STATUS_H_
 
 #include <cassert>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -67,12 +68,20 @@ class [[nodiscard]] Status {
   // Returns "CODE: message" or "OK".
   std::string ToString() const;
 
+  // Attaches structured details of the error under `type_url`, replacing
+  // any payload already there, as absl::Status::SetPayload does. Does
+  // nothing on an OK status.
+  void SetPayload(std::string type_url, std::string payload);
+  // Returns the payload under `type_url`, or nullopt when there is none.
+  std::optional<std::string> GetPayload(std::string_view type_url) const;
+
   friend bool operator==(const Status&, const Status&) = default;
 
  private:
   Code code_ = Code::kOk;
   std::string message_;
   std::string reason_;
+  std::map<std::string, std::string, std::less<>> payloads_;
 };
 
 inline Status OkStatus() { return Status(); }

@@ -573,8 +573,12 @@ void Recorder::KubernetesWrite(Cluster& cluster,
   }
   std::lock_guard lock(state_->mu);
   State& s = *state_;
+  // A server-side apply (PATCH) returns 201 when it created the object.
+  const bool created = request.method == "POST" ||
+                       (request.method == "PATCH" && response.status == 201);
   if (parts.size() <= 4) {
-    if (request.method == "POST" && parts.size() == 3 && object.is_object()) {
+    if (created && object.is_object() &&
+        (parts.size() == 3 || request.method == "PATCH")) {
       s.StepLocked({{"create_namespace",
                      {{"cluster", name},
                       {"name", object["metadata"].value("name", "")}}}});
@@ -636,12 +640,10 @@ void Recorder::KubernetesWrite(Cluster& cluster,
       {"cluster", name}, {"namespace", ns}, {"name", secret}, {"data", data}};
   // kubectl create sends POST, kubectl replace PUT with the whole object,
   // and kubectl edit, apply and patch send PATCH.
-  if (request.method == "POST" || request.method == "PUT") {
+  if (created || request.method == "PUT") {
     std::string type = object.value("type", "Opaque");
     if (type != "Opaque") fields["type"] = type;
-    s.StepLocked(
-        {{request.method == "POST" ? "create_secret" : "replace_secret",
-          fields}});
+    s.StepLocked({{created ? "create_secret" : "replace_secret", fields}});
   } else {
     s.StepLocked({{"update_secret", fields}});
   }

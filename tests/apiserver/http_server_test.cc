@@ -123,16 +123,6 @@ TEST_F(ApiHandlerTest, MergePatchChangesOneKey) {
   EXPECT_EQ(Body(response)["data"]["password"], base::Base64Encode("hunter2"));
 }
 
-TEST_F(ApiHandlerTest, ApplyPatchIsUnsupportedMediaType) {
-  Send("POST", kSecrets, SecretJson("s1"));
-
-  ApiResponse response =
-      Send("PATCH", std::string(kSecrets) + "/s1", "{}",
-           {{"content-type", "application/apply-patch+yaml"}});
-
-  EXPECT_EQ(response.status, 415);
-}
-
 TEST_F(ApiHandlerTest, DeleteReturnsSuccessStatus) {
   Send("POST", kSecrets, SecretJson("s1"));
 

@@ -389,6 +389,236 @@ stringData:
   EXPECT_FALSE(registry_->Get(SecretsResource(), "default", "bad").ok());
 }
 
+TEST_F(KubectlTest, ServerSideApplyCreatesThenUpdates) {
+  const std::string manifest = R"(apiVersion: v1
+kind: Secret
+metadata:
+  name: app
+  labels:
+    app: web
+type: Opaque
+data:
+  token: Zmlyc3Q=
+)";
+  const std::string path = WriteFile("app.yaml", manifest);
+
+  std::string created = KubectlOk({"apply", "--server-side", "-f", path});
+  const Json first = StoredSecret("default", "app");
+  std::string unchanged = KubectlOk({"apply", "--server-side", "-f", path});
+  const Json second = StoredSecret("default", "app");
+  WriteFile("app.yaml", std::regex_replace(manifest, std::regex("Zmlyc3Q="),
+                                           base::Base64Encode("second")));
+  std::string updated = KubectlOk({"apply", "--server-side", "-f", path});
+
+  EXPECT_EQ(created, "secret/app serverside-applied\n");
+  EXPECT_EQ(unchanged, "secret/app serverside-applied\n");
+  EXPECT_EQ(updated, "secret/app serverside-applied\n");
+  EXPECT_EQ(second["metadata"]["resourceVersion"],
+            first["metadata"]["resourceVersion"]);
+  EXPECT_EQ(StoredData("default", "app", "token"), "second");
+  const Json metadata = StoredSecret("default", "app")["metadata"];
+  EXPECT_NE(metadata["resourceVersion"], first["metadata"]["resourceVersion"]);
+  EXPECT_EQ(metadata["labels"]["app"], "web");
+  ASSERT_EQ(metadata["managedFields"].size(), 1u) << metadata.dump();
+  EXPECT_EQ(metadata["managedFields"][0]["manager"], "kubectl");
+  EXPECT_EQ(metadata["managedFields"][0]["operation"], "Apply");
+  EXPECT_EQ(metadata["managedFields"][0]["fieldsV1"],
+            Json::parse(R"({"f:data":{"f:token":{}},"f:metadata":{"f:labels":)"
+                        R"({"f:app":{}}},"f:type":{}})"));
+  EXPECT_EQ(StoredKeyIds().at("default/app"),
+            kms_transformer_->current_key_id());
+}
+
+TEST_F(KubectlTest, ServerSideApplyConflictNamesClientSideApply) {
+  const std::string manifest = R"(apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+data:
+  password: b2xk
+  user: YWRtaW4=
+)";
+  const std::string path = WriteFile("db.yaml", manifest);
+  KubectlOk({"apply", "-f", path});
+  WriteFile("db.yaml", std::regex_replace(manifest, std::regex("b2xk"),
+                                          base::Base64Encode("new")));
+
+  ProcessResult conflict = Kubectl(
+      {"apply", "--server-side", "--field-manager=deployer", "-f", path});
+  const std::string password_after_conflict =
+      StoredData("default", "db", "password");
+  std::string forced =
+      KubectlOk({"apply", "--server-side", "--field-manager=deployer",
+                 "--force-conflicts", "-f", path});
+
+  EXPECT_EQ(conflict.exit_code, 1);
+  EXPECT_EQ(conflict.out, "");
+  EXPECT_EQ(conflict.err,
+            "error: Apply failed with 1 conflict: conflict with "
+            "\"kubectl-client-side-apply\" using v1: .data.password\n"
+            "Please review the fields above--they currently have other "
+            "managers. Here\n"
+            "are the ways you can resolve this warning:\n"
+            "* If you intend to manage all of these fields, please re-run the "
+            "apply\n"
+            "  command with the `--force-conflicts` flag.\n"
+            "* If you do not intend to manage all of the fields, please edit "
+            "your\n"
+            "  manifest to remove references to the fields that should keep "
+            "their\n"
+            "  current managers.\n"
+            "* You may co-own fields by updating your manifest to match the "
+            "existing\n"
+            "  value; in this case, you'll become the manager if the other "
+            "manager(s)\n"
+            "  stop managing the field (remove it from their configuration).\n"
+            "See "
+            "https://kubernetes.io/docs/reference/using-api/server-side-apply/"
+            "#conflicts\n");
+  EXPECT_EQ(password_after_conflict, "old");
+  EXPECT_EQ(forced, "secret/db serverside-applied\n");
+  EXPECT_EQ(StoredData("default", "db", "password"), "new");
+  EXPECT_EQ(StoredData("default", "db", "user"), "admin");
+  // kubectl moves what client-side apply owned to the new manager.
+  const Json managed =
+      StoredSecret("default", "db")["metadata"]["managedFields"];
+  ASSERT_EQ(managed.size(), 1u) << managed.dump();
+  EXPECT_EQ(managed[0]["manager"], "deployer");
+  EXPECT_EQ(managed[0]["operation"], "Apply");
+  EXPECT_EQ(managed[0]["fieldsV1"],
+            Json::parse(R"({"f:data":{"f:password":{},"f:user":{}}})"));
+}
+
+TEST_F(KubectlTest, ServerSideApplyTakesOverClientSideApply) {
+  const std::string manifest = R"(apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+data:
+  password: b2xk
+)";
+  const std::string path = WriteFile("db.yaml", manifest);
+  KubectlOk({"apply", "-f", path});
+  WriteFile("db.yaml", std::regex_replace(manifest, std::regex("b2xk"),
+                                          base::Base64Encode("new")));
+
+  // kubectl's own manager may change what client-side apply last set.
+  std::string applied = KubectlOk({"apply", "--server-side", "-f", path});
+
+  EXPECT_EQ(applied, "secret/db serverside-applied\n");
+  EXPECT_EQ(StoredData("default", "db", "password"), "new");
+  const Json metadata = StoredSecret("default", "db")["metadata"];
+  EXPECT_THAT(metadata["annotations"].value(
+                  "kubectl.kubernetes.io/last-applied-configuration", ""),
+              HasSubstr(base::Base64Encode("new")));
+  for (const Json& entry : metadata["managedFields"]) {
+    EXPECT_NE(entry["manager"], "kubectl-client-side-apply") << entry.dump();
+  }
+}
+
+TEST_F(KubectlTest, ServerSideApplyRemovesDroppedFields) {
+  const std::string path = WriteFile("app.yaml", R"(apiVersion: v1
+kind: Secret
+metadata:
+  name: app
+  labels:
+    app: web
+data:
+  a: MQ==
+  b: Mg==
+)");
+  KubectlOk({"apply", "--server-side", "-f", path});
+  KubectlOk({"label", "secret", "app", "team=payments"});
+  WriteFile("app.yaml", R"(apiVersion: v1
+kind: Secret
+metadata:
+  name: app
+data:
+  a: MQ==
+)");
+
+  std::string applied = KubectlOk({"apply", "--server-side", "-f", path});
+  std::string keys = KubectlOk({"get", "secret", "app", "-o",
+                                "jsonpath={.data}{\" \"}{.metadata.labels}"});
+
+  EXPECT_EQ(applied, "secret/app serverside-applied\n");
+  // The label that another manager set stays.
+  EXPECT_EQ(keys, R"({"a":"MQ=="} {"team":"payments"})");
+}
+
+TEST_F(KubectlTest, GetShowsManagedFieldsOnlyWhenAsked) {
+  KubectlOk({"create", "secret", "generic", "db", "--from-literal=a=1"});
+
+  std::string json = KubectlOk({"get", "secret", "db", "-o", "json"});
+  std::string yaml = KubectlOk({"get", "secret", "db", "-o", "yaml"});
+  std::string shown =
+      KubectlOk({"get", "secret", "db", "-o", "json", "--show-managed-fields"});
+  std::string shown_yaml =
+      KubectlOk({"get", "secret", "db", "-o", "yaml", "--show-managed-fields"});
+
+  Json object = Json::parse(json, nullptr, false);
+  ASSERT_TRUE(object.is_object()) << json;
+  EXPECT_FALSE(object["metadata"].contains("managedFields")) << json;
+  EXPECT_FALSE(HasLine(yaml, "  managedFields:")) << yaml;
+  Json with_fields = Json::parse(shown, nullptr, false);
+  ASSERT_TRUE(with_fields.is_object()) << shown;
+  const Json managed = with_fields["metadata"]["managedFields"];
+  ASSERT_EQ(managed.size(), 1u) << shown;
+  EXPECT_EQ(managed[0]["manager"], "kubectl-create");
+  EXPECT_EQ(managed[0]["operation"], "Update");
+  EXPECT_EQ(managed[0]["apiVersion"], "v1");
+  EXPECT_EQ(managed[0]["fieldsType"], "FieldsV1");
+  EXPECT_EQ(managed[0]["time"], "2026-01-02T00:00:00Z");
+  EXPECT_EQ(managed[0]["fieldsV1"],
+            Json::parse(R"({"f:data":{".":{},"f:a":{}},"f:type":{}})"));
+  EXPECT_TRUE(HasLine(shown_yaml, "  managedFields:")) << shown_yaml;
+  EXPECT_TRUE(HasLine(shown_yaml, "    manager: kubectl-create")) << shown_yaml;
+}
+
+TEST_F(KubectlTest, EditAndLabelRecordTheirManagers) {
+  KubectlOk({"create", "secret", "generic", "db", "--from-literal=a=1"});
+  const std::string editor =
+      WriteFile("editor.sh", "#!/bin/sh\nsed -i 's/a: MQ==/a: Mg==/' \"$1\"\n");
+  chmod(editor.c_str(), 0755);
+
+  ProcessResult edited =
+      Kubectl({"edit", "secret", "db"}, "", {{"KUBE_EDITOR", editor}});
+  KubectlOk({"label", "secret", "db", "tier=backend"});
+
+  EXPECT_EQ(edited.exit_code, 0) << edited.err;
+  const Json managed =
+      StoredSecret("default", "db")["metadata"]["managedFields"];
+  std::map<std::string, Json> by_manager;
+  for (const Json& entry : managed) {
+    by_manager[entry.value("manager", "")] = entry["fieldsV1"];
+  }
+  EXPECT_EQ(by_manager["kubectl-create"],
+            Json::parse(R"({"f:data":{},"f:type":{}})"));
+  EXPECT_EQ(by_manager["kubectl-edit"],
+            Json::parse(R"({"f:data":{"f:a":{}}})"));
+  EXPECT_EQ(by_manager["kubectl-label"],
+            Json::parse(R"({"f:metadata":{"f:labels":{".":{},"f:tier":{}}}})"));
+}
+
+TEST_F(KubectlTest, ServerSideApplyUnknownFieldFails) {
+  const std::string path = WriteFile("bad.yaml", R"(apiVersion: v1
+kind: Secret
+metadata:
+  name: bad
+spec:
+  replicas: 1
+)");
+
+  ProcessResult applied = Kubectl({"apply", "--server-side", "-f", path});
+
+  EXPECT_EQ(applied.exit_code, 1);
+  EXPECT_EQ(applied.err,
+            "Error from server: failed to create typed patch object "
+            "(default/bad; /v1, Kind=Secret): .spec: field not declared in "
+            "schema\n");
+  EXPECT_FALSE(registry_->Get(SecretsResource(), "default", "bad").ok());
+}
+
 TEST_F(KubectlTest, ReplaceWithStaleVersionConflicts) {
   KubectlOk({"create", "secret", "generic", "db", "--from-literal=a=1"});
   const std::string old_copy =

@@ -125,6 +125,38 @@ TEST(OpenApi, V3PatchOperationsListFieldValidation) {
       "application/strategic-merge-patch+json"));
 }
 
+TEST(OpenApi, PatchOperationsAdvertiseApply) {
+  const Json v2 = OpenApiV2Document({});
+  const Json v3 = OpenApiV3CoreV1Document({});
+
+  for (const std::string path :
+       {"/api/v1/namespaces/{namespace}/secrets/{name}",
+        "/api/v1/namespaces/{namespace}/configmaps/"
+        "{name}",
+        "/api/v1/namespaces/{name}"}) {
+    const Json& v2_patch = v2["paths"][path]["patch"];
+    const Json& v3_patch = v3["paths"][path]["patch"];
+    std::vector<std::string> names;
+    for (const Json& parameter : v2_patch["parameters"]) {
+      names.push_back(parameter["name"]);
+    }
+
+    EXPECT_THAT(v2_patch["consumes"], Contains("application/apply-patch+yaml"))
+        << path;
+    EXPECT_TRUE(v3_patch["requestBody"]["content"].contains(
+        "application/apply-patch+yaml"))
+        << path;
+    EXPECT_THAT(names, Contains("force")) << path;
+    EXPECT_THAT(names, Contains("fieldManager")) << path;
+  }
+  // Create and replace take no force.
+  for (const Json& parameter :
+       v2["paths"]["/api/v1/namespaces/{namespace}/secrets/{name}"]["put"]
+         ["parameters"]) {
+    EXPECT_NE(parameter["name"], "force");
+  }
+}
+
 TEST(OpenApi, V3SchemasUseComponentReferences) {
   Json document = OpenApiV3CoreV1Document({});
 

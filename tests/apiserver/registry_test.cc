@@ -71,6 +71,13 @@ class RegistryTest : public ApiserverEnv {
     return raw.ok() ? *raw : "";
   }
 
+  // The stored Secret `name` of namespace default, or null.
+  Json Get(const std::string& name) {
+    auto secret = registry_->Get(SecretsResource(), "default", name);
+    EXPECT_TRUE(secret.ok()) << secret.status();
+    return secret.ok() ? *secret : Json();
+  }
+
   std::shared_ptr<KmsV2Transformer> kms_transformer_;
   std::unique_ptr<Registry> registry_;
 };
@@ -518,6 +525,118 @@ TEST_F(RegistryTest, InvalidNamespaceNameIsRejected) {
             "alphanumeric characters or '-', and must start and end with an "
             "alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
             "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
+}
+
+TEST_F(RegistryTest, CreateWithManagerRecordsUpdateEntry) {
+  auto created = registry_->Create(SecretsResource(), "default", Secret("x"),
+                                   {"kubectl-create"});
+
+  ASSERT_TRUE(created.ok()) << created.status();
+  const Json entries = (*created)["metadata"]["managedFields"];
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0]["manager"], "kubectl-create");
+  EXPECT_EQ(entries[0]["time"], "2026-01-02T00:00:00Z");
+  EXPECT_EQ(Get("x")["metadata"]["managedFields"], entries);
+}
+
+TEST_F(RegistryTest, NamespaceFinalizerAddedByServerIsUnowned) {
+  auto created =
+      registry_->Create(NamespacesResource(), "",
+                        Json{{"metadata", {{"name", "team"}}}}, {"creator"});
+
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ((*created)["spec"]["finalizers"], Json::parse(R"(["kubernetes"])"));
+  EXPECT_EQ((*created)["metadata"]["managedFields"][0]["fieldsV1"],
+            Json::parse(R"({"f:metadata":{"f:labels":{".":{},)"
+                        R"("f:kubernetes.io/metadata.name":{}}}})"));
+}
+
+TEST_F(RegistryTest, UpdateWithoutManagerStoresFieldsAsGiven) {
+  Json created = MustCreate(SecretsResource(), "default", Secret("x"));
+  Json changed = created;
+  changed["metadata"]["managedFields"] =
+      Json::parse(R"([{"manager":"m","operation":"Update","apiVersion":"v1",)"
+                  R"("fieldsType":"FieldsV1","fieldsV1":{"f:data":{}}}])");
+
+  auto updated = registry_->Update(SecretsResource(), "default", changed);
+
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_TRUE(updated->written);
+  EXPECT_EQ(Get("x")["metadata"]["managedFields"],
+            changed["metadata"]["managedFields"]);
+}
+
+TEST_F(RegistryTest, ManagedFieldsOfWrongTypeAreBadRequest) {
+  Json secret = Secret("x");
+  secret["metadata"]["managedFields"] = "all of them";
+
+  auto created = registry_->Create(SecretsResource(), "default", secret);
+
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().message(),
+            "Secret in version \"v1\" cannot be handled as a Secret: json: "
+            "cannot unmarshal string into Go struct field "
+            "Secret.metadata.managedFields of type []v1.ManagedFieldsEntry");
+}
+
+TEST_F(RegistryTest, ApplyCreatesThenMerges) {
+  Json config = Secret("x");
+  config["metadata"]["labels"] = {{"app", "web"}};
+  Json second = Secret("x", "rotated");
+
+  auto created = registry_->Apply(SecretsResource(), "default", "x", config,
+                                  {"deployer", false});
+  auto merged = registry_->Apply(SecretsResource(), "default", "x", second,
+                                 {"deployer", false});
+
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->created);
+  EXPECT_TRUE(created->written);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_FALSE(merged->created);
+  EXPECT_TRUE(merged->written);
+  const Json stored = Get("x");
+  EXPECT_EQ(stored["data"]["password"], base::Base64Encode("rotated"));
+  // The second configuration has no labels, so the applier's label goes.
+  EXPECT_FALSE(stored["metadata"].contains("labels"));
+  EXPECT_EQ(stored["metadata"]["uid"], created->object["metadata"]["uid"]);
+  EXPECT_THAT(Raw("x"), StartsWith("k8s:enc:kms:v2:kp:"));
+}
+
+TEST_F(RegistryTest, ApplyRewritesValueStaleAfterRotationOnce) {
+  auto created = registry_->Apply(SecretsResource(), "default", "x",
+                                  Secret("x"), {"deployer", false});
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_TRUE(kms_.Rotate(instance_id_, key_id_).ok());
+  clock_.Advance(minutes(1));
+
+  auto first = registry_->Apply(SecretsResource(), "default", "x", Secret("x"),
+                                {"deployer", false});
+  auto second = registry_->Apply(SecretsResource(), "default", "x", Secret("x"),
+                                 {"deployer", false});
+
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(first->written);
+  EXPECT_FALSE(second->written);
+  EXPECT_EQ(first->object["metadata"]["managedFields"],
+            created->object["metadata"]["managedFields"]);
+}
+
+TEST_F(RegistryTest, ApplyStringDataOwnsStringDataKeys) {
+  Json config = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", {{"name", "x"}}},
+                 {"stringData", {{"token", "plain"}}}};
+
+  auto applied = registry_->Apply(SecretsResource(), "default", "x", config,
+                                  {"deployer", false});
+
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(applied->object["data"]["token"], base::Base64Encode("plain"));
+  EXPECT_FALSE(applied->object.contains("stringData"));
+  EXPECT_EQ(applied->object["metadata"]["managedFields"][0]["fieldsV1"],
+            Json::parse(R"({"f:stringData":{"f:token":{}}})"));
 }
 
 // Names of the items of a list, in order.

@@ -60,5 +60,26 @@ TEST(CodeFromGrpcNumber, UnknownIsInternal) {
   EXPECT_EQ(CodeFromGrpcNumber(-1), Code::kInternal);
 }
 
+TEST(Status, PayloadTravelsWithError) {
+  Status status = AbortedError("conflict", "Conflict");
+  status.SetPayload("example.com/causes", "[1]");
+  status.SetPayload("example.com/causes", "[2]");
+  Status copy = status;
+
+  EXPECT_EQ(copy.GetPayload("example.com/causes"), "[2]");
+  EXPECT_EQ(copy.GetPayload("example.com/other"), std::nullopt);
+  EXPECT_EQ(copy, status);
+  EXPECT_NE(copy, AbortedError("conflict", "Conflict"));
+}
+
+TEST(Status, OkStatusKeepsNoPayload) {
+  Status status = OkStatus();
+
+  status.SetPayload("example.com/causes", "[1]");
+
+  EXPECT_EQ(status.GetPayload("example.com/causes"), std::nullopt);
+  EXPECT_EQ(status, OkStatus());
+}
+
 }  // namespace
 }  // namespace base

@@ -351,6 +351,10 @@ case_record_replay() {
   advance 15m
   use_cluster prod
   kubectl create secret generic db --from-literal=password=s3cret >/dev/null
+  printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: applied\nstringData:\n  token: t1\n' \
+    >"$WORK/applied.yaml"
+  expect_contains "$(kubectl apply --server-side -f "$WORK/applied.yaml")" \
+    "secret/applied serverside-applied" "server-side apply"
   "$SIM" ks kms key disable --instance-id "$INSTANCE" --key "$ROOT_KEY" >/dev/null
   advance 10m
   code=0
@@ -361,6 +365,9 @@ case_record_replay() {
   recorded=$(cat "$WORK/session.yaml")
   expect_contains "$recorded" '"kms_enable"' "recording"
   expect_contains "$recorded" '"create_secret"' "recording"
+  # A server-side apply that created its Secret is a create_secret step.
+  grep -q '"create_secret".*"name":"applied"' <<<"$recorded" ||
+    fail "the applied Secret was not recorded as created: $recorded"
   expect_contains "$recorded" '"disable_key"' "recording"
   expect_contains "$recorded" '"ok":false' "recording"
   expect_contains "$recorded" '"expect_key"' "recording"
