@@ -304,6 +304,15 @@ std::string Join(const std::vector<std::string>& items) {
 
 using Vars = std::map<std::string, std::string>;
 
+// The maximum size of one scalar after variable expansion: the API server
+// rejects a Secret whose values exceed 1 MiB together
+// (apiserver::kMaxDataSize), so no field needs more.
+constexpr size_t kMaxScalarBytes = 1 << 20;
+// The maximum size of all scalars together after expansion. Repeats copy
+// their steps' text and variables multiply it, so without a bound a short
+// file could expand to more memory than the machine has.
+constexpr size_t kMaxExpandedBytes = 64 << 20;
+
 // The file being parsed: builds errors of the form "FILE:LINE: message" and
 // expands ${name} references in scalars from the variables in scope.
 class Errors {
@@ -313,32 +322,54 @@ class Errors {
   // Variables in scope; replaced while a repeat block is parsed.
   Vars vars;
 
-  // Returns the scalar's text with every ${name} replaced.
-  // `fix` ends the message for an unknown variable.
+  // Returns the scalar's text with every ${name} replaced by its value and
+  // every $${ by a literal ${. Fails when the result, or all results so far
+  // together, exceed the size limits. `fix` ends the message for an unknown
+  // variable.
   base::StatusOr<std::string> Text(
       const YAML::Node& node,
       std::string_view fix =
-          "; define it under 'vars:' or as a repeat's 'var'") const {
-    std::string text = node.Scalar();
+          "; define it under 'vars:' or as a repeat's 'var'") {
+    const std::string& text = node.Scalar();
     std::string out;
     size_t at = 0;
-    while (true) {
-      size_t open = text.find("${", at);
-      if (open == std::string::npos) break;
-      size_t close = text.find('}', open);
-      if (close == std::string::npos) {
-        return At(node, "unterminated variable reference in '" + text + "'");
+    while (at < text.size()) {
+      size_t dollar = std::min(text.find('$', at), text.size());
+      RETURN_IF_ERROR(Append(node, out, text.substr(at, dollar - at)));
+      if (dollar == text.size()) break;
+      if (text.compare(dollar, 3, "$${") == 0) {
+        RETURN_IF_ERROR(Append(node, out, "${"));
+        at = dollar + 3;
+        continue;
       }
-      std::string name = text.substr(open + 2, close - open - 2);
+      if (text.compare(dollar, 2, "${") != 0) {
+        RETURN_IF_ERROR(Append(node, out, "$"));
+        at = dollar + 1;
+        continue;
+      }
+      size_t close = text.find('}', dollar);
+      if (close == std::string::npos) {
+        return At(node, "unterminated variable reference in '" + text +
+                            "'; write $${ for a literal ${");
+      }
+      std::string name = text.substr(dollar + 2, close - dollar - 2);
       auto value = vars.find(name);
       if (value == vars.end()) {
-        return At(node,
-                  "unknown variable '${" + name + "}'" + std::string(fix));
+        return At(node, "unknown variable '${" + name + "}'" +
+                            std::string(fix) + " (for the literal text ${" +
+                            name + "}, write $${" + name + "})");
       }
-      out += text.substr(at, open - at) + value->second;
+      RETURN_IF_ERROR(Append(node, out, value->second));
       at = close + 1;
     }
-    return out + text.substr(at);
+    expanded_bytes_ += out.size();
+    if (expanded_bytes_ > kMaxExpandedBytes) {
+      return At(node, "the scenario's text exceeds " +
+                          std::to_string(kMaxExpandedBytes) +
+                          " bytes after variable expansion and repeats; "
+                          "repeat fewer times or use shorter variables");
+    }
+    return out;
   }
 
   base::Status At(const YAML::Node& node, const std::string& message) const {
@@ -348,10 +379,25 @@ class Errors {
   static int Line(const YAML::Node& node) { return node.Mark().line + 1; }
 
  private:
+  // Appends `piece` to the expansion `out` of the scalar `node`, or fails
+  // before `out` grows past kMaxScalarBytes.
+  base::Status Append(const YAML::Node& node, std::string& out,
+                      std::string_view piece) const {
+    if (out.size() + piece.size() > kMaxScalarBytes) {
+      return At(node, "the value exceeds " + std::to_string(kMaxScalarBytes) +
+                          " bytes after variable expansion; use shorter "
+                          "variables or fewer references to them");
+    }
+    out += piece;
+    return base::OkStatus();
+  }
+
   std::string file_;
+  // The size of every expansion so far, for kMaxExpandedBytes.
+  size_t expanded_bytes_ = 0;
 };
 
-base::StatusOr<Value> ConvertField(const Errors& errors, const YAML::Node& node,
+base::StatusOr<Value> ConvertField(Errors& errors, const YAML::Node& node,
                                    const FieldSpec& spec,
                                    const std::string& where) {
   auto wrong_type = [&] {
@@ -439,7 +485,7 @@ base::StatusOr<Value> ConvertField(const Errors& errors, const YAML::Node& node,
 
 // Validates the fields of `node` against `specs` into `out`. Keys named in
 // `skipped` are left to the caller, such as the 'steps' of a repeat.
-base::Status ConvertFields(const Errors& errors, const YAML::Node& node,
+base::Status ConvertFields(Errors& errors, const YAML::Node& node,
                            const std::vector<FieldSpec>& specs,
                            const std::string& where, Fields& out,
                            const std::set<std::string>& skipped = {}) {
@@ -1149,7 +1195,10 @@ std::string ScenarioJsonSchema() {
         {"description", {{"type", "string"}}},
         {"seed", FieldSchema(kSeedField)},
         {"vars",
-         {{"type", "object"},
+         {{"description",
+           "Strings that any field value can use as ${name}. Write $${ "
+           "for a literal ${."},
+          {"type", "object"},
           {"additionalProperties",
            {{"type", J::array({"string", "number", "boolean"})}}}}},
         {"clusters", {{"type", "array"}, {"minItems", 1}, {"items", cluster}}},

@@ -28,6 +28,9 @@ std::string ParseError(const std::string& steps) {
   return parsed.status().message();
 }
 
+// Parses `text` as a whole file; returns the error message, or "ok".
+std::string FileError(const std::string& text);
+
 TEST(ScenarioParser, AcceptsValidSteps) {
   EXPECT_EQ(ParseError("  - kms_enable: {instance: kp, key: crk}\n"
                        "  - advance: 5m\n"
@@ -101,6 +104,52 @@ TEST(ScenarioParser, RejectsRepeatsThatExpandTooFar) {
   EXPECT_NE(rounds.find("the repeats expand to more than 1000000"),
             std::string::npos)
       << rounds;
+}
+
+TEST(ScenarioParser, RejectsVariablesThatExpandTooFar) {
+  std::string million(1000000, 'x');
+  std::string one_value =
+      FileError("vars:\n  a: " + million + "\n  b: ${a}${a}\n" + kHeader +
+                "  - advance: 1m\n");
+  std::string all_values = FileError(
+      "vars:\n  a: " + million + "\n" + kHeader +
+      "  - repeat: {times: 100, steps: [{create_secret: {name: s, data: {v: "
+      "'${a}'}}}]}\n");
+
+  EXPECT_EQ(one_value,
+            "bad.yaml:3: the value exceeds 1048576 bytes after variable "
+            "expansion; use shorter variables or fewer references to them");
+  EXPECT_EQ(all_values,
+            "bad.yaml:12: the scenario's text exceeds 67108864 bytes after "
+            "variable expansion and repeats; repeat fewer times or use "
+            "shorter variables");
+}
+
+TEST(ScenarioParser, ReadsDollarDollarBraceAsLiteral) {
+  base::StatusOr<Scenario> parsed = ParseScenario(
+      "vars: {x: X}\n" + std::string(kHeader) +
+          "  - create_secret: {name: db, data: {a: '$${HOME}', b: '$$${x}', "
+          "c: 'a$$b$', d: '${x}$${x}', e: '$${'}}\n",
+      "literal.yaml");
+
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const StringMap& data = parsed->steps[0].fields.Map("data");
+  EXPECT_EQ(data.at("a"), "${HOME}");
+  EXPECT_EQ(data.at("b"), "$${x}");
+  EXPECT_EQ(data.at("c"), "a$$b$");
+  EXPECT_EQ(data.at("d"), "X${x}");
+  EXPECT_EQ(data.at("e"), "${");
+}
+
+TEST(ScenarioParser, SuggestsEscapeForUnknownVariable) {
+  std::string error =
+      ParseError("  - create_secret: {name: db, data: {a: '${HOME}'}}\n");
+
+  EXPECT_NE(error.find("unknown variable '${HOME}'"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("(for the literal text ${HOME}, write $${HOME})"),
+            std::string::npos)
+      << error;
 }
 
 TEST(ScenarioParser, RejectsDurationsThatWouldOverflow) {
@@ -433,7 +482,8 @@ TEST(ScenarioParser, VarsUseEarlierVars) {
   EXPECT_EQ(parsed->steps[0].fields.String("name"), "db-1");
   EXPECT_EQ(later,
             "bad.yaml:2: unknown variable '${base}'; a variable can use only "
-            "the variables defined above it under 'vars:'");
+            "the variables defined above it under 'vars:' (for the literal "
+            "text ${base}, write $${base})");
 }
 
 }  // namespace

@@ -479,3 +479,31 @@ TEST(Replay, SchemaWrittenToNamedFile) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Replay, VariablesThatExpandTooFarAreInvalid) {
+  std::string vars = "vars:\n  v0: xxxxxxxxxx\n";
+  for (int i = 1; i < 8; ++i) {
+    std::string previous = "${v" + std::to_string(i - 1) + "}";
+    std::string value;
+    for (int copy = 0; copy < 10; ++copy) value += previous;
+    vars += "  v" + std::to_string(i) + ": \"" + value + "\"\n";
+  }
+  std::string folder = FreshFolder("vars-bomb");
+  WriteScenario("vars-bomb", "bomb.yaml",
+                vars + kCluster + "steps:\n  - advance: 1m\n");
+
+  CommandResult result = RunSim("replay " + folder);
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  // v6 expands to 10,000,000 bytes.
+  EXPECT_NE(
+      result.output.find(folder + "/bomb.yaml:8: the value exceeds 1048576 "
+                                  "bytes after variable expansion; use shorter "
+                                  "variables or fewer references to them"),
+      std::string::npos)
+      << result.output;
+}
+
+}  // namespace
