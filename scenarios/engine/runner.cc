@@ -11,6 +11,7 @@
 #include <memory>
 #include <regex>
 #include <sstream>
+#include <string_view>
 
 #include "apiserver/api_status.h"
 #include "apiserver/registry.h"
@@ -31,6 +32,23 @@ using apiserver::Json;
 
 // Every replay starts at the same instant, so that timestamps repeat.
 constexpr char kEpoch[] = "2026-01-01T00:00:00Z";
+
+// Returns `text` with its line feeds and carriage returns written as \x0a
+// and \x0d, for a message that must stay one line although it quotes
+// names from the scenario.
+std::string OneLine(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n') {
+      out += "\\x0a";
+    } else if (c == '\r') {
+      out += "\\x0d";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 // The result of one evaluation of a step's expectation.
 struct Check {
@@ -1261,7 +1279,7 @@ ScenarioResult Run::Execute() {
 
   base::Status setup = SetUp();
   if (!setup.ok()) {
-    result.failure = "set-up failed: " + setup.ToString();
+    result.failure = "set-up failed: " + OneLine(setup.ToString());
     result.events = events_;
     return result;
   }

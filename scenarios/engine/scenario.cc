@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "kms-mock/faults.h"
+#include "kms-mock/kms.h"
 
 namespace scenarios {
 namespace {
@@ -564,6 +565,17 @@ base::Status CheckName(const ParseContext& ctx, const YAML::Node& at,
               "'; declared: " + (names.empty() ? "none" : Join(names)) + fix);
 }
 
+// Checks a key name, which the replay also uses as the key's id in the
+// KMS, so that `ks` steps can name the key as the scenario does.
+base::Status CheckKeyName(const ParseContext& ctx, const YAML::Node& at,
+                          const std::string& where, const std::string& name) {
+  if (kms::IsValidKeyId(name)) return base::OkStatus();
+  return ctx.errors.At(at, where + "key name '" + name +
+                               "' must be 1 to 90 letters, digits, '-' and "
+                               "'_', because it is also the key's id; "
+                               "rename the key");
+}
+
 base::Status ParseClusters(ParseContext& ctx, const YAML::Node& root) {
   YAML::Node list = root["clusters"];
   if (!list) {
@@ -655,6 +667,8 @@ base::Status ParseKms(ParseContext& ctx, const YAML::Node& root) {
         key.expires_after = key_fields.DurationOf("expires_after");
       }
       key.dual_auth_delete = key_fields.BoolOr("dual_auth_delete", false);
+      RETURN_IF_ERROR(
+          CheckKeyName(ctx, key_node["name"], "kms key: ", key.name));
       if (!ctx.keys.insert(key.name).second) {
         return ctx.errors.At(key_node, "kms key: duplicate key name '" +
                                            key.name +
@@ -795,6 +809,7 @@ base::Status CheckReferences(ParseContext& ctx, const YAML::Node& node,
                               f.String("instance"), ctx.instances));
   }
   if (step.kind == "create_key") {
+    RETURN_IF_ERROR(CheckKeyName(ctx, node, where, f.String("name")));
     if (!ctx.keys.insert(f.String("name")).second) {
       return ctx.errors.At(
           node, where + "key '" + f.String("name") + "' already exists");

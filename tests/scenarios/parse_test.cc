@@ -152,6 +152,25 @@ TEST(ScenarioParser, SuggestsEscapeForUnknownVariable) {
       << error;
 }
 
+TEST(ScenarioParser, RejectsKeyNamesThatAreNotIds) {
+  base::StatusOr<Scenario> declared = ParseScenario(
+      "clusters: [{name: prod, version: 1.19.16_1540}]\n"
+      "kms:\n  - instance: kp\n    keys:\n      - name: \"a\\nb\"\n"
+      "steps:\n  - advance: 1m\n",
+      "bad.yaml");
+  std::string created =
+      ParseError("  - create_key: {instance: kp, name: 'crk 2'}\n");
+
+  ASSERT_FALSE(declared.ok());
+  EXPECT_EQ(declared.status().message(),
+            "bad.yaml:5: kms key: key name 'a\nb' must be 1 to 90 letters, "
+            "digits, '-' and '_', because it is also the key's id; rename "
+            "the key");
+  EXPECT_NE(created.find("bad.yaml:10: step 1 (create_key): key name 'crk "),
+            std::string::npos)
+      << created;
+}
+
 TEST(ScenarioParser, RejectsDurationsThatWouldOverflow) {
   std::string error = ParseError("  - advance: 300000000000d\n");
 
