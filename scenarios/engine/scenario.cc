@@ -65,7 +65,11 @@ const FieldSpec kSecretNameField{"name", Type::kString, true};
 
 // The maximum number of passes of one repeat block.
 constexpr int64_t kMaxRepeat = 1000000;
-constexpr int64_t kMaxExpanded = 1000000;
+// The maximum number of steps of a scenario after its repeats are expanded,
+// and of passes of all its repeat blocks together. Nested repeats multiply,
+// and would otherwise run out of memory or never end.
+constexpr int64_t kMaxSteps = 1000000;
+constexpr int64_t kMaxRounds = 1000000;
 
 // The fields of a root or standard key, in `kms:` and in create_key.
 const std::vector<FieldSpec> kKeyFields = {{"name", Type::kString, true},
@@ -525,9 +529,10 @@ struct ParseContext {
   std::set<std::string> clusters;
   std::set<std::string> instances;
   std::set<std::string> keys;
-  // Steps and repeat rounds expanded so far, at most kMaxExpanded: nested
-  // repeats multiply, and would otherwise run out of memory or never end.
-  int64_t expanded = 0;
+  // Steps and repeat passes expanded so far, at most kMaxSteps and
+  // kMaxRounds.
+  int64_t steps = 0;
+  int64_t rounds = 0;
   // Account users that steps may act as: the owner and those that add_user
   // steps before the current one add.
   std::set<std::string> users = {sim::kDefaultOwner};
@@ -942,8 +947,13 @@ base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
 base::Status ParseSteps(ParseContext& ctx, const YAML::Node& steps, int& index);
 
 std::string TooManySteps() {
-  return "the repeats expand to more than " + std::to_string(kMaxExpanded) +
-         " steps and rounds; repeat fewer times";
+  return "the repeats expand to more than " + std::to_string(kMaxSteps) +
+         " steps; repeat fewer times or split the scenario";
+}
+
+std::string TooManyRounds() {
+  return "the repeats make more than " + std::to_string(kMaxRounds) +
+         " passes in total; repeat fewer times";
 }
 
 // Expands `repeat: {times: N, var: i, steps: [...]}` into its steps N times.
@@ -968,9 +978,9 @@ base::Status ParseRepeat(ParseContext& ctx, const YAML::Node& node,
   std::string var = fields.StringOr("var", "i");
   Vars saved = ctx.errors.vars;
   for (int64_t i = 0; i < times; ++i) {
-    if (++ctx.expanded > kMaxExpanded) {
+    if (++ctx.rounds > kMaxRounds) {
       ctx.errors.vars = saved;
-      return ctx.errors.At(body["times"], where + TooManySteps());
+      return ctx.errors.At(body["times"], where + TooManyRounds());
     }
     ctx.errors.vars[var] = std::to_string(i);
     base::Status parsed = ParseSteps(ctx, body["steps"], index);
@@ -991,7 +1001,7 @@ base::Status ParseSteps(ParseContext& ctx, const YAML::Node& steps,
       RETURN_IF_ERROR(ParseRepeat(ctx, node, index));
       continue;
     }
-    if (++ctx.expanded > kMaxExpanded) {
+    if (++ctx.steps > kMaxSteps) {
       return ctx.errors.At(
           node, "step " + std::to_string(index + 1) + ": " + TooManySteps());
     }
@@ -1366,7 +1376,7 @@ base::StatusOr<Scenario> ParseYaml(const std::string& text,
   Scenario scenario;
   scenario.file = path;
   scenario.name = std::filesystem::path(path).stem().string();
-  ParseContext ctx{errors, scenario, {}, {}, {}, 0, {sim::kDefaultOwner},
+  ParseContext ctx{errors, scenario, {}, {}, {}, 0, 0, {sim::kDefaultOwner},
                    {},     {}};
 
   static const std::set<std::string> kTopLevel = {

@@ -14,7 +14,9 @@
 // `repeat: {times: N, var: i, steps: [...]}` step expands its steps N times
 // with `${i}` counting from 0, for soak scenarios. A variable's value may use
 // the variables defined above it; each value is expanded once, where it is
-// defined.
+// defined. `$${` stands for a literal `${`. Expansion is bounded: one value
+// at most 1 MiB, all values together 64 MiB, at most 1,000,000 steps and
+// 1,000,000 repeat passes.
 //
 // Parsing validates everything before any step runs: YAML syntax, duplicate
 // keys, step keywords, field names and types (a quoted "3" is a string, not

@@ -89,21 +89,35 @@ TEST(ScenarioParser, RejectsKeysThatAreNotStrings) {
   EXPECT_NE(in_step.find("bad.yaml:10:"), std::string::npos) << in_step;
 }
 
+TEST(ScenarioParser, AcceptsRepeatsUpToTheLimits) {
+  base::StatusOr<Scenario> parsed = ParseScenario(
+      std::string(kHeader) +
+          "  - repeat: {times: 1000000, steps: [{advance: 1s}]}\n",
+      "max.yaml");
+
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->steps.size(), 1000000u);
+  EXPECT_EQ(parsed->steps.back().index, 1000000);
+}
+
 TEST(ScenarioParser, RejectsRepeatsThatExpandTooFar) {
   std::string steps = ParseError(
-      "  - repeat: {times: 1000000, steps: [{repeat: {times: 1000000, "
-      "steps: [{advance: 1s}]}}]}\n");
+      "  - repeat: {times: 1000000, steps: [{advance: 1s}, {advance: "
+      "1s}]}\n");
   std::string rounds = ParseError(
-      "  - repeat: {times: 1000000, steps: [{repeat: {times: 1000000, "
+      "  - repeat: {times: 1000000, steps: [{repeat: {times: 1, "
       "steps: [{repeat: {times: 0, steps: [{advance: 1s}]}}]}}]}\n");
+  std::string times = ParseError("  - repeat: {times: 1000001, steps: []}\n");
 
-  EXPECT_NE(steps.find("bad.yaml:10: step 500000: the repeats expand to "
-                       "more than 1000000 steps and rounds"),
+  EXPECT_EQ(steps,
+            "bad.yaml:10: step 1000001: the repeats expand to more than "
+            "1000000 steps; repeat fewer times or split the scenario");
+  EXPECT_EQ(rounds,
+            "bad.yaml:10: step 1 (repeat): the repeats make more than "
+            "1000000 passes in total; repeat fewer times");
+  EXPECT_NE(times.find("field 'times' must be an integer from 0 to 1000000"),
             std::string::npos)
-      << steps;
-  EXPECT_NE(rounds.find("the repeats expand to more than 1000000"),
-            std::string::npos)
-      << rounds;
+      << times;
 }
 
 TEST(ScenarioParser, RejectsVariablesThatExpandTooFar) {
