@@ -431,8 +431,12 @@ base::StatusOr<Value> ConvertField(Errors& errors, const YAML::Node& node,
     }
     case Type::kDuration: {
       ASSIGN_OR_RETURN(std::string text, scalar(node));
-      std::optional<base::Duration> d = base::ParseDuration(text);
-      if (!d) return wrong_type();
+      base::StatusOr<base::Duration> d = base::ParseDurationOrError(text);
+      if (d.status().code() == base::Code::kOutOfRange) {
+        return errors.At(node, where + "field '" + spec.name +
+                                   "' is too long: " + d.status().message());
+      }
+      if (!d.ok()) return wrong_type();
       return Value(*d);
     }
     case Type::kBool: {
