@@ -107,29 +107,33 @@ bool ParseAll(const std::vector<std::string>& files, const ReplayFlags& flags,
     }
   }
   bool valid = true;
-  std::map<std::string, std::string> file_of_name;
+  // The place of each name, as "FILE:LINE".
+  std::map<std::string, std::string> place_of_name;
   size_t total = 0;
   for (const std::string& file : files) {
-    base::StatusOr<Scenario> scenario = ParseScenarioFile(file);
-    if (!scenario.ok()) {
-      std::cerr << "error: " << EscapeForTerminal(scenario.status().message())
+    base::StatusOr<std::vector<Scenario>> scenarios = ParseScenarioFile(file);
+    if (!scenarios.ok()) {
+      std::cerr << "error: " << EscapeForTerminal(scenarios.status().message())
                 << "\n";
       valid = false;
       continue;
     }
-    ++total;
-    auto [first, added] = file_of_name.emplace(scenario->name, file);
-    if (!added) {
-      std::cerr << "error: " << EscapeForTerminal(file) << ": scenario name '"
-                << EscapeForTerminal(scenario->name) << "' is also used by "
-                << EscapeForTerminal(first->second)
-                << "; names identify scenarios in --filter, the reports and "
-                   "the timeline files, so set a different 'name:'\n";
-      valid = false;
-      continue;
+    for (Scenario& scenario : *scenarios) {
+      ++total;
+      std::string place = file + ":" + std::to_string(scenario.line);
+      auto [first, added] = place_of_name.emplace(scenario.name, place);
+      if (!added) {
+        std::cerr << "error: " << EscapeForTerminal(place)
+                  << ": scenario name '" << EscapeForTerminal(scenario.name)
+                  << "' is also used by " << EscapeForTerminal(first->second)
+                  << "; names identify scenarios in --filter, the reports "
+                     "and the timeline files, so set a different 'name:'\n";
+        valid = false;
+        continue;
+      }
+      if (filter && !std::regex_search(scenario.name, *filter)) continue;
+      out.push_back(std::move(scenario));
     }
-    if (filter && !std::regex_search(scenario->name, *filter)) continue;
-    out.push_back(std::move(*scenario));
   }
   if (valid && filter && out.empty()) {
     std::cerr << "error: --filter '" << EscapeForTerminal(flags.filter)
@@ -311,7 +315,8 @@ int Replay(const ReplayFlags& flags) {
   std::vector<Scenario> parsed;
   if (!ParseAll(*files, flags, parsed)) return kInvalidInput;
   if (flags.validate_only) {
-    std::cout << parsed.size() << " scenario files valid\n";
+    std::cout << parsed.size() << " scenarios in " << files->size()
+              << " scenario files valid\n";
     return kAllPassed;
   }
   std::vector<Scenario> selected;

@@ -528,6 +528,9 @@ base::Status ConvertFields(Errors& errors, const YAML::Node& node,
 }
 
 struct ParseContext {
+  ParseContext(const std::string& path, Scenario& scenario)
+      : errors(path), scenario(scenario) {}
+
   Errors errors;
   Scenario& scenario;
   std::set<std::string> clusters;
@@ -1291,15 +1294,19 @@ size_t FirstInvalidUtf8(std::string_view text) {
 // accepts such a map, so without this check one of two `name:` or
 // `within:` lines would be silently ignored. It works on
 // parser events, so aliases are not expanded and the check stays linear in
-// the size of the file.
+// the size of the file. It also records where each document starts.
 class DuplicateKeyFinder : public YAML::EventHandler {
  public:
   // The first duplicate key found, if any, and its two lines.
   std::optional<std::string> key;
   int first_line = 0;
   int second_line = 0;
+  // The 1-based line of each document's `---`, or of its first node.
+  std::vector<int> document_lines;
 
-  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    document_lines.push_back(mark.line + 1);
+  }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t) override {
     Node(mark, "~");
@@ -1350,38 +1357,30 @@ class DuplicateKeyFinder : public YAML::EventHandler {
   std::vector<Frame> frames_;
 };
 
-base::StatusOr<Scenario> ParseYaml(const std::string& text,
-                                   const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return base::InvalidArgumentError(path + ":" +
-                                      std::to_string(e.mark.line + 1) +
-                                      ": invalid YAML: " + e.msg);
-  }
-  DuplicateKeyFinder duplicates;
-  std::istringstream stream(text);
-  YAML::Parser(stream).HandleNextDocument(duplicates);
-  if (duplicates.key) {
-    return base::InvalidArgumentError(
-        path + ":" + std::to_string(duplicates.second_line) +
-        ": duplicate key '" + *duplicates.key + "', first at line " +
-        std::to_string(duplicates.first_line) + "; remove one of the two");
-  }
-  Errors errors(path);
-  if (!root.IsMap()) {
-    return base::InvalidArgumentError(
-        path +
-        ":1: a scenario must be a YAML map with 'clusters' and "
-        "'steps'");
-  }
-
+// Parses the YAML document `root` of `path`, which starts at `line`, into
+// a scenario. `number` is the document's 1-based position in the file and
+// `count` the number of documents in it.
+base::StatusOr<Scenario> ParseDocument(const YAML::Node& root,
+                                       const std::string& path, int line,
+                                       int number, int count) {
   Scenario scenario;
   scenario.file = path;
+  scenario.line = line;
   scenario.name = std::filesystem::path(path).stem().string();
-  ParseContext ctx{errors, scenario, {}, {}, {}, 0, 0, {sim::kDefaultOwner},
-                   {},     {}};
+  // Unnamed scenarios of one file get different names.
+  if (count > 1) scenario.name += "#" + std::to_string(number);
+  ParseContext ctx(path, scenario);
+  Errors& errors = ctx.errors;
+  if (!root.IsMap()) {
+    std::string what =
+        root.IsNull() && count > 1
+            ? "document " + std::to_string(number) +
+                  " is empty; remove its '---' line or write a scenario "
+                  "after it"
+            : "a scenario must be a YAML map with 'clusters' and 'steps'";
+    return base::InvalidArgumentError(path + ":" + std::to_string(line) + ": " +
+                                      what);
+  }
 
   static const std::set<std::string> kTopLevel = {
       "name", "description", "seed", "vars", "clusters", "kms", "steps"};
@@ -1406,6 +1405,7 @@ base::StatusOr<Scenario> ParseYaml(const std::string& text,
                        "or drop 'name:' to use the file name");
     }
     scenario.name = top.String("name");
+    scenario.line = Errors::Line(root["name"]);
   }
   scenario.description = top.StringOr("description", "");
   if (top.Has("seed")) scenario.seed = static_cast<uint64_t>(top.Int("seed"));
@@ -1426,10 +1426,49 @@ base::StatusOr<Scenario> ParseYaml(const std::string& text,
   return scenario;
 }
 
+base::StatusOr<std::vector<Scenario>> ParseYaml(const std::string& text,
+                                                const std::string& path) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(text);
+  } catch (const YAML::ParserException& e) {
+    return base::InvalidArgumentError(path + ":" +
+                                      std::to_string(e.mark.line + 1) +
+                                      ": invalid YAML: " + e.msg);
+  }
+  DuplicateKeyFinder duplicates;
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  while (parser.HandleNextDocument(duplicates) && !duplicates.key) {
+  }
+  if (duplicates.key) {
+    return base::InvalidArgumentError(
+        path + ":" + std::to_string(duplicates.second_line) +
+        ": duplicate key '" + *duplicates.key + "', first at line " +
+        std::to_string(duplicates.first_line) + "; remove one of the two");
+  }
+  if (documents.empty()) {
+    return base::InvalidArgumentError(
+        path + ":1: a scenario must be a YAML map with 'clusters' and 'steps'");
+  }
+
+  std::vector<Scenario> scenarios;
+  const int count = static_cast<int>(documents.size());
+  for (int i = 0; i < count; ++i) {
+    int line = i < static_cast<int>(duplicates.document_lines.size())
+                   ? duplicates.document_lines[i]
+                   : 1;
+    ASSIGN_OR_RETURN(Scenario scenario,
+                     ParseDocument(documents[i], path, line, i + 1, count));
+    scenarios.push_back(std::move(scenario));
+  }
+  return scenarios;
+}
+
 }  // namespace
 
-base::StatusOr<Scenario> ParseScenario(const std::string& text,
-                                       const std::string& path) {
+base::StatusOr<std::vector<Scenario>> ParseScenarios(const std::string& text,
+                                                     const std::string& path) {
   if (size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
     const size_t line_start = text.rfind('\n', bad);
     const size_t column =
@@ -1453,12 +1492,25 @@ base::StatusOr<Scenario> ParseScenario(const std::string& text,
   }
 }
 
-base::StatusOr<Scenario> ParseScenarioFile(const std::string& path) {
+base::StatusOr<Scenario> ParseScenario(const std::string& text,
+                                       const std::string& path) {
+  ASSIGN_OR_RETURN(std::vector<Scenario> scenarios, ParseScenarios(text, path));
+  if (scenarios.size() > 1) {
+    return base::InvalidArgumentError(
+        path + ":" + std::to_string(scenarios[1].line) +
+        ": a second YAML document starts here, but one scenario was "
+        "expected; use ParseScenarios for a file of several");
+  }
+  return std::move(scenarios.front());
+}
+
+base::StatusOr<std::vector<Scenario>> ParseScenarioFile(
+    const std::string& path) {
   std::ifstream in(path);
   if (!in) return base::NotFoundError(path + ": cannot open scenario file");
   std::stringstream text;
   text << in.rdbuf();
-  return ParseScenario(text.str(), path);
+  return ParseScenarios(text.str(), path);
 }
 
 base::StatusOr<std::vector<std::string>> FindScenarioFiles(

@@ -97,6 +97,9 @@ struct InstanceSpec {
 
 struct Scenario {
   std::string file;
+  // 1-based line of the scenario's `name:`, or else of the start of its
+  // YAML document.
+  int line = 1;
   std::string name;
   std::string description;
   std::optional<uint64_t> seed;
@@ -106,10 +109,19 @@ struct Scenario {
   std::vector<Step> steps;
 };
 
-// Parses and validates one scenario file. Errors are kInvalidArgument with
-// the message "FILE:LINE: ..." naming the field and how to fix it.
-base::StatusOr<Scenario> ParseScenarioFile(const std::string& path);
-// As ParseScenarioFile, from text; `path` is used in messages only.
+// Parses and validates a scenario file: one scenario per YAML document, in
+// file order, so a file may hold several separated by `---` lines. An
+// unnamed scenario takes the file's name without extension, followed by
+// "#N" (its document's position) in a file of several. Errors are
+// kInvalidArgument with the message "FILE:LINE: ..." naming the field and
+// how to fix it, or kNotFound when the file cannot be opened.
+base::StatusOr<std::vector<Scenario>> ParseScenarioFile(
+    const std::string& path);
+// As ParseScenarioFile, from text; `path` is used in names and messages
+// only.
+base::StatusOr<std::vector<Scenario>> ParseScenarios(const std::string& text,
+                                                     const std::string& path);
+// As ParseScenarios, for text of exactly one YAML document.
 base::StatusOr<Scenario> ParseScenario(const std::string& text,
                                        const std::string& path);
 

@@ -523,5 +523,56 @@ TEST(ScenarioParser, VarsUseEarlierVars) {
             "text ${base}, write $${base})");
 }
 
+TEST(ScenarioParser, ParsesEveryDocument) {
+  std::string document = std::string(kHeader).substr(8) + "  - advance: 1m\n";
+  base::StatusOr<std::vector<Scenario>> parsed = ParseScenarios(
+      document + "---\nname: second\n" + document + "...\n---\n" + document,
+      "dir/suite.yaml");
+
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->size(), 3u);
+  EXPECT_EQ((*parsed)[0].name, "suite#1");
+  EXPECT_EQ((*parsed)[1].name, "second");
+  EXPECT_EQ((*parsed)[2].name, "suite#3");
+  EXPECT_EQ((*parsed)[0].steps[0].line, 9);
+  EXPECT_EQ((*parsed)[1].line, 11);
+  EXPECT_EQ((*parsed)[1].steps[0].line, 20);
+  EXPECT_EQ((*parsed)[2].line, 22);
+  EXPECT_EQ((*parsed)[2].steps[0].line, 31);
+}
+
+TEST(ScenarioParser, RejectsErrorsInLaterDocuments) {
+  std::string document = std::string(kHeader).substr(8) + "  - advance: 1m\n";
+
+  base::StatusOr<std::vector<Scenario>> bad_step = ParseScenarios(
+      document + "---\n" + std::string(kHeader).substr(8) + "  - advanc: 1m\n",
+      "bad.yaml");
+  base::StatusOr<std::vector<Scenario>> empty =
+      ParseScenarios(document + "---\n", "bad.yaml");
+  base::StatusOr<std::vector<Scenario>> duplicate = ParseScenarios(
+      document + "---\nname: a\nname: b\n" + document, "bad.yaml");
+  base::StatusOr<Scenario> single =
+      ParseScenario(document + "---\n" + document, "bad.yaml");
+
+  ASSERT_FALSE(bad_step.ok());
+  EXPECT_NE(bad_step.status().message().find("bad.yaml:19: step 1: unknown "
+                                             "step 'advanc'"),
+            std::string::npos)
+      << bad_step.status().message();
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().message(),
+            "bad.yaml:10: document 2 is empty; remove its '---' line or "
+            "write a scenario after it");
+  ASSERT_FALSE(duplicate.ok());
+  EXPECT_EQ(duplicate.status().message(),
+            "bad.yaml:12: duplicate key 'name', first at line 11; remove one "
+            "of the two");
+  ASSERT_FALSE(single.ok());
+  EXPECT_NE(single.status().message().find("bad.yaml:10: a second YAML "
+                                           "document starts here"),
+            std::string::npos)
+      << single.status().message();
+}
+
 }  // namespace
 }  // namespace scenarios

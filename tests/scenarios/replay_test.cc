@@ -410,9 +410,9 @@ TEST(Replay, DuplicateScenarioNamesAreInvalid) {
   CommandResult result = RunSim("replay " + folder);
 
   EXPECT_EQ(result.exit_code, 2) << result.output;
-  EXPECT_NE(result.output.find("two.yaml: scenario name 'same' is also used "
-                               "by " +
-                               folder + "/one.yaml"),
+  EXPECT_NE(result.output.find("two.yaml:1: scenario name 'same' is also "
+                               "used by " +
+                               folder + "/one.yaml:1"),
             std::string::npos)
       << result.output;
   EXPECT_EQ(result.output.find("passed"), std::string::npos) << result.output;
@@ -481,6 +481,49 @@ TEST(Replay, SchemaWrittenToNamedFile) {
 }  // namespace
 
 namespace {
+
+TEST(Replay, EveryDocumentOfAFileRuns) {
+  std::string folder = FreshFolder("documents");
+  WriteScenario("documents", "suite.yaml",
+                std::string(kCluster) + "steps:\n  - advance: 1m\n---\n" +
+                    kCluster +
+                    "steps:\n"
+                    "  - create_secret: {name: db, data: {a: b}}\n"
+                    "  - get_secret: {name: db}\n"
+                    "    expect: {data: {a: c}}\n");
+
+  CommandResult result = RunSim("replay " + folder + "/suite.yaml");
+
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("PASS suite#1 (1/1 steps"), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("FAIL suite#2"), std::string::npos)
+      << result.output;
+  // The failing step's line counts from the top of the file.
+  EXPECT_NE(
+      result.output.find("step 2 get_secret (" + folder + "/suite.yaml:12)"),
+      std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("1 passed, 1 failed"), std::string::npos)
+      << result.output;
+}
+
+TEST(Replay, DocumentsOfAFileNeedDistinctNames) {
+  std::string folder = FreshFolder("document-names");
+  std::string one =
+      "name: same\n" + std::string(kCluster) + "steps:\n  - advance: 1m\n";
+  WriteScenario("document-names", "suite.yaml", one + "---\n" + one);
+
+  CommandResult result = RunSim("replay " + folder);
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("suite.yaml:8: scenario name 'same' is also "
+                               "used by " +
+                               folder + "/suite.yaml:1"),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(result.output.find("passed"), std::string::npos) << result.output;
+}
 
 TEST(Replay, VariablesThatExpandTooFarAreInvalid) {
   std::string vars = "vars:\n  v0: xxxxxxxxxx\n";
