@@ -1,5 +1,6 @@
 #include "scenarios/engine/scenario.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -1431,6 +1432,16 @@ base::StatusOr<std::vector<Scenario>> ParseYaml(const std::string& text,
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(text);
+  } catch (const YAML::DeepRecursion& e) {
+    // In flow style the parser has read to the start of the next line.
+    int line =
+        e.mark.column == 0 && e.mark.line > 0 ? e.mark.line : e.mark.line + 1;
+    return base::InvalidArgumentError(
+        path + ":" + std::to_string(line) +
+        ": invalid YAML: lists and maps are nested " +
+        std::to_string(e.depth()) +
+        " levels deep here, past the YAML parser's limit; a scenario needs "
+        "far fewer, so check the brackets and indentation");
   } catch (const YAML::ParserException& e) {
     return base::InvalidArgumentError(path + ":" +
                                       std::to_string(e.mark.line + 1) +
@@ -1513,6 +1524,26 @@ base::StatusOr<std::vector<Scenario>> ParseScenarioFile(
   return ParseScenarios(text.str(), path);
 }
 
+namespace {
+
+std::string FileTypeName(std::filesystem::file_type type) {
+  using std::filesystem::file_type;
+  switch (type) {
+    case file_type::fifo:
+      return "a FIFO";
+    case file_type::character:
+      return "a character device";
+    case file_type::block:
+      return "a block device";
+    case file_type::socket:
+      return "a socket";
+    default:
+      return "a special file";
+  }
+}
+
+}  // namespace
+
 base::StatusOr<std::vector<std::string>> FindScenarioFiles(
     const std::vector<std::string>& paths) {
   namespace fs = std::filesystem;
@@ -1531,6 +1562,12 @@ base::StatusOr<std::vector<std::string>> FindScenarioFiles(
       files.insert(files.end(), found.begin(), found.end());
     } else if (fs::is_regular_file(path, ec)) {
       files.push_back(path);
+    } else if (fs::exists(path, ec)) {
+      // Such as a FIFO or /dev/zero, which could block or never end.
+      return base::InvalidArgumentError(
+          path + ": not a regular file or a folder (it is " +
+          FileTypeName(fs::status(path, ec).type()) +
+          "); name a scenario file or a folder of them");
     } else {
       return base::NotFoundError(path + ": no such scenario file or folder");
     }

@@ -126,7 +126,9 @@ base::StatusOr<Scenario> ParseScenario(const std::string& text,
                                        const std::string& path);
 
 // Expands files and folders (recursively, *.yaml and *.yml, sorted) into a
-// list of scenario files. Fails with kNotFound for a missing path.
+// list of scenario files. Fails with kNotFound for a missing path, and with
+// kInvalidArgument for a path that is neither a regular file nor a folder,
+// such as a FIFO or a device.
 base::StatusOr<std::vector<std::string>> FindScenarioFiles(
     const std::vector<std::string>& paths);
 

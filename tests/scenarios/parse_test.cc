@@ -166,6 +166,24 @@ TEST(ScenarioParser, SuggestsEscapeForUnknownVariable) {
       << error;
 }
 
+TEST(ScenarioParser, RejectsDeepNestingWithLine) {
+  std::string block;
+  for (int i = 0; i < 600; ++i) block += "- ";
+  std::string flow =
+      FileError("name: deep\nsteps:\n  - " + std::string(3000, '[') + "\n");
+  std::string compact =
+      FileError("name: deep\nsteps:\n  - " + block + "x\nseed: 1\n");
+
+  EXPECT_EQ(flow,
+            "bad.yaml:3: invalid YAML: lists and maps are nested 500 levels "
+            "deep here, past the YAML parser's limit; a scenario needs far "
+            "fewer, so check the brackets and indentation");
+  EXPECT_NE(compact.find("bad.yaml:3: invalid YAML: lists and maps are "
+                         "nested 500 levels deep here"),
+            std::string::npos)
+      << compact;
+}
+
 TEST(ScenarioParser, RejectsKeyNamesThatAreNotIds) {
   base::StatusOr<Scenario> declared = ParseScenario(
       "clusters: [{name: prod, version: 1.19.16_1540}]\n"

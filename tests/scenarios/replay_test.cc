@@ -1,5 +1,6 @@
 // Runs the real `sim` binary on scenario files, as CI and users do.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -523,6 +524,26 @@ TEST(Replay, DocumentsOfAFileNeedDistinctNames) {
             std::string::npos)
       << result.output;
   EXPECT_EQ(result.output.find("passed"), std::string::npos) << result.output;
+}
+
+TEST(Replay, SpecialFilesAreInvalidInput) {
+  std::string fifo = FreshFolder("special") + "/scenario.yaml";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+
+  CommandResult from_fifo = RunSim("replay " + fifo);
+  CommandResult from_device = RunSim("replay /dev/zero");
+
+  EXPECT_EQ(from_fifo.exit_code, 2) << from_fifo.output;
+  EXPECT_NE(
+      from_fifo.output.find(fifo + ": not a regular file or a folder (it is "
+                                   "a FIFO)"),
+      std::string::npos)
+      << from_fifo.output;
+  EXPECT_EQ(from_device.exit_code, 2) << from_device.output;
+  EXPECT_NE(from_device.output.find("/dev/zero: not a regular file or a "
+                                    "folder (it is a character device)"),
+            std::string::npos)
+      << from_device.output;
 }
 
 TEST(Replay, VariablesThatExpandTooFarAreInvalid) {
