@@ -1,6 +1,7 @@
 #include "scenarios/engine/replay_command.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -217,6 +218,41 @@ bool CheckTimelineDir(const std::string& dir) {
   return true;
 }
 
+// Checks that no report or timeline file is one of the input files, under
+// its own name or another (a link), which writing the reports would
+// overwrite.
+bool CheckOutputsAreNotInputs(const ReplayFlags& flags,
+                              const std::vector<std::string>& files,
+                              const std::vector<Scenario>& selected) {
+  std::map<std::pair<dev_t, ino_t>, std::string> inputs;
+  struct stat info;
+  for (const std::string& file : files) {
+    if (stat(file.c_str(), &info) == 0) {
+      inputs.emplace(std::make_pair(info.st_dev, info.st_ino), file);
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> outputs;  // flag, path
+  if (!flags.junit.empty()) outputs.emplace_back("--junit", flags.junit);
+  if (!flags.json.empty()) outputs.emplace_back("--json", flags.json);
+  if (!flags.timeline_dir.empty()) {
+    for (const Scenario& scenario : selected) {
+      outputs.emplace_back("--timeline", flags.timeline_dir + "/" +
+                                             TimelineFileName(scenario.name));
+    }
+  }
+  for (const auto& [flag, path] : outputs) {
+    if (stat(path.c_str(), &info) != 0) continue;
+    auto input = inputs.find(std::make_pair(info.st_dev, info.st_ino));
+    if (input == inputs.end()) continue;
+    std::cerr << "error: " << flag << " would write " << EscapeForTerminal(path)
+              << ", which is the scenario file "
+              << EscapeForTerminal(input->second)
+              << "; name an output file that is not an input\n";
+    return false;
+  }
+  return true;
+}
+
 bool CheckOutputs(const ReplayFlags& flags) {
   if (!flags.junit.empty() && flags.junit == flags.json) {
     std::cerr << "error: --junit and --json name the same file; give each "
@@ -330,7 +366,10 @@ int Replay(const ReplayFlags& flags) {
     std::cout << "shard " << EscapeForTerminal(flags.shard)
               << " has none of the " << parsed.size() << " scenarios\n";
   }
-  if (!CheckOutputs(flags)) return kInvalidInput;
+  if (!CheckOutputsAreNotInputs(flags, *files, selected) ||
+      !CheckOutputs(flags)) {
+    return kInvalidInput;
+  }
 
   RunOptions options;
   options.seed = *seed;

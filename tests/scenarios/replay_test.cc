@@ -546,6 +546,47 @@ TEST(Replay, SpecialFilesAreInvalidInput) {
       << from_device.output;
 }
 
+TEST(Replay, ReportOverAnInputIsRejected) {
+  std::string folder = FreshFolder("report-over-input");
+  std::string text = std::string(kCluster) + "steps:\n  - advance: 1m\n";
+  WriteScenario("report-over-input", "x.yaml", text);
+  std::string input = folder + "/x.yaml";
+  std::filesystem::create_hard_link(input, folder + "/hard.xml");
+  std::filesystem::create_symlink(input, folder + "/soft.json");
+
+  for (const std::string& flags :
+       {"--junit " + input, "--json " + folder + "/./x.yaml",
+        "--junit " + folder + "/hard.xml", "--json " + folder + "/soft.json"}) {
+    CommandResult result = RunSim("replay " + input + " " + flags);
+
+    EXPECT_EQ(result.exit_code, 2) << flags << "\n" << result.output;
+    EXPECT_NE(result.output.find(", which is the scenario file " + input +
+                                 "; name an output file that is not an "
+                                 "input"),
+              std::string::npos)
+        << result.output;
+    EXPECT_EQ(result.output.find("PASS"), std::string::npos) << result.output;
+    EXPECT_EQ(ReadFile(input), text);
+  }
+}
+
+TEST(Replay, TimelineOverAnInputIsRejected) {
+  std::string folder = FreshFolder("timeline-over-input");
+  std::string text =
+      "name: plain\n" + std::string(kCluster) + "steps:\n  - advance: 1m\n";
+  // The timeline page of scenario `plain` is plain.html.
+  WriteScenario("timeline-over-input", "plain.html", text);
+  std::string input = folder + "/plain.html";
+
+  CommandResult result = RunSim("replay " + input + " --timeline " + folder);
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("--timeline would write " + input),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(ReadFile(input), text);
+}
+
 TEST(Replay, VariablesThatExpandTooFarAreInvalid) {
   std::string vars = "vars:\n  v0: xxxxxxxxxx\n";
   for (int i = 1; i < 8; ++i) {
