@@ -1,6 +1,7 @@
 #include "scenarios/engine/replay_command.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <regex>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -146,7 +149,64 @@ bool ParseAll(const std::vector<std::string>& files, const ReplayFlags& flags,
   return valid;
 }
 
-// Runs the scenarios on `jobs` threads; results keep the input order.
+const char* SignalName(int signal) {
+  return signal == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+// Waits for SIGINT and SIGTERM in a thread of its own and turns the first
+// into a stop request, so that the runs end between steps and remove their
+// directories. A second signal ends the process at once, leaving the
+// directories behind. sigwait, not a signal handler, receives the signals,
+// so the reaction may do anything a thread may.
+// REQUIRES: SIGINT and SIGTERM blocked in every thread of the process.
+class StopSignalWatcher {
+ public:
+  StopSignalWatcher() : thread_([this] { Wait(); }) {}
+  ~StopSignalWatcher() {
+    // Wakes the thread with a signal only it receives.
+    finished_ = true;
+    pthread_kill(thread_.native_handle(), SIGTERM);
+    thread_.join();
+  }
+
+  std::stop_token token() const { return stop_.get_token(); }
+  // The first signal received, or 0.
+  int received() const { return received_; }
+
+ private:
+  void Wait() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    while (true) {
+      int signal = 0;
+      if (sigwait(&signals, &signal) != 0) continue;
+      if (finished_) return;
+      if (received_ == 0) {
+        received_ = signal;
+        std::cerr << "\n"
+                  << SignalName(signal)
+                  << ": stopping the runs and removing their directories; "
+                     "send it again to exit at once\n";
+        stop_.request_stop();
+        continue;
+      }
+      std::cerr << SignalName(signal)
+                << " again: exiting without removing the run directories\n";
+      std::_Exit(128 + signal);
+    }
+  }
+
+  std::stop_source stop_;
+  std::atomic<int> received_{0};
+  std::atomic<bool> finished_{false};
+  // Last, so that it starts after the members it uses.
+  std::thread thread_;
+};
+
+// Runs the scenarios on `jobs` threads; results keep the input order. After
+// a stop request, no further scenario starts.
 std::vector<ScenarioResult> RunAll(const std::vector<Scenario>& scenarios,
                                    const RunOptions& options, int jobs) {
   std::vector<ScenarioResult> results(scenarios.size());
@@ -157,7 +217,10 @@ std::vector<ScenarioResult> RunAll(const std::vector<Scenario>& scenarios,
 
   auto worker = [&] {
     for (size_t i = next++; i < scenarios.size(); i = next++) {
+      if (options.stop.stop_requested()) return;
       ScenarioResult result = RunScenario(scenarios[i], options);
+      // A stopped run is reported once, by the summary.
+      if (result.cancelled) return;
       std::lock_guard lock(output_mu);
       ++done;
       if (progress) std::cerr << "\r\033[K";
@@ -289,6 +352,20 @@ bool WriteReports(const ReplayFlags& flags,
   return ok;
 }
 
+// Writes the reports and the summary line and returns the exit code.
+int Finish(const ReplayFlags& flags,
+           const std::vector<ScenarioResult>& results) {
+  bool reports_written = WriteReports(flags, results);
+  std::cout << SummaryLine(results) << "\n";
+  for (const auto& result : results) {
+    if (result.invalid) return kInvalidInput;
+  }
+  for (const auto& result : results) {
+    if (!result.passed) return kScenarioFailed;
+  }
+  return reports_written ? kAllPassed : kInvalidInput;
+}
+
 // Writes the JSON Schema to standard output or to flags.schema_path.
 int WriteSchema(const ReplayFlags& flags) {
   if (!flags.paths.empty()) {
@@ -348,8 +425,11 @@ int Replay(const ReplayFlags& flags) {
     return kInvalidInput;
   }
 
+  // From here on, SIGINT and SIGTERM stop the replay.
+  StopSignalWatcher signals;
   std::vector<Scenario> parsed;
   if (!ParseAll(*files, flags, parsed)) return kInvalidInput;
+  if (int signal = signals.received(); signal != 0) return 128 + signal;
   if (flags.validate_only) {
     std::cout << parsed.size() << " scenarios in " << files->size()
               << " scenario files valid\n";
@@ -374,16 +454,20 @@ int Replay(const ReplayFlags& flags) {
   RunOptions options;
   options.seed = *seed;
   options.work_dir = flags.work_dir;
+  options.stop = signals.token();
   std::vector<ScenarioResult> results = RunAll(selected, options, flags.jobs);
-  bool reports_written = WriteReports(flags, results);
-  std::cout << SummaryLine(results) << "\n";
-  for (const auto& result : results) {
-    if (result.invalid) return kInvalidInput;
+  if (int signal = signals.received(); signal != 0) {
+    // Scenarios that never started have empty results.
+    size_t finished = 0;
+    for (const ScenarioResult& result : results) {
+      finished += !result.name.empty() && !result.cancelled ? 1 : 0;
+    }
+    std::cout << "stopped by " << SignalName(signal) << " after " << finished
+              << " of " << selected.size()
+              << " scenarios; no reports written\n";
+    return 128 + signal;
   }
-  for (const auto& result : results) {
-    if (!result.passed) return kScenarioFailed;
-  }
-  return reports_written ? kAllPassed : kInvalidInput;
+  return Finish(flags, results);
 }
 
 }  // namespace

@@ -1,14 +1,22 @@
 // Runs the real `sim` binary on scenario files, as CI and users do.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -609,6 +617,89 @@ TEST(Replay, VariablesThatExpandTooFarAreInvalid) {
                                   "variables or fewer references to them"),
       std::string::npos)
       << result.output;
+}
+
+}  // namespace
+
+namespace {
+
+// Starts `sim replay ARGS...` with its output to `log`; returns its pid.
+pid_t SpawnReplay(const std::vector<std::string>& args,
+                  const std::string& log) {
+  std::vector<std::string> words = {SIM_BINARY, "replay"};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, SIM_BINARY, &actions, nullptr, argv.data(), environ) !=
+      0) {
+    pid = -1;
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+// Blocks until an entry is created in the folder that `inotify` watches,
+// and returns its name, or until process `pid` exits, and returns "".
+std::string NextCreated(int inotify, pid_t pid) {
+  int process = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  pollfd fds[] = {{inotify, POLLIN, 0}, {process, POLLIN, 0}};
+  int ready = poll(fds, process >= 0 ? 2 : 1, -1);
+  if (process >= 0) close(process);
+  if (ready <= 0 || (fds[0].revents & POLLIN) == 0) return "";
+  alignas(inotify_event) char buffer[4096];
+  ssize_t n = read(inotify, buffer, sizeof(buffer));
+  if (n < static_cast<ssize_t>(sizeof(inotify_event))) return "";
+  const auto* event = reinterpret_cast<const inotify_event*>(buffer);
+  return event->len > 0 ? std::string(event->name) : "";
+}
+
+// A signal while a scenario runs: the replay stops, removes its run folder,
+// which only its user could enter, and exits with 128 + the signal.
+TEST(Replay, SignalStopsAndRemovesRunFolders) {
+  std::string folder = FreshFolder("signal");
+  // Long enough to be running when the signal arrives: the test sends it
+  // as soon as the run folder appears, and nothing waits for the end.
+  WriteScenario("signal", "long.yaml",
+                std::string(kCluster) +
+                    "steps:\n"
+                    "  - repeat: {times: 200000, steps: [{advance: 1m}]}\n");
+
+  for (int signal : {SIGTERM, SIGINT}) {
+    std::string work = FreshFolder("signal-work");
+    int inotify = inotify_init1(IN_CLOEXEC);
+    ASSERT_GE(inotify, 0);
+    ASSERT_GE(inotify_add_watch(inotify, work.c_str(), IN_CREATE), 0);
+    std::string log = folder + "/replay.log";
+
+    pid_t pid = SpawnReplay(
+        {folder + "/long.yaml", "--work-dir", work, "--json", folder + "/r"},
+        log);
+    ASSERT_GT(pid, 0);
+    std::string created = NextCreated(inotify, pid);
+    struct stat info {};
+    int stat_result = stat((work + "/" + created).c_str(), &info);
+    kill(pid, signal);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    close(inotify);
+
+    EXPECT_TRUE(created.starts_with("sim-replay-")) << created;
+    ASSERT_EQ(stat_result, 0) << created;
+    EXPECT_EQ(info.st_mode & 0777, 0700u);
+    ASSERT_TRUE(WIFEXITED(status)) << ReadFile(log);
+    EXPECT_EQ(WEXITSTATUS(status), 128 + signal) << ReadFile(log);
+    EXPECT_TRUE(std::filesystem::is_empty(work)) << ReadFile(log);
+    EXPECT_NE(ReadFile(log).find("no reports written"), std::string::npos)
+        << ReadFile(log);
+    EXPECT_FALSE(std::filesystem::exists(folder + "/r"));
+  }
 }
 
 }  // namespace
