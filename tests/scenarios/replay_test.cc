@@ -619,6 +619,26 @@ TEST(Replay, VariablesThatExpandTooFarAreInvalid) {
       << result.output;
 }
 
+TEST(Replay, BidiCharactersEscapedOnTerminalOnly) {
+  std::string folder = FreshFolder("bidi");
+  std::string json = folder + "/report.json";
+  // U+202E, the right-to-left override, shows "exe.txt" reversed after it.
+  std::string name = "invoice\xe2\x80\xaetxt.exe";
+  WriteScenario(
+      "bidi", "bidi.yaml",
+      "name: \"" + name + "\"\n" + kCluster + "steps:\n  - advance: 1m\n");
+
+  CommandResult result =
+      RunSim("replay " + folder + "/bidi.yaml --json " + json);
+
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("PASS invoice\\u202etxt.exe ("),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(result.output.find("\xe2\x80\xae"), std::string::npos);
+  EXPECT_NE(ReadFile(json).find(name), std::string::npos);
+}
+
 }  // namespace
 
 namespace {
