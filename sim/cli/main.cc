@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "scenarios/engine/replay_command.h"
+#include "sim/command_line.h"
 #include "sim/ks.h"
 #include "sim/ks_state.h"
 #include "sim/sandbox.h"
@@ -216,6 +217,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (std::string unknown = sim::UnknownCommandMessage(app, e);
+        !unknown.empty()) {
+      std::cerr << unknown << "\n";
+      return 2;
+    }
     // --help prints and exits 0; any bad invocation is invalid input.
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
