@@ -1,9 +1,11 @@
 #include "base/clock.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <string_view>
 
 #include "base/clock_limits.h"
 
@@ -148,8 +150,14 @@ void SystemClock::RunTimers() {
   }
 }
 
-std::optional<Duration> ParseDuration(const std::string& text) {
-  if (text.empty()) return std::nullopt;
+StatusOr<Duration> ParseDurationOrError(const std::string& text) {
+  const Status not_a_duration = InvalidArgumentError(
+      "'" + text + "' is not a duration such as 250ms, 90s, 5m, 1h30m or 30d");
+  auto too_long = [&] {
+    return OutOfRangeError("'" + text + "' is longer than the maximum " +
+                           FormatDuration(kMaxDuration) + " (100 years)");
+  };
+  if (text.empty()) return not_a_duration;
   double total_ns = 0;
   size_t i = 0;
   while (i < text.size()) {
@@ -159,21 +167,13 @@ std::optional<Duration> ParseDuration(const std::string& text) {
         (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
       ++i;
     }
-    if (i == start) return std::nullopt;
-    double amount;
-    try {
-      size_t used = 0;
-      amount = std::stod(text.substr(start, i - start), &used);
-      if (used != i - start) return std::nullopt;  // such as "1.2.3s"
-    } catch (...) {
-      return std::nullopt;
-    }
-    size_t unit_start = i;
+    if (i == start) return not_a_duration;
+    const size_t digits_end = i;
     while (i < text.size() &&
            std::isalpha(static_cast<unsigned char>(text[i]))) {
       ++i;
     }
-    std::string unit = text.substr(unit_start, i - unit_start);
+    std::string unit = text.substr(digits_end, i - digits_end);
     double scale;
     if (unit == "ms") {
       scale = 1e6;
@@ -186,15 +186,42 @@ std::optional<Duration> ParseDuration(const std::string& text) {
     } else if (unit == "d") {
       scale = 86400e9;
     } else {
-      return std::nullopt;
+      return not_a_duration;
+    }
+    double amount;
+    try {
+      size_t used = 0;
+      amount = std::stod(text.substr(start, digits_end - start), &used);
+      // Such as "1.2.3s".
+      if (used != digits_end - start) return not_a_duration;
+    } catch (const std::out_of_range&) {
+      // Beyond a double: too long unless the number is below 1, which
+      // underflows to less than a nanosecond.
+      std::string_view number(text.data() + start, digits_end - start);
+      if (std::count(number.begin(), number.end(), '.') > 1) {
+        return not_a_duration;
+      }
+      if (number.substr(0, number.find('.')).find_first_not_of('0') !=
+          std::string_view::npos) {
+        return too_long();
+      }
+      amount = 0;
+    } catch (const std::invalid_argument&) {
+      return not_a_duration;  // such as "."
     }
     total_ns += amount * scale;
   }
   // Beyond this, adding the duration to a time could overflow.
   if (!(total_ns <= static_cast<double>(kMaxDuration.count()))) {
-    return std::nullopt;
+    return too_long();
   }
   return Duration(static_cast<int64_t>(std::llround(total_ns)));
+}
+
+std::optional<Duration> ParseDuration(const std::string& text) {
+  StatusOr<Duration> parsed = ParseDurationOrError(text);
+  if (!parsed.ok()) return std::nullopt;
+  return *parsed;
 }
 
 std::string FormatDuration(Duration d) {

@@ -22,6 +22,8 @@
 #include <thread>
 #include <utility>
 
+#include "base/status.h"
+
 namespace base {
 
 using Duration = std::chrono::nanoseconds;
@@ -116,8 +118,13 @@ class SystemClock : public Clock {
 };
 
 // Parses durations such as "90s", "5m", "1h30m", "30d", "250ms" and "1.5h".
-// Units: ms, s, m, h, d. Returns nullopt on anything else.
+// Units: ms, s, m, h, d. Returns nullopt on anything else, and on durations
+// longer than kMaxDuration (base/clock_limits.h).
 std::optional<Duration> ParseDuration(const std::string& text);
+// As ParseDuration, with the reason for a rejection: kInvalidArgument for
+// text that is not a duration, kOutOfRange for one longer than
+// kMaxDuration, such as "300000d".
+StatusOr<Duration> ParseDurationOrError(const std::string& text);
 // Formats a duration in the largest units first, e.g. "1h30m", "250ms", "0s".
 std::string FormatDuration(Duration d);
 // Formats as RFC 3339 in UTC with second precision: "2026-01-02T03:04:05Z".

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/clock_limits.h"
+#include "sim/command_line.h"
 #include "sim/ks_internal.h"
 
 namespace sim {
@@ -413,6 +414,11 @@ int RunKs(KsHost& host, const std::vector<std::string>& args, std::ostream& out,
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     app.parse(reversed);
   } catch (const CLI::ParseError& error) {
+    if (std::string unknown = UnknownCommandMessage(app, error);
+        !unknown.empty()) {
+      err << unknown << "\n";
+      return 2;
+    }
     int code = app.exit(error, out, err);
     return code == 0 ? 0 : 2;
   }

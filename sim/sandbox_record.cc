@@ -6,6 +6,7 @@
 // strings, which YAML reads as it reads the block style.
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <fstream>
 #include <set>
 
@@ -129,6 +130,38 @@ std::optional<json> TextData(const Json& secret) {
   return data;
 }
 
+// Returns `text` with each `${` written `$${`, which a scenario reads as a
+// literal `${` rather than a variable reference.
+std::string EscapeVariables(const std::string& text) {
+  std::string out;
+  size_t at = 0;
+  for (size_t open = text.find("${"); open != std::string::npos;
+       open = text.find("${", at)) {
+    out += text.substr(at, open - at) + "$${";
+    at = open + 2;
+  }
+  return out + text.substr(at);
+}
+
+// Returns `value` with every string, map keys included, escaped by
+// EscapeVariables, for a scenario line.
+json EscapeVariables(const json& value) {
+  if (value.is_string()) return EscapeVariables(value.get<std::string>());
+  if (value.is_array()) {
+    json escaped = json::array();
+    for (const json& item : value) escaped.push_back(EscapeVariables(item));
+    return escaped;
+  }
+  if (value.is_object()) {
+    json escaped = json::object();
+    for (const auto& [key, item] : value.items()) {
+      escaped[EscapeVariables(key)] = EscapeVariables(item);
+    }
+    return escaped;
+  }
+  return value;
+}
+
 }  // namespace
 
 struct Recorder::State {
@@ -163,6 +196,17 @@ struct Recorder::State {
     return candidate;
   }
 
+  // A scenario name for a key. A replay uses it as the key's id, which
+  // kms::IsValidKeyId limits more than key names: other characters become
+  // '-', and the name is cut to leave room for UniqueName's suffix.
+  std::string UniqueKeyName(const std::string& key_name) {
+    std::string name = key_name.substr(0, 80);
+    for (char& c : name) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '-';
+    }
+    return UniqueName(used_key_names, name);
+  }
+
   std::string InstanceNameLocked(const std::string& id) {
     auto it = instance_names.find(id);
     return it == instance_names.end() ? id : it->second;
@@ -180,7 +224,7 @@ struct Recorder::State {
 
   // Registers a key created after Begin and adds its create_key step.
   std::string KeyCreatedLocked(Environment& env, const kms::Key& key) {
-    std::string name = UniqueName(used_key_names, key.name);
+    std::string name = UniqueKeyName(key.name);
     key_names[key.id] = name;
     json fields = {{"instance", InstanceNameLocked(key.instance_id)},
                    {"name", name},
@@ -248,7 +292,9 @@ struct Recorder::State {
     StepLocked({{"clear_kms_fault", nullptr}});
   }
 
-  void StepLocked(const json& step) { lines.push_back("  - " + step.dump()); }
+  void StepLocked(const json& step) {
+    lines.push_back("  - " + EscapeVariables(step).dump());
+  }
 
   base::Status WriteLocked() {
     std::string text =
@@ -256,14 +302,16 @@ struct Recorder::State {
         "name: recorded-sandbox-session\n"
         "description: Actions recorded from a sim serve sandbox.\n"
         "clusters:\n";
-    for (const json& cluster : clusters) text += "  - " + cluster.dump() + "\n";
+    for (const json& cluster : clusters) {
+      text += "  - " + EscapeVariables(cluster).dump() + "\n";
+    }
     text += instances.empty() ? "kms: []\n" : "kms:\n";
     for (const InstanceDecl& instance : instances) {
-      text += "  - instance: " + json(instance.name).dump() + "\n" +
-              "    type: " + instance.type + "\n";
+      text += "  - instance: " + json(EscapeVariables(instance.name)).dump() +
+              "\n" + "    type: " + instance.type + "\n";
       text += instance.keys.empty() ? "    keys: []\n" : "    keys:\n";
       for (const json& key : instance.keys) {
-        text += "      - " + key.dump() + "\n";
+        text += "      - " + EscapeVariables(key).dump() + "\n";
       }
     }
     text += "steps:\n";
@@ -331,7 +379,7 @@ base::Status Recorder::Begin(Environment& env) {
         env.kms().ListKeys(instance.id);
     if (!keys.ok()) continue;
     for (const kms::Key& key : *keys) {
-      std::string name = s.UniqueName(s.used_key_names, key.name);
+      std::string name = s.UniqueKeyName(key.name);
       s.key_names[key.id] = name;
       json declared = {{"name", name}};
       if (key.extractable) declared["root"] = false;
@@ -694,7 +742,7 @@ void Recorder::KsCommand(Environment& env, const std::vector<std::string>& args,
     if (!keys.ok()) return;
     for (auto it = keys->rbegin(); it != keys->rend(); ++it) {
       if (it->name != key_name || s.key_names.contains(it->id)) continue;
-      std::string name = s.UniqueName(s.used_key_names, key_name);
+      std::string name = s.UniqueKeyName(key_name);
       s.key_names[it->id] = name;
       json fields = {{"instance", s.InstanceNameLocked(instance)},
                      {"name", name},

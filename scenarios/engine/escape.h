@@ -16,9 +16,12 @@ namespace scenarios {
 std::string EscapeMarkup(std::string_view text);
 
 // Escapes text for a terminal so that it cannot move the cursor, change
-// colours or end a line. C0 control characters (line feed and tab
-// included) and DEL become \xNN. The C1 controls U+0080 to U+009F, which
-// some terminals read as escape sequences, become \u00NN.
+// colours, end a line or reorder or hide the text around it. C0 control
+// characters (line feed and tab included), DEL and bytes that are not
+// UTF-8 become \xNN. The C1 controls U+0080 to U+009F, which some
+// terminals read as escape sequences, and the Unicode format characters
+// and separators, such as the right-to-left override U+202E and the
+// zero-width space U+200B, become \uNNNN (\UNNNNNNNN beyond U+FFFF).
 std::string EscapeForTerminal(std::string_view text);
 
 // Returns the longest prefix of `text` of at most `max_bytes` bytes that does

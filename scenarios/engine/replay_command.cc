@@ -1,12 +1,15 @@
 #include "scenarios/engine/replay_command.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <regex>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -107,29 +111,33 @@ bool ParseAll(const std::vector<std::string>& files, const ReplayFlags& flags,
     }
   }
   bool valid = true;
-  std::map<std::string, std::string> file_of_name;
+  // The place of each name, as "FILE:LINE".
+  std::map<std::string, std::string> place_of_name;
   size_t total = 0;
   for (const std::string& file : files) {
-    base::StatusOr<Scenario> scenario = ParseScenarioFile(file);
-    if (!scenario.ok()) {
-      std::cerr << "error: " << EscapeForTerminal(scenario.status().message())
+    base::StatusOr<std::vector<Scenario>> scenarios = ParseScenarioFile(file);
+    if (!scenarios.ok()) {
+      std::cerr << "error: " << EscapeForTerminal(scenarios.status().message())
                 << "\n";
       valid = false;
       continue;
     }
-    ++total;
-    auto [first, added] = file_of_name.emplace(scenario->name, file);
-    if (!added) {
-      std::cerr << "error: " << EscapeForTerminal(file) << ": scenario name '"
-                << EscapeForTerminal(scenario->name) << "' is also used by "
-                << EscapeForTerminal(first->second)
-                << "; names identify scenarios in --filter, the reports and "
-                   "the timeline files, so set a different 'name:'\n";
-      valid = false;
-      continue;
+    for (Scenario& scenario : *scenarios) {
+      ++total;
+      std::string place = file + ":" + std::to_string(scenario.line);
+      auto [first, added] = place_of_name.emplace(scenario.name, place);
+      if (!added) {
+        std::cerr << "error: " << EscapeForTerminal(place)
+                  << ": scenario name '" << EscapeForTerminal(scenario.name)
+                  << "' is also used by " << EscapeForTerminal(first->second)
+                  << "; names identify scenarios in --filter, the reports "
+                     "and the timeline files, so set a different 'name:'\n";
+        valid = false;
+        continue;
+      }
+      if (filter && !std::regex_search(scenario.name, *filter)) continue;
+      out.push_back(std::move(scenario));
     }
-    if (filter && !std::regex_search(scenario->name, *filter)) continue;
-    out.push_back(std::move(*scenario));
   }
   if (valid && filter && out.empty()) {
     std::cerr << "error: --filter '" << EscapeForTerminal(flags.filter)
@@ -141,7 +149,64 @@ bool ParseAll(const std::vector<std::string>& files, const ReplayFlags& flags,
   return valid;
 }
 
-// Runs the scenarios on `jobs` threads; results keep the input order.
+const char* SignalName(int signal) {
+  return signal == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+// Waits for SIGINT and SIGTERM in a thread of its own and turns the first
+// into a stop request, so that the runs end between steps and remove their
+// directories. A second signal ends the process at once, leaving the
+// directories behind. sigwait, not a signal handler, receives the signals,
+// so the reaction may do anything a thread may.
+// REQUIRES: SIGINT and SIGTERM blocked in every thread of the process.
+class StopSignalWatcher {
+ public:
+  StopSignalWatcher() : thread_([this] { Wait(); }) {}
+  ~StopSignalWatcher() {
+    // Wakes the thread with a signal only it receives.
+    finished_ = true;
+    pthread_kill(thread_.native_handle(), SIGTERM);
+    thread_.join();
+  }
+
+  std::stop_token token() const { return stop_.get_token(); }
+  // The first signal received, or 0.
+  int received() const { return received_; }
+
+ private:
+  void Wait() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    while (true) {
+      int signal = 0;
+      if (sigwait(&signals, &signal) != 0) continue;
+      if (finished_) return;
+      if (received_ == 0) {
+        received_ = signal;
+        std::cerr << "\n"
+                  << SignalName(signal)
+                  << ": stopping the runs and removing their directories; "
+                     "send it again to exit at once\n";
+        stop_.request_stop();
+        continue;
+      }
+      std::cerr << SignalName(signal)
+                << " again: exiting without removing the run directories\n";
+      std::_Exit(128 + signal);
+    }
+  }
+
+  std::stop_source stop_;
+  std::atomic<int> received_{0};
+  std::atomic<bool> finished_{false};
+  // Last, so that it starts after the members it uses.
+  std::thread thread_;
+};
+
+// Runs the scenarios on `jobs` threads; results keep the input order. After
+// a stop request, no further scenario starts.
 std::vector<ScenarioResult> RunAll(const std::vector<Scenario>& scenarios,
                                    const RunOptions& options, int jobs) {
   std::vector<ScenarioResult> results(scenarios.size());
@@ -152,7 +217,10 @@ std::vector<ScenarioResult> RunAll(const std::vector<Scenario>& scenarios,
 
   auto worker = [&] {
     for (size_t i = next++; i < scenarios.size(); i = next++) {
+      if (options.stop.stop_requested()) return;
       ScenarioResult result = RunScenario(scenarios[i], options);
+      // A stopped run is reported once, by the summary.
+      if (result.cancelled) return;
       std::lock_guard lock(output_mu);
       ++done;
       if (progress) std::cerr << "\r\033[K";
@@ -213,6 +281,41 @@ bool CheckTimelineDir(const std::string& dir) {
   return true;
 }
 
+// Checks that no report or timeline file is one of the input files, under
+// its own name or another (a link), which writing the reports would
+// overwrite.
+bool CheckOutputsAreNotInputs(const ReplayFlags& flags,
+                              const std::vector<std::string>& files,
+                              const std::vector<Scenario>& selected) {
+  std::map<std::pair<dev_t, ino_t>, std::string> inputs;
+  struct stat info;
+  for (const std::string& file : files) {
+    if (stat(file.c_str(), &info) == 0) {
+      inputs.emplace(std::make_pair(info.st_dev, info.st_ino), file);
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> outputs;  // flag, path
+  if (!flags.junit.empty()) outputs.emplace_back("--junit", flags.junit);
+  if (!flags.json.empty()) outputs.emplace_back("--json", flags.json);
+  if (!flags.timeline_dir.empty()) {
+    for (const Scenario& scenario : selected) {
+      outputs.emplace_back("--timeline", flags.timeline_dir + "/" +
+                                             TimelineFileName(scenario.name));
+    }
+  }
+  for (const auto& [flag, path] : outputs) {
+    if (stat(path.c_str(), &info) != 0) continue;
+    auto input = inputs.find(std::make_pair(info.st_dev, info.st_ino));
+    if (input == inputs.end()) continue;
+    std::cerr << "error: " << flag << " would write " << EscapeForTerminal(path)
+              << ", which is the scenario file "
+              << EscapeForTerminal(input->second)
+              << "; name an output file that is not an input\n";
+    return false;
+  }
+  return true;
+}
+
 bool CheckOutputs(const ReplayFlags& flags) {
   if (!flags.junit.empty() && flags.junit == flags.json) {
     std::cerr << "error: --junit and --json name the same file; give each "
@@ -247,6 +350,20 @@ bool WriteReports(const ReplayFlags& flags,
     }
   }
   return ok;
+}
+
+// Writes the reports and the summary line and returns the exit code.
+int Finish(const ReplayFlags& flags,
+           const std::vector<ScenarioResult>& results) {
+  bool reports_written = WriteReports(flags, results);
+  std::cout << SummaryLine(results) << "\n";
+  for (const auto& result : results) {
+    if (result.invalid) return kInvalidInput;
+  }
+  for (const auto& result : results) {
+    if (!result.passed) return kScenarioFailed;
+  }
+  return reports_written ? kAllPassed : kInvalidInput;
 }
 
 // Writes the JSON Schema to standard output or to flags.schema_path.
@@ -308,10 +425,14 @@ int Replay(const ReplayFlags& flags) {
     return kInvalidInput;
   }
 
+  // From here on, SIGINT and SIGTERM stop the replay.
+  StopSignalWatcher signals;
   std::vector<Scenario> parsed;
   if (!ParseAll(*files, flags, parsed)) return kInvalidInput;
+  if (int signal = signals.received(); signal != 0) return 128 + signal;
   if (flags.validate_only) {
-    std::cout << parsed.size() << " scenario files valid\n";
+    std::cout << parsed.size() << " scenarios in " << files->size()
+              << " scenario files valid\n";
     return kAllPassed;
   }
   std::vector<Scenario> selected;
@@ -325,21 +446,28 @@ int Replay(const ReplayFlags& flags) {
     std::cout << "shard " << EscapeForTerminal(flags.shard)
               << " has none of the " << parsed.size() << " scenarios\n";
   }
-  if (!CheckOutputs(flags)) return kInvalidInput;
+  if (!CheckOutputsAreNotInputs(flags, *files, selected) ||
+      !CheckOutputs(flags)) {
+    return kInvalidInput;
+  }
 
   RunOptions options;
   options.seed = *seed;
   options.work_dir = flags.work_dir;
+  options.stop = signals.token();
   std::vector<ScenarioResult> results = RunAll(selected, options, flags.jobs);
-  bool reports_written = WriteReports(flags, results);
-  std::cout << SummaryLine(results) << "\n";
-  for (const auto& result : results) {
-    if (result.invalid) return kInvalidInput;
+  if (int signal = signals.received(); signal != 0) {
+    // Scenarios that never started have empty results.
+    size_t finished = 0;
+    for (const ScenarioResult& result : results) {
+      finished += !result.name.empty() && !result.cancelled ? 1 : 0;
+    }
+    std::cout << "stopped by " << SignalName(signal) << " after " << finished
+              << " of " << selected.size()
+              << " scenarios; no reports written\n";
+    return 128 + signal;
   }
-  for (const auto& result : results) {
-    if (!result.passed) return kScenarioFailed;
-  }
-  return reports_written ? kAllPassed : kInvalidInput;
+  return Finish(flags, results);
 }
 
 }  // namespace

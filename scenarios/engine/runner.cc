@@ -3,14 +3,18 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <regex>
 #include <sstream>
+#include <string_view>
 
 #include "apiserver/api_status.h"
 #include "apiserver/registry.h"
@@ -31,6 +35,23 @@ using apiserver::Json;
 
 // Every replay starts at the same instant, so that timestamps repeat.
 constexpr char kEpoch[] = "2026-01-01T00:00:00Z";
+
+// Returns `text` with its line feeds and carriage returns written as \x0a
+// and \x0d, for a message that must stay one line although it quotes
+// names from the scenario.
+std::string OneLine(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n') {
+      out += "\\x0a";
+    } else if (c == '\r') {
+      out += "\\x0d";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 // The result of one evaluation of a step's expectation.
 struct Check {
@@ -184,6 +205,7 @@ class Run {
         start_(clock_->Now()),
         ks_host_(*this) {
     work_dir_ = options.work_dir;
+    stop_ = options.stop;
   }
   ~Run() {
     // Clusters hold timers on the clock; drop them before it goes.
@@ -264,6 +286,7 @@ class Run {
   base::SeededRandom random_;
   const base::Time start_;
   std::string work_dir_;
+  std::stop_token stop_;
   ReplayKsHost ks_host_;
   std::unique_ptr<sim::Environment> env_;
   // Each restore opens a copy in a new directory.
@@ -421,7 +444,8 @@ Check Run::Await(const Step& step, const std::function<Check()>& attempt) {
     Check check = attempt();
     if (check.ok) break;
     base::Time now = clock_->Now();
-    if (now >= deadline) {
+    // Execute reports a stopped run as stopped, whatever the check returns.
+    if (now >= deadline || stop_.stop_requested()) {
       if (step.within) {
         check.actual +=
             " (still after " + base::FormatDuration(*step.within) + ")";
@@ -443,7 +467,7 @@ Check Run::Hold(base::Duration hold, const std::function<Check()>& attempt) {
   base::Time end = begin + hold;
   while (true) {
     base::Time now = clock_->Now();
-    if (now >= end) return Check::Pass();
+    if (now >= end || stop_.stop_requested()) return Check::Pass();
     std::optional<base::Time> next = clock_->NextTimerAt();
     clock_->AdvanceTo(next && *next < end ? std::max(*next, now) : end);
     Check check = attempt();
@@ -1261,12 +1285,17 @@ ScenarioResult Run::Execute() {
 
   base::Status setup = SetUp();
   if (!setup.ok()) {
-    result.failure = "set-up failed: " + setup.ToString();
+    result.failure = "set-up failed: " + OneLine(setup.ToString());
+    result.cancelled = stop_.stop_requested();
     result.events = events_;
     return result;
   }
   Sample();
   for (const Step& step : scenario_.steps) {
+    if (stop_.stop_requested()) {
+      result.cancelled = true;
+      break;
+    }
     std::string failure = RunStep(step);
     ++result.steps_run;
     if (!failure.empty()) {
@@ -1274,7 +1303,8 @@ ScenarioResult Run::Execute() {
       break;
     }
   }
-  result.passed = result.failure.empty();
+  result.cancelled = result.cancelled || stop_.stop_requested();
+  result.passed = result.failure.empty() && !result.cancelled;
   result.invalid = invalid_;
   result.virtual_elapsed = clock_->Now() - start_;
   Sample();
@@ -1292,6 +1322,30 @@ ScenarioResult Run::Execute() {
   return result;
 }
 
+// Creates a new directory for one run under `parent`, or under the system
+// temporary folder when `parent` is empty. The directory is mode 0700,
+// because its stores hold the KMS's key material: everything the run
+// creates inside is out of other users' reach, whatever the umask.
+base::StatusOr<std::string> MakeRunDirectory(const std::string& parent) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::string base_dir =
+      parent.empty() ? fs::temp_directory_path(ec).string() : parent;
+  if (ec) {
+    return base::FailedPreconditionError(
+        "no temporary folder: " + ec.message() + "; set TMPDIR or --work-dir");
+  }
+  fs::create_directories(base_dir, ec);
+  std::string dir = base_dir + "/sim-replay-XXXXXX";
+  if (ec || mkdtemp(dir.data()) == nullptr) {
+    std::string reason = ec ? ec.message() : std::strerror(errno);
+    return base::FailedPreconditionError(
+        "cannot create a run directory in " + base_dir + ": " + reason +
+        "; name a writable folder with --work-dir");
+  }
+  return dir;
+}
+
 }  // namespace
 
 ScenarioResult RunScenario(const Scenario& scenario,
@@ -1300,28 +1354,30 @@ ScenarioResult RunScenario(const Scenario& scenario,
   auto wall_start = std::chrono::steady_clock::now();
   uint64_t seed = scenario.seed.value_or(options.seed);
 
-  std::string parent = options.work_dir.empty()
-                           ? fs::temp_directory_path().string()
-                           : options.work_dir;
-  std::string dir;
-  std::error_code ec;
-  base::SecureRandom dir_random;
-  // A unique directory per run so that parallel runs never share a store.
-  do {
-    dir = parent + "/sim-replay-" +
-          base::Sha256Hex(dir_random.Bytes(8)).substr(0, 12);
-  } while (fs::exists(dir, ec));
-
   ScenarioResult result;
+  result.name = scenario.name;
+  result.file = scenario.file;
+  result.description = scenario.description;
+  result.steps_total = static_cast<int>(scenario.steps.size());
+  result.seed = seed;
+  base::StatusOr<std::string> dir = MakeRunDirectory(options.work_dir);
+  if (!dir.ok()) {
+    result.invalid = true;
+    result.failure = "set-up failed: " + OneLine(dir.status().message());
+    return result;
+  }
   {
     RunOptions run_options = options;
-    run_options.work_dir = dir;
+    run_options.work_dir = *dir;
     Run run(scenario, run_options, seed);
     result = run.Execute();
   }
-  fs::remove_all(dir, ec);
-  if (ec)
-    spdlog::warn("could not remove replay directory {}: {}", dir, ec.message());
+  std::error_code ec;
+  fs::remove_all(*dir, ec);
+  if (ec) {
+    spdlog::warn("could not remove replay directory {}: {}", *dir,
+                 ec.message());
+  }
   result.seed = seed;
   result.wall_seconds = std::chrono::duration<double>(
                             std::chrono::steady_clock::now() - wall_start)

@@ -9,6 +9,7 @@
 #define SCENARIOS_ENGINE_RUNNER_H_
 
 #include <cstdint>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -19,9 +20,13 @@ namespace scenarios {
 struct RunOptions {
   // Used unless the scenario sets its own seed.
   uint64_t seed = 1;
-  // Parent directory for the run's data; the run creates and removes a
-  // subdirectory of its own.
+  // Parent directory for the run's data, created when missing; the run
+  // creates a subdirectory of its own (mode 0700) and removes it at the
+  // end. Empty means the system temporary folder.
   std::string work_dir;
+  // When a stop is requested, the run ends before its next step, or within
+  // the check that is waiting for its `within` or `for` duration.
+  std::stop_token stop;
 };
 
 // A timeline: lanes of values over virtual time, and the steps.
@@ -51,6 +56,9 @@ struct ScenarioResult {
   // The scenario asked for something that can never run (a request to a
   // cluster whose data is gone): invalid input rather than a failed check.
   bool invalid = false;
+  // The run was stopped through RunOptions::stop before its end; it neither
+  // passed nor failed.
+  bool cancelled = false;
   int steps_total = 0;
   int steps_run = 0;
   uint64_t seed = 0;

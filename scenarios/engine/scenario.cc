@@ -1,5 +1,6 @@
 #include "scenarios/engine/scenario.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -15,6 +16,7 @@
 #include <string_view>
 
 #include "kms-mock/faults.h"
+#include "kms-mock/kms.h"
 
 namespace scenarios {
 namespace {
@@ -64,7 +66,11 @@ const FieldSpec kSecretNameField{"name", Type::kString, true};
 
 // The maximum number of passes of one repeat block.
 constexpr int64_t kMaxRepeat = 1000000;
-constexpr int64_t kMaxExpanded = 1000000;
+// The maximum number of steps of a scenario after its repeats are expanded,
+// and of passes of all its repeat blocks together. Nested repeats multiply,
+// and would otherwise run out of memory or never end.
+constexpr int64_t kMaxSteps = 1000000;
+constexpr int64_t kMaxRounds = 1000000;
 
 // The fields of a root or standard key, in `kms:` and in create_key.
 const std::vector<FieldSpec> kKeyFields = {{"name", Type::kString, true},
@@ -304,6 +310,15 @@ std::string Join(const std::vector<std::string>& items) {
 
 using Vars = std::map<std::string, std::string>;
 
+// The maximum size of one scalar after variable expansion: the API server
+// rejects a Secret whose values exceed 1 MiB together
+// (apiserver::kMaxDataSize), so no field needs more.
+constexpr size_t kMaxScalarBytes = 1 << 20;
+// The maximum size of all scalars together after expansion. Repeats copy
+// their steps' text and variables multiply it, so without a bound a short
+// file could expand to more memory than the machine has.
+constexpr size_t kMaxExpandedBytes = 64 << 20;
+
 // The file being parsed: builds errors of the form "FILE:LINE: message" and
 // expands ${name} references in scalars from the variables in scope.
 class Errors {
@@ -313,32 +328,54 @@ class Errors {
   // Variables in scope; replaced while a repeat block is parsed.
   Vars vars;
 
-  // Returns the scalar's text with every ${name} replaced.
-  // `fix` ends the message for an unknown variable.
+  // Returns the scalar's text with every ${name} replaced by its value and
+  // every $${ by a literal ${. Fails when the result, or all results so far
+  // together, exceed the size limits. `fix` ends the message for an unknown
+  // variable.
   base::StatusOr<std::string> Text(
       const YAML::Node& node,
       std::string_view fix =
-          "; define it under 'vars:' or as a repeat's 'var'") const {
-    std::string text = node.Scalar();
+          "; define it under 'vars:' or as a repeat's 'var'") {
+    const std::string& text = node.Scalar();
     std::string out;
     size_t at = 0;
-    while (true) {
-      size_t open = text.find("${", at);
-      if (open == std::string::npos) break;
-      size_t close = text.find('}', open);
-      if (close == std::string::npos) {
-        return At(node, "unterminated variable reference in '" + text + "'");
+    while (at < text.size()) {
+      size_t dollar = std::min(text.find('$', at), text.size());
+      RETURN_IF_ERROR(Append(node, out, text.substr(at, dollar - at)));
+      if (dollar == text.size()) break;
+      if (text.compare(dollar, 3, "$${") == 0) {
+        RETURN_IF_ERROR(Append(node, out, "${"));
+        at = dollar + 3;
+        continue;
       }
-      std::string name = text.substr(open + 2, close - open - 2);
+      if (text.compare(dollar, 2, "${") != 0) {
+        RETURN_IF_ERROR(Append(node, out, "$"));
+        at = dollar + 1;
+        continue;
+      }
+      size_t close = text.find('}', dollar);
+      if (close == std::string::npos) {
+        return At(node, "unterminated variable reference in '" + text +
+                            "'; write $${ for a literal ${");
+      }
+      std::string name = text.substr(dollar + 2, close - dollar - 2);
       auto value = vars.find(name);
       if (value == vars.end()) {
-        return At(node,
-                  "unknown variable '${" + name + "}'" + std::string(fix));
+        return At(node, "unknown variable '${" + name + "}'" +
+                            std::string(fix) + " (for the literal text ${" +
+                            name + "}, write $${" + name + "})");
       }
-      out += text.substr(at, open - at) + value->second;
+      RETURN_IF_ERROR(Append(node, out, value->second));
       at = close + 1;
     }
-    return out + text.substr(at);
+    expanded_bytes_ += out.size();
+    if (expanded_bytes_ > kMaxExpandedBytes) {
+      return At(node, "the scenario's text exceeds " +
+                          std::to_string(kMaxExpandedBytes) +
+                          " bytes after variable expansion and repeats; "
+                          "repeat fewer times or use shorter variables");
+    }
+    return out;
   }
 
   base::Status At(const YAML::Node& node, const std::string& message) const {
@@ -348,10 +385,25 @@ class Errors {
   static int Line(const YAML::Node& node) { return node.Mark().line + 1; }
 
  private:
+  // Appends `piece` to the expansion `out` of the scalar `node`, or fails
+  // before `out` grows past kMaxScalarBytes.
+  base::Status Append(const YAML::Node& node, std::string& out,
+                      std::string_view piece) const {
+    if (out.size() + piece.size() > kMaxScalarBytes) {
+      return At(node, "the value exceeds " + std::to_string(kMaxScalarBytes) +
+                          " bytes after variable expansion; use shorter "
+                          "variables or fewer references to them");
+    }
+    out += piece;
+    return base::OkStatus();
+  }
+
   std::string file_;
+  // The size of every expansion so far, for kMaxExpandedBytes.
+  size_t expanded_bytes_ = 0;
 };
 
-base::StatusOr<Value> ConvertField(const Errors& errors, const YAML::Node& node,
+base::StatusOr<Value> ConvertField(Errors& errors, const YAML::Node& node,
                                    const FieldSpec& spec,
                                    const std::string& where) {
   auto wrong_type = [&] {
@@ -380,8 +432,12 @@ base::StatusOr<Value> ConvertField(const Errors& errors, const YAML::Node& node,
     }
     case Type::kDuration: {
       ASSIGN_OR_RETURN(std::string text, scalar(node));
-      std::optional<base::Duration> d = base::ParseDuration(text);
-      if (!d) return wrong_type();
+      base::StatusOr<base::Duration> d = base::ParseDurationOrError(text);
+      if (d.status().code() == base::Code::kOutOfRange) {
+        return errors.At(node, where + "field '" + spec.name +
+                                   "' is too long: " + d.status().message());
+      }
+      if (!d.ok()) return wrong_type();
       return Value(*d);
     }
     case Type::kBool: {
@@ -439,7 +495,7 @@ base::StatusOr<Value> ConvertField(const Errors& errors, const YAML::Node& node,
 
 // Validates the fields of `node` against `specs` into `out`. Keys named in
 // `skipped` are left to the caller, such as the 'steps' of a repeat.
-base::Status ConvertFields(const Errors& errors, const YAML::Node& node,
+base::Status ConvertFields(Errors& errors, const YAML::Node& node,
                            const std::vector<FieldSpec>& specs,
                            const std::string& where, Fields& out,
                            const std::set<std::string>& skipped = {}) {
@@ -473,14 +529,18 @@ base::Status ConvertFields(const Errors& errors, const YAML::Node& node,
 }
 
 struct ParseContext {
+  ParseContext(const std::string& path, Scenario& scenario)
+      : errors(path), scenario(scenario) {}
+
   Errors errors;
   Scenario& scenario;
   std::set<std::string> clusters;
   std::set<std::string> instances;
   std::set<std::string> keys;
-  // Steps and repeat rounds expanded so far, at most kMaxExpanded: nested
-  // repeats multiply, and would otherwise run out of memory or never end.
-  int64_t expanded = 0;
+  // Steps and repeat passes expanded so far, at most kMaxSteps and
+  // kMaxRounds.
+  int64_t steps = 0;
+  int64_t rounds = 0;
   // Account users that steps may act as: the owner and those that add_user
   // steps before the current one add.
   std::set<std::string> users = {sim::kDefaultOwner};
@@ -516,6 +576,17 @@ base::Status CheckName(const ParseContext& ctx, const YAML::Node& at,
   return ctx.errors.At(
       at, where + "unknown " + what + " '" + name +
               "'; declared: " + (names.empty() ? "none" : Join(names)) + fix);
+}
+
+// Checks a key name, which the replay also uses as the key's id in the
+// KMS, so that `ks` steps can name the key as the scenario does.
+base::Status CheckKeyName(const ParseContext& ctx, const YAML::Node& at,
+                          const std::string& where, const std::string& name) {
+  if (kms::IsValidKeyId(name)) return base::OkStatus();
+  return ctx.errors.At(at, where + "key name '" + name +
+                               "' must be 1 to 90 letters, digits, '-' and "
+                               "'_', because it is also the key's id; "
+                               "rename the key");
 }
 
 base::Status ParseClusters(ParseContext& ctx, const YAML::Node& root) {
@@ -609,6 +680,8 @@ base::Status ParseKms(ParseContext& ctx, const YAML::Node& root) {
         key.expires_after = key_fields.DurationOf("expires_after");
       }
       key.dual_auth_delete = key_fields.BoolOr("dual_auth_delete", false);
+      RETURN_IF_ERROR(
+          CheckKeyName(ctx, key_node["name"], "kms key: ", key.name));
       if (!ctx.keys.insert(key.name).second) {
         return ctx.errors.At(key_node, "kms key: duplicate key name '" +
                                            key.name +
@@ -749,6 +822,7 @@ base::Status CheckReferences(ParseContext& ctx, const YAML::Node& node,
                               f.String("instance"), ctx.instances));
   }
   if (step.kind == "create_key") {
+    RETURN_IF_ERROR(CheckKeyName(ctx, node, where, f.String("name")));
     if (!ctx.keys.insert(f.String("name")).second) {
       return ctx.errors.At(
           node, where + "key '" + f.String("name") + "' already exists");
@@ -881,8 +955,13 @@ base::StatusOr<Step> ParseStep(ParseContext& ctx, const YAML::Node& node,
 base::Status ParseSteps(ParseContext& ctx, const YAML::Node& steps, int& index);
 
 std::string TooManySteps() {
-  return "the repeats expand to more than " + std::to_string(kMaxExpanded) +
-         " steps and rounds; repeat fewer times";
+  return "the repeats expand to more than " + std::to_string(kMaxSteps) +
+         " steps; repeat fewer times or split the scenario";
+}
+
+std::string TooManyRounds() {
+  return "the repeats make more than " + std::to_string(kMaxRounds) +
+         " passes in total; repeat fewer times";
 }
 
 // Expands `repeat: {times: N, var: i, steps: [...]}` into its steps N times.
@@ -907,9 +986,9 @@ base::Status ParseRepeat(ParseContext& ctx, const YAML::Node& node,
   std::string var = fields.StringOr("var", "i");
   Vars saved = ctx.errors.vars;
   for (int64_t i = 0; i < times; ++i) {
-    if (++ctx.expanded > kMaxExpanded) {
+    if (++ctx.rounds > kMaxRounds) {
       ctx.errors.vars = saved;
-      return ctx.errors.At(body["times"], where + TooManySteps());
+      return ctx.errors.At(body["times"], where + TooManyRounds());
     }
     ctx.errors.vars[var] = std::to_string(i);
     base::Status parsed = ParseSteps(ctx, body["steps"], index);
@@ -930,7 +1009,7 @@ base::Status ParseSteps(ParseContext& ctx, const YAML::Node& steps,
       RETURN_IF_ERROR(ParseRepeat(ctx, node, index));
       continue;
     }
-    if (++ctx.expanded > kMaxExpanded) {
+    if (++ctx.steps > kMaxSteps) {
       return ctx.errors.At(
           node, "step " + std::to_string(index + 1) + ": " + TooManySteps());
     }
@@ -1149,7 +1228,10 @@ std::string ScenarioJsonSchema() {
         {"description", {{"type", "string"}}},
         {"seed", FieldSchema(kSeedField)},
         {"vars",
-         {{"type", "object"},
+         {{"description",
+           "Strings that any field value can use as ${name}. Write $${ "
+           "for a literal ${."},
+          {"type", "object"},
           {"additionalProperties",
            {{"type", J::array({"string", "number", "boolean"})}}}}},
         {"clusters", {{"type", "array"}, {"minItems", 1}, {"items", cluster}}},
@@ -1213,15 +1295,19 @@ size_t FirstInvalidUtf8(std::string_view text) {
 // accepts such a map, so without this check one of two `name:` or
 // `within:` lines would be silently ignored. It works on
 // parser events, so aliases are not expanded and the check stays linear in
-// the size of the file.
+// the size of the file. It also records where each document starts.
 class DuplicateKeyFinder : public YAML::EventHandler {
  public:
   // The first duplicate key found, if any, and its two lines.
   std::optional<std::string> key;
   int first_line = 0;
   int second_line = 0;
+  // The 1-based line of each document's `---`, or of its first node.
+  std::vector<int> document_lines;
 
-  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    document_lines.push_back(mark.line + 1);
+  }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t) override {
     Node(mark, "~");
@@ -1272,38 +1358,30 @@ class DuplicateKeyFinder : public YAML::EventHandler {
   std::vector<Frame> frames_;
 };
 
-base::StatusOr<Scenario> ParseYaml(const std::string& text,
-                                   const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return base::InvalidArgumentError(path + ":" +
-                                      std::to_string(e.mark.line + 1) +
-                                      ": invalid YAML: " + e.msg);
-  }
-  DuplicateKeyFinder duplicates;
-  std::istringstream stream(text);
-  YAML::Parser(stream).HandleNextDocument(duplicates);
-  if (duplicates.key) {
-    return base::InvalidArgumentError(
-        path + ":" + std::to_string(duplicates.second_line) +
-        ": duplicate key '" + *duplicates.key + "', first at line " +
-        std::to_string(duplicates.first_line) + "; remove one of the two");
-  }
-  Errors errors(path);
-  if (!root.IsMap()) {
-    return base::InvalidArgumentError(
-        path +
-        ":1: a scenario must be a YAML map with 'clusters' and "
-        "'steps'");
-  }
-
+// Parses the YAML document `root` of `path`, which starts at `line`, into
+// a scenario. `number` is the document's 1-based position in the file and
+// `count` the number of documents in it.
+base::StatusOr<Scenario> ParseDocument(const YAML::Node& root,
+                                       const std::string& path, int line,
+                                       int number, int count) {
   Scenario scenario;
   scenario.file = path;
+  scenario.line = line;
   scenario.name = std::filesystem::path(path).stem().string();
-  ParseContext ctx{errors, scenario, {}, {}, {}, 0, {sim::kDefaultOwner},
-                   {},     {}};
+  // Unnamed scenarios of one file get different names.
+  if (count > 1) scenario.name += "#" + std::to_string(number);
+  ParseContext ctx(path, scenario);
+  Errors& errors = ctx.errors;
+  if (!root.IsMap()) {
+    std::string what =
+        root.IsNull() && count > 1
+            ? "document " + std::to_string(number) +
+                  " is empty; remove its '---' line or write a scenario "
+                  "after it"
+            : "a scenario must be a YAML map with 'clusters' and 'steps'";
+    return base::InvalidArgumentError(path + ":" + std::to_string(line) + ": " +
+                                      what);
+  }
 
   static const std::set<std::string> kTopLevel = {
       "name", "description", "seed", "vars", "clusters", "kms", "steps"};
@@ -1328,6 +1406,7 @@ base::StatusOr<Scenario> ParseYaml(const std::string& text,
                        "or drop 'name:' to use the file name");
     }
     scenario.name = top.String("name");
+    scenario.line = Errors::Line(root["name"]);
   }
   scenario.description = top.StringOr("description", "");
   if (top.Has("seed")) scenario.seed = static_cast<uint64_t>(top.Int("seed"));
@@ -1348,10 +1427,59 @@ base::StatusOr<Scenario> ParseYaml(const std::string& text,
   return scenario;
 }
 
+base::StatusOr<std::vector<Scenario>> ParseYaml(const std::string& text,
+                                                const std::string& path) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(text);
+  } catch (const YAML::DeepRecursion& e) {
+    // In flow style the parser has read to the start of the next line.
+    int line =
+        e.mark.column == 0 && e.mark.line > 0 ? e.mark.line : e.mark.line + 1;
+    return base::InvalidArgumentError(
+        path + ":" + std::to_string(line) +
+        ": invalid YAML: lists and maps are nested " +
+        std::to_string(e.depth()) +
+        " levels deep here, past the YAML parser's limit; a scenario needs "
+        "far fewer, so check the brackets and indentation");
+  } catch (const YAML::ParserException& e) {
+    return base::InvalidArgumentError(path + ":" +
+                                      std::to_string(e.mark.line + 1) +
+                                      ": invalid YAML: " + e.msg);
+  }
+  DuplicateKeyFinder duplicates;
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  while (parser.HandleNextDocument(duplicates) && !duplicates.key) {
+  }
+  if (duplicates.key) {
+    return base::InvalidArgumentError(
+        path + ":" + std::to_string(duplicates.second_line) +
+        ": duplicate key '" + *duplicates.key + "', first at line " +
+        std::to_string(duplicates.first_line) + "; remove one of the two");
+  }
+  if (documents.empty()) {
+    return base::InvalidArgumentError(
+        path + ":1: a scenario must be a YAML map with 'clusters' and 'steps'");
+  }
+
+  std::vector<Scenario> scenarios;
+  const int count = static_cast<int>(documents.size());
+  for (int i = 0; i < count; ++i) {
+    int line = i < static_cast<int>(duplicates.document_lines.size())
+                   ? duplicates.document_lines[i]
+                   : 1;
+    ASSIGN_OR_RETURN(Scenario scenario,
+                     ParseDocument(documents[i], path, line, i + 1, count));
+    scenarios.push_back(std::move(scenario));
+  }
+  return scenarios;
+}
+
 }  // namespace
 
-base::StatusOr<Scenario> ParseScenario(const std::string& text,
-                                       const std::string& path) {
+base::StatusOr<std::vector<Scenario>> ParseScenarios(const std::string& text,
+                                                     const std::string& path) {
   if (size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
     const size_t line_start = text.rfind('\n', bad);
     const size_t column =
@@ -1375,13 +1503,46 @@ base::StatusOr<Scenario> ParseScenario(const std::string& text,
   }
 }
 
-base::StatusOr<Scenario> ParseScenarioFile(const std::string& path) {
+base::StatusOr<Scenario> ParseScenario(const std::string& text,
+                                       const std::string& path) {
+  ASSIGN_OR_RETURN(std::vector<Scenario> scenarios, ParseScenarios(text, path));
+  if (scenarios.size() > 1) {
+    return base::InvalidArgumentError(
+        path + ":" + std::to_string(scenarios[1].line) +
+        ": a second YAML document starts here, but one scenario was "
+        "expected; use ParseScenarios for a file of several");
+  }
+  return std::move(scenarios.front());
+}
+
+base::StatusOr<std::vector<Scenario>> ParseScenarioFile(
+    const std::string& path) {
   std::ifstream in(path);
   if (!in) return base::NotFoundError(path + ": cannot open scenario file");
   std::stringstream text;
   text << in.rdbuf();
-  return ParseScenario(text.str(), path);
+  return ParseScenarios(text.str(), path);
 }
+
+namespace {
+
+std::string FileTypeName(std::filesystem::file_type type) {
+  using std::filesystem::file_type;
+  switch (type) {
+    case file_type::fifo:
+      return "a FIFO";
+    case file_type::character:
+      return "a character device";
+    case file_type::block:
+      return "a block device";
+    case file_type::socket:
+      return "a socket";
+    default:
+      return "a special file";
+  }
+}
+
+}  // namespace
 
 base::StatusOr<std::vector<std::string>> FindScenarioFiles(
     const std::vector<std::string>& paths) {
@@ -1401,6 +1562,12 @@ base::StatusOr<std::vector<std::string>> FindScenarioFiles(
       files.insert(files.end(), found.begin(), found.end());
     } else if (fs::is_regular_file(path, ec)) {
       files.push_back(path);
+    } else if (fs::exists(path, ec)) {
+      // Such as a FIFO or /dev/zero, which could block or never end.
+      return base::InvalidArgumentError(
+          path + ": not a regular file or a folder (it is " +
+          FileTypeName(fs::status(path, ec).type()) +
+          "); name a scenario file or a folder of them");
     } else {
       return base::NotFoundError(path + ": no such scenario file or folder");
     }

@@ -14,7 +14,9 @@
 // `repeat: {times: N, var: i, steps: [...]}` step expands its steps N times
 // with `${i}` counting from 0, for soak scenarios. A variable's value may use
 // the variables defined above it; each value is expanded once, where it is
-// defined.
+// defined. `$${` stands for a literal `${`. Expansion is bounded: one value
+// at most 1 MiB, all values together 64 MiB, at most 1,000,000 steps and
+// 1,000,000 repeat passes.
 //
 // Parsing validates everything before any step runs: YAML syntax, duplicate
 // keys, step keywords, field names and types (a quoted "3" is a string, not
@@ -95,6 +97,9 @@ struct InstanceSpec {
 
 struct Scenario {
   std::string file;
+  // 1-based line of the scenario's `name:`, or else of the start of its
+  // YAML document.
+  int line = 1;
   std::string name;
   std::string description;
   std::optional<uint64_t> seed;
@@ -104,15 +109,26 @@ struct Scenario {
   std::vector<Step> steps;
 };
 
-// Parses and validates one scenario file. Errors are kInvalidArgument with
-// the message "FILE:LINE: ..." naming the field and how to fix it.
-base::StatusOr<Scenario> ParseScenarioFile(const std::string& path);
-// As ParseScenarioFile, from text; `path` is used in messages only.
+// Parses and validates a scenario file: one scenario per YAML document, in
+// file order, so a file may hold several separated by `---` lines. An
+// unnamed scenario takes the file's name without extension, followed by
+// "#N" (its document's position) in a file of several. Errors are
+// kInvalidArgument with the message "FILE:LINE: ..." naming the field and
+// how to fix it, or kNotFound when the file cannot be opened.
+base::StatusOr<std::vector<Scenario>> ParseScenarioFile(
+    const std::string& path);
+// As ParseScenarioFile, from text; `path` is used in names and messages
+// only.
+base::StatusOr<std::vector<Scenario>> ParseScenarios(const std::string& text,
+                                                     const std::string& path);
+// As ParseScenarios, for text of exactly one YAML document.
 base::StatusOr<Scenario> ParseScenario(const std::string& text,
                                        const std::string& path);
 
 // Expands files and folders (recursively, *.yaml and *.yml, sorted) into a
-// list of scenario files. Fails with kNotFound for a missing path.
+// list of scenario files. Fails with kNotFound for a missing path, and with
+// kInvalidArgument for a path that is neither a regular file nor a folder,
+// such as a FIFO or a device.
 base::StatusOr<std::vector<std::string>> FindScenarioFiles(
     const std::vector<std::string>& paths);
 

@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "scenarios/engine/replay_command.h"
+#include "sim/command_line.h"
 #include "sim/ks.h"
 #include "sim/ks_state.h"
 #include "sim/sandbox.h"
@@ -86,7 +87,8 @@ bool IsLoopback(const std::string& address) {
          address == "localhost";
 }
 
-// SIGINT and SIGTERM, which `sim serve` waits for with sigwait.
+// SIGINT and SIGTERM, which `sim serve` and `sim replay` wait for with
+// sigwait.
 sigset_t StopSignals() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -179,7 +181,8 @@ std::string TakeSandboxUrl(std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   auto began = std::chrono::steady_clock::now();
   // Blocked before any thread starts (logging may start one), so that only
-  // the sigwait of `sim serve` receives them; other commands unblock them.
+  // the sigwait of `sim serve` or `sim replay` receives them; `sim ks`
+  // unblocks them.
   sigset_t signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   CLI::App app{"Simulated managed-cluster control plane for testing"};
@@ -214,12 +217,18 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (std::string unknown = sim::UnknownCommandMessage(app, e);
+        !unknown.empty()) {
+      std::cerr << unknown << "\n";
+      return 2;
+    }
     // --help prints and exits 0; any bad invocation is invalid input.
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
   base::InitLogging(log_level);
   if (*serve) return Serve(serve_flags, began);
+  if (int code = replay(); code >= 0) return code;
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   if (*ks) {
     std::vector<std::string> args = ks->remaining();
@@ -229,6 +238,5 @@ int main(int argc, char** argv) {
     sim::StateDirHost host;
     return sim::RunKs(host, args, std::cout, std::cerr);
   }
-  if (int code = replay(); code >= 0) return code;
   return 2;
 }

@@ -124,6 +124,19 @@ TEST(Duration, RejectsDurationsThatWouldOverflow) {
   EXPECT_EQ(ParseDuration(std::string(400, '9') + "s"), std::nullopt);
 }
 
+TEST(Duration, TellsTooLongFromMalformed) {
+  EXPECT_EQ(ParseDurationOrError("36501d").status().code(), Code::kOutOfRange);
+  EXPECT_EQ(ParseDurationOrError(std::string(400, '9') + "s").status().code(),
+            Code::kOutOfRange);
+  EXPECT_EQ(ParseDurationOrError("300000d").status().message(),
+            "'300000d' is longer than the maximum 36500d (100 years)");
+  EXPECT_EQ(ParseDurationOrError("5w").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ParseDurationOrError(std::string(400, '9') + "w").status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(ParseDurationOrError("0." + std::string(400, '0') + "1s").value(),
+            Duration::zero());
+}
+
 TEST(Rfc3339, RejectsYearsTimeCannotHold) {
   EXPECT_EQ(FormatRfc3339(*ParseRfc3339("2261-12-31T23:59:59Z")),
             "2261-12-31T23:59:59Z");

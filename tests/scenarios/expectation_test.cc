@@ -2,9 +2,12 @@
 // step and shows the expected and the actual value.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "scenarios/engine/report.h"
 #include "scenarios/engine/runner.h"
 #include "scenarios/engine/scenario.h"
 
@@ -265,6 +268,28 @@ TEST(Expectation, TimelineRecordsLanes) {
             (std::vector<std::string>{"prod master", "prod API", "key crk"}));
   EXPECT_EQ(api_values, (std::vector<std::string>{"available", "unavailable"}));
   EXPECT_EQ(result.timeline.steps.size(), 5u);
+}
+
+TEST(Expectation, SetUpFailureStaysOneLine) {
+  base::StatusOr<Scenario> scenario =
+      ParseScenario(std::string(kHeader), "setup.yaml");
+  ASSERT_TRUE(scenario.ok()) << scenario.status();
+  // The parser rejects such a name; a scenario built in code can have it.
+  scenario->keys[0].name = "a\nb";
+
+  ScenarioResult result = RunScenario(*scenario, RunOptions{});
+  std::ostringstream out;
+  PrintResult(out, result);
+  std::string printed = out.str();
+
+  EXPECT_FALSE(result.passed);
+  EXPECT_NE(result.failure.find("set-up failed: "), std::string::npos)
+      << result.failure;
+  EXPECT_NE(result.failure.find("a\\x0ab"), std::string::npos)
+      << result.failure;
+  EXPECT_EQ(result.failure.find('\n'), std::string::npos) << result.failure;
+  // The name line, the file line and the failure line.
+  EXPECT_EQ(std::count(printed.begin(), printed.end(), '\n'), 3) << printed;
 }
 
 }  // namespace

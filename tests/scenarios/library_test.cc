@@ -22,14 +22,17 @@ TEST(Library, DescriptionsNameEveryBehaviour) {
   std::set<int> named;
   static const std::regex kId(R"(\bB([0-9]+)\b)");
   for (const std::string& file : *files) {
-    base::StatusOr<Scenario> scenario = ParseScenarioFile(file);
-    ASSERT_TRUE(scenario.ok()) << scenario.status();
-    const std::string& text = scenario->description;
-    EXPECT_TRUE(std::regex_search(text, kId))
-        << file << " names no behaviour id in its description";
-    for (std::sregex_iterator it(text.begin(), text.end(), kId), end; it != end;
-         ++it) {
-      named.insert(std::stoi((*it)[1].str()));
+    base::StatusOr<std::vector<Scenario>> scenarios = ParseScenarioFile(file);
+    ASSERT_TRUE(scenarios.ok()) << scenarios.status();
+    for (const Scenario& scenario : *scenarios) {
+      const std::string& text = scenario.description;
+      EXPECT_TRUE(std::regex_search(text, kId))
+          << scenario.name << " in " << file
+          << " names no behaviour id in its description";
+      for (std::sregex_iterator it(text.begin(), text.end(), kId), end;
+           it != end; ++it) {
+        named.insert(std::stoi((*it)[1].str()));
+      }
     }
   }
 

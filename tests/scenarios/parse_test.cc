@@ -28,6 +28,9 @@ std::string ParseError(const std::string& steps) {
   return parsed.status().message();
 }
 
+// Parses `text` as a whole file; returns the error message, or "ok".
+std::string FileError(const std::string& text);
+
 TEST(ScenarioParser, AcceptsValidSteps) {
   EXPECT_EQ(ParseError("  - kms_enable: {instance: kp, key: crk}\n"
                        "  - advance: 5m\n"
@@ -86,30 +89,131 @@ TEST(ScenarioParser, RejectsKeysThatAreNotStrings) {
   EXPECT_NE(in_step.find("bad.yaml:10:"), std::string::npos) << in_step;
 }
 
+TEST(ScenarioParser, AcceptsRepeatsUpToTheLimits) {
+  base::StatusOr<Scenario> parsed = ParseScenario(
+      std::string(kHeader) +
+          "  - repeat: {times: 1000000, steps: [{advance: 1s}]}\n",
+      "max.yaml");
+
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->steps.size(), 1000000u);
+  EXPECT_EQ(parsed->steps.back().index, 1000000);
+}
+
 TEST(ScenarioParser, RejectsRepeatsThatExpandTooFar) {
   std::string steps = ParseError(
-      "  - repeat: {times: 1000000, steps: [{repeat: {times: 1000000, "
-      "steps: [{advance: 1s}]}}]}\n");
+      "  - repeat: {times: 1000000, steps: [{advance: 1s}, {advance: "
+      "1s}]}\n");
   std::string rounds = ParseError(
-      "  - repeat: {times: 1000000, steps: [{repeat: {times: 1000000, "
+      "  - repeat: {times: 1000000, steps: [{repeat: {times: 1, "
       "steps: [{repeat: {times: 0, steps: [{advance: 1s}]}}]}}]}\n");
+  std::string times = ParseError("  - repeat: {times: 1000001, steps: []}\n");
 
-  EXPECT_NE(steps.find("bad.yaml:10: step 500000: the repeats expand to "
-                       "more than 1000000 steps and rounds"),
+  EXPECT_EQ(steps,
+            "bad.yaml:10: step 1000001: the repeats expand to more than "
+            "1000000 steps; repeat fewer times or split the scenario");
+  EXPECT_EQ(rounds,
+            "bad.yaml:10: step 1 (repeat): the repeats make more than "
+            "1000000 passes in total; repeat fewer times");
+  EXPECT_NE(times.find("field 'times' must be an integer from 0 to 1000000"),
             std::string::npos)
-      << steps;
-  EXPECT_NE(rounds.find("the repeats expand to more than 1000000"),
+      << times;
+}
+
+TEST(ScenarioParser, RejectsVariablesThatExpandTooFar) {
+  std::string million(1000000, 'x');
+  std::string one_value =
+      FileError("vars:\n  a: " + million + "\n  b: ${a}${a}\n" + kHeader +
+                "  - advance: 1m\n");
+  std::string all_values = FileError(
+      "vars:\n  a: " + million + "\n" + kHeader +
+      "  - repeat: {times: 100, steps: [{create_secret: {name: s, data: {v: "
+      "'${a}'}}}]}\n");
+
+  EXPECT_EQ(one_value,
+            "bad.yaml:3: the value exceeds 1048576 bytes after variable "
+            "expansion; use shorter variables or fewer references to them");
+  EXPECT_EQ(all_values,
+            "bad.yaml:12: the scenario's text exceeds 67108864 bytes after "
+            "variable expansion and repeats; repeat fewer times or use "
+            "shorter variables");
+}
+
+TEST(ScenarioParser, ReadsDollarDollarBraceAsLiteral) {
+  base::StatusOr<Scenario> parsed = ParseScenario(
+      "vars: {x: X}\n" + std::string(kHeader) +
+          "  - create_secret: {name: db, data: {a: '$${HOME}', b: '$$${x}', "
+          "c: 'a$$b$', d: '${x}$${x}', e: '$${'}}\n",
+      "literal.yaml");
+
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const StringMap& data = parsed->steps[0].fields.Map("data");
+  EXPECT_EQ(data.at("a"), "${HOME}");
+  EXPECT_EQ(data.at("b"), "$${x}");
+  EXPECT_EQ(data.at("c"), "a$$b$");
+  EXPECT_EQ(data.at("d"), "X${x}");
+  EXPECT_EQ(data.at("e"), "${");
+}
+
+TEST(ScenarioParser, SuggestsEscapeForUnknownVariable) {
+  std::string error =
+      ParseError("  - create_secret: {name: db, data: {a: '${HOME}'}}\n");
+
+  EXPECT_NE(error.find("unknown variable '${HOME}'"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("(for the literal text ${HOME}, write $${HOME})"),
             std::string::npos)
-      << rounds;
+      << error;
+}
+
+TEST(ScenarioParser, RejectsDeepNestingWithLine) {
+  std::string block;
+  for (int i = 0; i < 600; ++i) block += "- ";
+  std::string flow =
+      FileError("name: deep\nsteps:\n  - " + std::string(3000, '[') + "\n");
+  std::string compact =
+      FileError("name: deep\nsteps:\n  - " + block + "x\nseed: 1\n");
+
+  EXPECT_EQ(flow,
+            "bad.yaml:3: invalid YAML: lists and maps are nested 500 levels "
+            "deep here, past the YAML parser's limit; a scenario needs far "
+            "fewer, so check the brackets and indentation");
+  EXPECT_NE(compact.find("bad.yaml:3: invalid YAML: lists and maps are "
+                         "nested 500 levels deep here"),
+            std::string::npos)
+      << compact;
+}
+
+TEST(ScenarioParser, RejectsKeyNamesThatAreNotIds) {
+  base::StatusOr<Scenario> declared = ParseScenario(
+      "clusters: [{name: prod, version: 1.19.16_1540}]\n"
+      "kms:\n  - instance: kp\n    keys:\n      - name: \"a\\nb\"\n"
+      "steps:\n  - advance: 1m\n",
+      "bad.yaml");
+  std::string created =
+      ParseError("  - create_key: {instance: kp, name: 'crk 2'}\n");
+
+  ASSERT_FALSE(declared.ok());
+  EXPECT_EQ(declared.status().message(),
+            "bad.yaml:5: kms key: key name 'a\nb' must be 1 to 90 letters, "
+            "digits, '-' and '_', because it is also the key's id; rename "
+            "the key");
+  EXPECT_NE(created.find("bad.yaml:10: step 1 (create_key): key name 'crk "),
+            std::string::npos)
+      << created;
 }
 
 TEST(ScenarioParser, RejectsDurationsThatWouldOverflow) {
-  std::string error = ParseError("  - advance: 300000000000d\n");
-
-  EXPECT_NE(error.find("bad.yaml:10:"), std::string::npos) << error;
-  EXPECT_NE(error.find("field 'duration' must be a duration"),
-            std::string::npos)
-      << error;
+  EXPECT_EQ(ParseError("  - advance: 300000d\n"),
+            "bad.yaml:10: step 1 (advance): field 'duration' is too long: "
+            "'300000d' is longer than the maximum 36500d (100 years)");
+  EXPECT_EQ(ParseError("  - advance: 300000000000d\n"),
+            "bad.yaml:10: step 1 (advance): field 'duration' is too long: "
+            "'300000000000d' is longer than the maximum 36500d (100 years)");
+  EXPECT_EQ(ParseError("  - advance: 36500d\n"), "ok");
+  EXPECT_EQ(ParseError("  - advance: 300000x\n"),
+            "bad.yaml:10: step 1 (advance): field 'duration' must be a "
+            "duration such as 90s, 5m or 1h30m");
 }
 
 TEST(ScenarioParser, RejectsUnknownStep) {
@@ -433,7 +537,59 @@ TEST(ScenarioParser, VarsUseEarlierVars) {
   EXPECT_EQ(parsed->steps[0].fields.String("name"), "db-1");
   EXPECT_EQ(later,
             "bad.yaml:2: unknown variable '${base}'; a variable can use only "
-            "the variables defined above it under 'vars:'");
+            "the variables defined above it under 'vars:' (for the literal "
+            "text ${base}, write $${base})");
+}
+
+TEST(ScenarioParser, ParsesEveryDocument) {
+  std::string document = std::string(kHeader).substr(8) + "  - advance: 1m\n";
+  base::StatusOr<std::vector<Scenario>> parsed = ParseScenarios(
+      document + "---\nname: second\n" + document + "...\n---\n" + document,
+      "dir/suite.yaml");
+
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->size(), 3u);
+  EXPECT_EQ((*parsed)[0].name, "suite#1");
+  EXPECT_EQ((*parsed)[1].name, "second");
+  EXPECT_EQ((*parsed)[2].name, "suite#3");
+  EXPECT_EQ((*parsed)[0].steps[0].line, 9);
+  EXPECT_EQ((*parsed)[1].line, 11);
+  EXPECT_EQ((*parsed)[1].steps[0].line, 20);
+  EXPECT_EQ((*parsed)[2].line, 22);
+  EXPECT_EQ((*parsed)[2].steps[0].line, 31);
+}
+
+TEST(ScenarioParser, RejectsErrorsInLaterDocuments) {
+  std::string document = std::string(kHeader).substr(8) + "  - advance: 1m\n";
+
+  base::StatusOr<std::vector<Scenario>> bad_step = ParseScenarios(
+      document + "---\n" + std::string(kHeader).substr(8) + "  - advanc: 1m\n",
+      "bad.yaml");
+  base::StatusOr<std::vector<Scenario>> empty =
+      ParseScenarios(document + "---\n", "bad.yaml");
+  base::StatusOr<std::vector<Scenario>> duplicate = ParseScenarios(
+      document + "---\nname: a\nname: b\n" + document, "bad.yaml");
+  base::StatusOr<Scenario> single =
+      ParseScenario(document + "---\n" + document, "bad.yaml");
+
+  ASSERT_FALSE(bad_step.ok());
+  EXPECT_NE(bad_step.status().message().find("bad.yaml:19: step 1: unknown "
+                                             "step 'advanc'"),
+            std::string::npos)
+      << bad_step.status().message();
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().message(),
+            "bad.yaml:10: document 2 is empty; remove its '---' line or "
+            "write a scenario after it");
+  ASSERT_FALSE(duplicate.ok());
+  EXPECT_EQ(duplicate.status().message(),
+            "bad.yaml:12: duplicate key 'name', first at line 11; remove one "
+            "of the two");
+  ASSERT_FALSE(single.ok());
+  EXPECT_NE(single.status().message().find("bad.yaml:10: a second YAML "
+                                           "document starts here"),
+            std::string::npos)
+      << single.status().message();
 }
 
 }  // namespace

@@ -1,13 +1,22 @@
 // Runs the real `sim` binary on scenario files, as CI and users do.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -410,9 +419,9 @@ TEST(Replay, DuplicateScenarioNamesAreInvalid) {
   CommandResult result = RunSim("replay " + folder);
 
   EXPECT_EQ(result.exit_code, 2) << result.output;
-  EXPECT_NE(result.output.find("two.yaml: scenario name 'same' is also used "
-                               "by " +
-                               folder + "/one.yaml"),
+  EXPECT_NE(result.output.find("two.yaml:1: scenario name 'same' is also "
+                               "used by " +
+                               folder + "/one.yaml:1"),
             std::string::npos)
       << result.output;
   EXPECT_EQ(result.output.find("passed"), std::string::npos) << result.output;
@@ -476,6 +485,241 @@ TEST(Replay, SchemaWrittenToNamedFile) {
                                    "scenarios"),
             std::string::npos)
       << with_paths.output;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Replay, EveryDocumentOfAFileRuns) {
+  std::string folder = FreshFolder("documents");
+  WriteScenario("documents", "suite.yaml",
+                std::string(kCluster) + "steps:\n  - advance: 1m\n---\n" +
+                    kCluster +
+                    "steps:\n"
+                    "  - create_secret: {name: db, data: {a: b}}\n"
+                    "  - get_secret: {name: db}\n"
+                    "    expect: {data: {a: c}}\n");
+
+  CommandResult result = RunSim("replay " + folder + "/suite.yaml");
+
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("PASS suite#1 (1/1 steps"), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("FAIL suite#2"), std::string::npos)
+      << result.output;
+  // The failing step's line counts from the top of the file.
+  EXPECT_NE(
+      result.output.find("step 2 get_secret (" + folder + "/suite.yaml:12)"),
+      std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("1 passed, 1 failed"), std::string::npos)
+      << result.output;
+}
+
+TEST(Replay, DocumentsOfAFileNeedDistinctNames) {
+  std::string folder = FreshFolder("document-names");
+  std::string one =
+      "name: same\n" + std::string(kCluster) + "steps:\n  - advance: 1m\n";
+  WriteScenario("document-names", "suite.yaml", one + "---\n" + one);
+
+  CommandResult result = RunSim("replay " + folder);
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("suite.yaml:8: scenario name 'same' is also "
+                               "used by " +
+                               folder + "/suite.yaml:1"),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(result.output.find("passed"), std::string::npos) << result.output;
+}
+
+TEST(Replay, SpecialFilesAreInvalidInput) {
+  std::string fifo = FreshFolder("special") + "/scenario.yaml";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+
+  CommandResult from_fifo = RunSim("replay " + fifo);
+  CommandResult from_device = RunSim("replay /dev/zero");
+
+  EXPECT_EQ(from_fifo.exit_code, 2) << from_fifo.output;
+  EXPECT_NE(
+      from_fifo.output.find(fifo + ": not a regular file or a folder (it is "
+                                   "a FIFO)"),
+      std::string::npos)
+      << from_fifo.output;
+  EXPECT_EQ(from_device.exit_code, 2) << from_device.output;
+  EXPECT_NE(from_device.output.find("/dev/zero: not a regular file or a "
+                                    "folder (it is a character device)"),
+            std::string::npos)
+      << from_device.output;
+}
+
+TEST(Replay, ReportOverAnInputIsRejected) {
+  std::string folder = FreshFolder("report-over-input");
+  std::string text = std::string(kCluster) + "steps:\n  - advance: 1m\n";
+  WriteScenario("report-over-input", "x.yaml", text);
+  std::string input = folder + "/x.yaml";
+  std::filesystem::create_hard_link(input, folder + "/hard.xml");
+  std::filesystem::create_symlink(input, folder + "/soft.json");
+
+  for (const std::string& flags :
+       {"--junit " + input, "--json " + folder + "/./x.yaml",
+        "--junit " + folder + "/hard.xml", "--json " + folder + "/soft.json"}) {
+    CommandResult result = RunSim("replay " + input + " " + flags);
+
+    EXPECT_EQ(result.exit_code, 2) << flags << "\n" << result.output;
+    EXPECT_NE(result.output.find(", which is the scenario file " + input +
+                                 "; name an output file that is not an "
+                                 "input"),
+              std::string::npos)
+        << result.output;
+    EXPECT_EQ(result.output.find("PASS"), std::string::npos) << result.output;
+    EXPECT_EQ(ReadFile(input), text);
+  }
+}
+
+TEST(Replay, TimelineOverAnInputIsRejected) {
+  std::string folder = FreshFolder("timeline-over-input");
+  std::string text =
+      "name: plain\n" + std::string(kCluster) + "steps:\n  - advance: 1m\n";
+  // The timeline page of scenario `plain` is plain.html.
+  WriteScenario("timeline-over-input", "plain.html", text);
+  std::string input = folder + "/plain.html";
+
+  CommandResult result = RunSim("replay " + input + " --timeline " + folder);
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("--timeline would write " + input),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(ReadFile(input), text);
+}
+
+TEST(Replay, VariablesThatExpandTooFarAreInvalid) {
+  std::string vars = "vars:\n  v0: xxxxxxxxxx\n";
+  for (int i = 1; i < 8; ++i) {
+    std::string previous = "${v" + std::to_string(i - 1) + "}";
+    std::string value;
+    for (int copy = 0; copy < 10; ++copy) value += previous;
+    vars += "  v" + std::to_string(i) + ": \"" + value + "\"\n";
+  }
+  std::string folder = FreshFolder("vars-bomb");
+  WriteScenario("vars-bomb", "bomb.yaml",
+                vars + kCluster + "steps:\n  - advance: 1m\n");
+
+  CommandResult result = RunSim("replay " + folder);
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  // v6 expands to 10,000,000 bytes.
+  EXPECT_NE(
+      result.output.find(folder + "/bomb.yaml:8: the value exceeds 1048576 "
+                                  "bytes after variable expansion; use shorter "
+                                  "variables or fewer references to them"),
+      std::string::npos)
+      << result.output;
+}
+
+TEST(Replay, BidiCharactersEscapedOnTerminalOnly) {
+  std::string folder = FreshFolder("bidi");
+  std::string json = folder + "/report.json";
+  // U+202E, the right-to-left override, shows "exe.txt" reversed after it.
+  std::string name = "invoice\xe2\x80\xaetxt.exe";
+  WriteScenario(
+      "bidi", "bidi.yaml",
+      "name: \"" + name + "\"\n" + kCluster + "steps:\n  - advance: 1m\n");
+
+  CommandResult result =
+      RunSim("replay " + folder + "/bidi.yaml --json " + json);
+
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("PASS invoice\\u202etxt.exe ("),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(result.output.find("\xe2\x80\xae"), std::string::npos);
+  EXPECT_NE(ReadFile(json).find(name), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// Starts `sim replay ARGS...` with its output to `log`; returns its pid.
+pid_t SpawnReplay(const std::vector<std::string>& args,
+                  const std::string& log) {
+  std::vector<std::string> words = {SIM_BINARY, "replay"};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, SIM_BINARY, &actions, nullptr, argv.data(), environ) !=
+      0) {
+    pid = -1;
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+// Blocks until an entry is created in the folder that `inotify` watches,
+// and returns its name, or until process `pid` exits, and returns "".
+std::string NextCreated(int inotify, pid_t pid) {
+  int process = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  pollfd fds[] = {{inotify, POLLIN, 0}, {process, POLLIN, 0}};
+  int ready = poll(fds, process >= 0 ? 2 : 1, -1);
+  if (process >= 0) close(process);
+  if (ready <= 0 || (fds[0].revents & POLLIN) == 0) return "";
+  alignas(inotify_event) char buffer[4096];
+  ssize_t n = read(inotify, buffer, sizeof(buffer));
+  if (n < static_cast<ssize_t>(sizeof(inotify_event))) return "";
+  const auto* event = reinterpret_cast<const inotify_event*>(buffer);
+  return event->len > 0 ? std::string(event->name) : "";
+}
+
+// A signal while a scenario runs: the replay stops, removes its run folder,
+// which only its user could enter, and exits with 128 + the signal.
+TEST(Replay, SignalStopsAndRemovesRunFolders) {
+  std::string folder = FreshFolder("signal");
+  // Long enough to be running when the signal arrives: the test sends it
+  // as soon as the run folder appears, and nothing waits for the end.
+  WriteScenario("signal", "long.yaml",
+                std::string(kCluster) +
+                    "steps:\n"
+                    "  - repeat: {times: 200000, steps: [{advance: 1m}]}\n");
+
+  for (int signal : {SIGTERM, SIGINT}) {
+    std::string work = FreshFolder("signal-work");
+    int inotify = inotify_init1(IN_CLOEXEC);
+    ASSERT_GE(inotify, 0);
+    ASSERT_GE(inotify_add_watch(inotify, work.c_str(), IN_CREATE), 0);
+    std::string log = folder + "/replay.log";
+
+    pid_t pid = SpawnReplay(
+        {folder + "/long.yaml", "--work-dir", work, "--json", folder + "/r"},
+        log);
+    ASSERT_GT(pid, 0);
+    std::string created = NextCreated(inotify, pid);
+    struct stat info {};
+    int stat_result = stat((work + "/" + created).c_str(), &info);
+    kill(pid, signal);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    close(inotify);
+
+    EXPECT_TRUE(created.starts_with("sim-replay-")) << created;
+    ASSERT_EQ(stat_result, 0) << created;
+    EXPECT_EQ(info.st_mode & 0777, 0700u);
+    ASSERT_TRUE(WIFEXITED(status)) << ReadFile(log);
+    EXPECT_EQ(WEXITSTATUS(status), 128 + signal) << ReadFile(log);
+    EXPECT_TRUE(std::filesystem::is_empty(work)) << ReadFile(log);
+    EXPECT_NE(ReadFile(log).find("no reports written"), std::string::npos)
+        << ReadFile(log);
+    EXPECT_FALSE(std::filesystem::exists(folder + "/r"));
+  }
 }
 
 }  // namespace

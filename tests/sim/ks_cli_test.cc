@@ -125,6 +125,44 @@ TEST_F(KsCliTest, BadInputExitsNonZeroAndChangesNothing) {
   EXPECT_EQ(Sim("cluster ls --output json").output, before.output);
 }
 
+TEST_F(KsCliTest, UnknownCommandIsNamed) {
+  Result top = Sim("x");
+  Result nested = Sim("cluster nope");
+  Result missing = Sim("cluster");
+
+  EXPECT_EQ(top.code, 2);
+  EXPECT_TRUE(Contains(top,
+                       "unknown command 'x'; the commands of `ks` are "
+                       "init, cluster,"))
+      << top.output;
+  EXPECT_EQ(nested.code, 2);
+  EXPECT_TRUE(Contains(nested,
+                       "unknown command 'nope'; the commands of `ks "
+                       "cluster` are ls, get,"))
+      << nested.output;
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_TRUE(Contains(missing, "A subcommand is required")) << missing.output;
+}
+
+TEST(SimCli, UnknownCommandIsNamed) {
+  std::string command = Quote(SIM_BINARY) + " x 2>&1";
+  std::string output;
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::array<char, 4096> buffer;
+  size_t read;
+  while ((read = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+    output.append(buffer.data(), read);
+  }
+  int status = pclose(pipe);
+
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_NE(output.find("unknown command 'x'; the commands of `sim` are "
+                        "replay, ks, serve"),
+            std::string::npos)
+      << output;
+}
+
 TEST_F(KsCliTest, ReplayCommandStillWorks) {
   std::string command = Quote(SIM_BINARY) + " replay --help > /dev/null";
 

@@ -443,6 +443,30 @@ $recorded"
   expect_contains "$(cat "$WORK/replay.out")" "1 passed"
 }
 
+# Text that reads like a scenario variable, `${...}`, in an instance name
+# and in Secret data: the recording escapes it as `$${...}`, so the replay
+# takes it literally. A replay uses key names as key ids, so a key name
+# that is not a valid id is recorded with '-' for its other characters.
+case_record_replay_literal_dollar() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540 --workers 0 \
+    --record "$WORK/session.yaml"
+  INSTANCE=$(create_instance 'kp-${x}')
+  enable_kms prod 'crk ${env}'
+  use_cluster prod
+  kubectl create secret generic db --from-literal='password=${HOME}$${x}' \
+    >/dev/null
+  stop_sandbox
+
+  recorded=$(cat "$WORK/session.yaml")
+  expect_contains "$recorded" '"password":"$${HOME}$$${x}"' "recording"
+  expect_contains "$recorded" '"instance":"kp-$${x}"' "recording"
+  expect_contains "$recorded" '"key":"crk---env-"' "recording"
+  "$SIM" replay "$WORK/session.yaml" >"$WORK/replay.out" 2>&1 ||
+    fail "sim replay of the recording failed: $(cat "$WORK/replay.out")
+$recorded"
+  expect_contains "$(cat "$WORK/replay.out")" "1 passed"
+}
+
 # --- A real clock, sped up: the enablement finishes on its own -----------
 
 case_real_clock_speed() {
