@@ -444,8 +444,14 @@ base::StatusOr<std::string> KmsV2Core::ToStorage(const std::string& data,
             .first->second;
   }
 
-  const std::string info = random.Bytes(kInfoSize);
-  const std::string nonce = random.Bytes(base::kGcmNonceSize);
+  // One draw for both, because each call to the random source costs about
+  // as much as the key derivation.
+  const std::string random_bytes =
+      random.Bytes(kInfoSize + base::kGcmNonceSize);
+  const std::string_view info =
+      std::string_view(random_bytes).substr(0, kInfoSize);
+  const std::string_view nonce =
+      std::string_view(random_bytes).substr(kInfoSize);
   base::StatusOr<DerivedKey> key = DeriveKey(source->secret, info);
   if (!key.ok()) {
     return base::InternalError("failed to derive write key from KDF: " +
@@ -458,7 +464,7 @@ base::StatusOr<std::string> KmsV2Core::ToStorage(const std::string& data,
   source->derived_keys.Set(etcd_key, info, *key);
 
   v2::EncryptedObject object;
-  object.set_encrypteddata(info + nonce + sealed);
+  object.set_encrypteddata(random_bytes + sealed);
   object.set_keyid(current->key_id);
   object.set_encrypteddeksource(current->encrypted_dek_source);
   for (const auto& [name, value] : current->annotations) {
