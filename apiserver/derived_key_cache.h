@@ -14,7 +14,9 @@
 // entry costs about 200 bytes (an estimate for a 30-byte etcd key) and a
 // read expands the AES key again. Upstream serves an expired entry until a
 // later set removes it. Here an expired entry is a miss, and a set removes
-// every expired entry once per TTL.
+// every expired entry once per TTL. NOTE: so the entries of a seed that
+// gets no more reads or writes, such as one replaced by a rotation, stay
+// in memory until its cache is cleared.
 //
 // Thread-safe.
 #ifndef APISERVER_DERIVED_KEY_CACHE_H_
