@@ -19,6 +19,7 @@
 // an unexpected status fails the run.
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -273,6 +274,15 @@ double Median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
+// CPU time of the whole process (server and load generator), user and
+// system, in seconds.
+double ProcessCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 std::string LoadAverage() {
   std::ifstream file("/proc/loadavg");
   std::string one, five, fifteen;
@@ -304,6 +314,7 @@ void MeasureKmsCallsAndRewrite(const Flags& flags) {
   server.RotateKey();
   const int64_t wraps_before_rewrite = server.KmsCalls("wrap");
   const auto started = SteadyClock::now();
+  const double cpu_at_start = ProcessCpuSeconds();
   net::io_context context;
   ssl::context tls(ssl::context::tls_client);
   tls.set_verify_mode(ssl::verify_none);
@@ -337,6 +348,7 @@ void MeasureKmsCallsAndRewrite(const Flags& flags) {
         return sequence >= static_cast<int64_t>(bodies.size());
       });
   const auto finished = SteadyClock::now();
+  const double cpu_seconds = ProcessCpuSeconds() - cpu_at_start;
 
   // Every Secret must now be stored under the new key_id.
   int64_t stale = 0;
@@ -353,11 +365,12 @@ void MeasureKmsCallsAndRewrite(const Flags& flags) {
     if (!read.ok() || read->stale) ++stale;
   }
   std::printf(
-      "rewrite secrets=%zu list_ms=%.0f total_ms=%.0f "
+      "rewrite secrets=%zu list_ms=%.0f total_ms=%.0f cpu_ms=%.0f "
       "wrap_calls=%lld stale_after=%lld\n",
       bodies.size(),
       std::chrono::duration<double, std::milli>(listed - started).count(),
       std::chrono::duration<double, std::milli>(finished - started).count(),
+      cpu_seconds * 1000,
       static_cast<long long>(server.KmsCalls("wrap") - wraps_before_rewrite),
       static_cast<long long>(stale));
 }
