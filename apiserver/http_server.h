@@ -172,6 +172,11 @@ struct HttpServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 0;  // 0 picks a free port; see HttpServer::port()
   int threads = 1;    // threads running the I/O loop
+  // Threads that run the handler for requests other than GET and HEAD,
+  // off the I/O loop, because such a handler blocks until its store write
+  // is synced. Concurrent writes share one sync, so this also bounds how
+  // many writes one sync can carry. GET and HEAD run on the I/O threads.
+  int handler_threads = 64;
   // A connection that sends no complete request for this long is closed.
   std::chrono::seconds idle_timeout{60};
   // PEM certificate and private key. When empty, Start generates a

@@ -94,17 +94,18 @@ base::StatusOr<Decoded> DecodeValue(const Resource& resource,
                                     const etcd::KeyValue& kv) {
   Decoded decoded;
   decoded.mod_revision = kv.mod_revision;
-  std::string plain = kv.value;
+  std::string decrypted;
   if (resource.encrypted) {
     base::StatusOr<ReadResult> read = transformer.FromStorage(kv.value, kv.key);
     if (!read.ok()) {
       return Internal("unable to transform key " + GoQuote(kv.key) + ": " +
                       read.status().message());
     }
-    plain = std::move(read->data);
+    decrypted = std::move(read->data);
     decoded.stale = read->stale;
   }
-  decoded.object = Json::parse(plain, nullptr, false);
+  decoded.object =
+      Json::parse(resource.encrypted ? decrypted : kv.value, nullptr, false);
   if (decoded.object.is_discarded() || !decoded.object.is_object()) {
     return Internal("unable to decode the value of key " + GoQuote(kv.key) +
                     " as JSON");
@@ -653,12 +654,15 @@ base::StatusOr<Json> Registry::List(const Resource& resource,
         EncodeContinueToken(next_key.substr(prefix.size()), revision);
     if (!options.filter) metadata["remainingItemCount"] = remaining;
   }
-  return Json{
+  // Assigned rather than listed in an initializer, which would copy every
+  // item.
+  Json list = {
       {"kind", resource.kind + "List"},
       {"apiVersion", "v1"},
-      {"metadata", metadata},
-      {"items", items},
+      {"metadata", std::move(metadata)},
   };
+  list["items"] = std::move(items);
+  return list;
 }
 
 base::StatusOr<UpdateResult> Registry::Update(const Resource& resource,
@@ -734,10 +738,11 @@ base::StatusOr<std::optional<UpdateResult>> Registry::UpdateStored(
 
   // A no-op update writes only to move a stale value to the current
   // provider or key_id.
-  if (ForStorage(updated) == ForStorage(stored) && !stale) {
+  const Json updated_for_storage = ForStorage(updated);
+  if (!stale && updated_for_storage == ForStorage(stored)) {
     return std::optional<UpdateResult>(UpdateResult{stored, false});
   }
-  std::string value = EncodeJson(ForStorage(updated));
+  std::string value = EncodeJson(updated_for_storage);
   if (resource.encrypted) {
     base::StatusOr<std::string> encrypted =
         transformer()->ToStorage(value, key);

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <map>
@@ -9,6 +11,7 @@
 #include <optional>
 #include <utility>
 
+#include "apiserver/derived_key_cache.h"
 #include "base/crypto.h"
 #include "encrypted_object.pb.h"
 
@@ -34,12 +37,20 @@ constexpr size_t kMaxAnnotationsSize = 32 * 1024;
 
 constexpr std::string_view kEncryptedPrefix = "k8s:enc:";
 
-// Derives a write's AES-256-GCM key from the DEK seed as upstream's
+// Derives a value's AES-256-GCM key from the DEK seed as upstream's
 // extended-nonce transformer does: HKDF-SHA256 expand only, with the seed as
 // the pseudorandom key.
-base::StatusOr<std::string> DeriveKey(std::string_view seed,
-                                      std::string_view info) {
-  return base::HkdfSha256Expand(seed, info, base::kAes256KeySize);
+base::StatusOr<DerivedKey> DeriveKey(std::string_view seed,
+                                     std::string_view info) {
+  ASSIGN_OR_RETURN(std::string key,
+                   base::HkdfSha256Expand(seed, info, base::kAes256KeySize));
+  DerivedKey derived;
+  std::copy(key.begin(), key.end(), derived.begin());
+  return derived;
+}
+
+std::string_view View(const DerivedKey& key) {
+  return std::string_view(key.data(), key.size());
 }
 
 constexpr char kEncryptMethod[] = "/v2.KeyManagementService/Encrypt";
@@ -133,11 +144,29 @@ base::Status ValidateEncryptedObject(const v2::EncryptedObject& object) {
   return base::OkStatus();
 }
 
+}  // namespace
+
+// A DEK seed as the KMS unwrapped it, or the DEK of an older AES_GCM_KEY
+// value, with the keys derived from it for the values of each etcd key.
+struct DekSource {
+  DekSource(std::string secret, base::Clock& clock)
+      : secret(std::move(secret)), derived_keys(clock, kDerivedKeyTtl) {}
+
+  const std::string secret;
+  DerivedKeyCache derived_keys;
+};
+
+namespace {
+
 // Opens encryptedData of an HKDF_SHA256_XNONCE_AES_GCM_SEED object:
-// info(32) || nonce(12) || ciphertext || tag(16).
-base::StatusOr<std::string> OpenWithSeed(std::string_view seed,
+// info(32) || nonce(12) || ciphertext || tag(16). The key comes from the
+// source's cache when the etcd key's entry has the same info; otherwise it
+// is derived and cached.
+base::StatusOr<std::string> OpenWithSeed(DekSource& source,
                                          std::string_view data,
-                                         std::string_view aad) {
+                                         const std::string& etcd_key,
+                                         std::atomic<int64_t>& cache_hits,
+                                         std::atomic<int64_t>& cache_misses) {
   if (data.size() < kInfoSize) {
     return base::InvalidArgumentError(
         "the stored data was shorter than the required size");
@@ -145,13 +174,23 @@ base::StatusOr<std::string> OpenWithSeed(std::string_view seed,
   if (data.size() < kInfoSize + base::kGcmNonceSize + base::kGcmTagSize) {
     return base::InvalidArgumentError("the stored data is too short");
   }
-  base::StatusOr<std::string> key = DeriveKey(seed, data.substr(0, kInfoSize));
-  if (!key.ok()) {
-    return base::InternalError("failed to derive read key from KDF: " +
-                               key.status().message());
+  const std::string_view info = data.substr(0, kInfoSize);
+  std::optional<DerivedKey> key = source.derived_keys.Get(etcd_key, info);
+  if (key.has_value()) {
+    ++cache_hits;
+  } else {
+    ++cache_misses;
+    base::StatusOr<DerivedKey> derived = DeriveKey(source.secret, info);
+    if (!derived.ok()) {
+      return base::InternalError("failed to derive read key from KDF: " +
+                                 derived.status().message());
+    }
+    key = *derived;
+    source.derived_keys.Set(etcd_key, info, *key);
   }
-  return base::AesGcmOpen(*key, data.substr(kInfoSize, base::kGcmNonceSize),
-                          data.substr(kInfoSize + base::kGcmNonceSize), aad);
+  return base::AesGcmOpen(
+      View(*key), data.substr(kInfoSize, base::kGcmNonceSize),
+      data.substr(kInfoSize + base::kGcmNonceSize), etcd_key);
 }
 
 // Opens encryptedData of an AES_GCM_KEY object: nonce(12) || ciphertext ||
@@ -187,12 +226,12 @@ class IdentityTransformer : public Transformer {
 }  // namespace
 
 // The seed that writes use, and what the KMS returned when wrapping it.
+// Immutable once made, so that a write copies only the pointer.
 struct WriteSeed {
-  std::string seed;
+  std::shared_ptr<DekSource> source;
   std::string key_id;
   std::string encrypted_dek_source;
   std::map<std::string, std::string> annotations;
-  base::Time expiration;
 };
 
 // Shared with the poll timer's callback, which holds it only weakly, so a
@@ -215,7 +254,10 @@ struct KmsV2Core : std::enable_shared_from_this<KmsV2Core> {
                                         const std::string& etcd_key);
   base::StatusOr<ReadResult> FromStorage(const std::string& stored,
                                          const std::string& etcd_key);
-  base::StatusOr<std::string> SeedFor(const v2::EncryptedObject& object);
+  // Returns the unwrapped DEK seed (or DEK) of `object`, from the cache or
+  // else from the KMS.
+  base::StatusOr<std::shared_ptr<DekSource>> SourceFor(
+      const v2::EncryptedObject& object);
   // Adds a KMS call that started at `started` to stats.
   // REQUIRES: mu is held.
   void RecordCallLocked(const char* method, base::Code result,
@@ -231,11 +273,19 @@ struct KmsV2Core : std::enable_shared_from_this<KmsV2Core> {
   // Serializes probes, which call the KMS without holding mu.
   std::mutex probe_mu;
 
+  // Reads that found their AES-GCM key in a derived-key cache, and reads
+  // that derived it.
+  std::atomic<int64_t> derived_key_cache_hits{0};
+  std::atomic<int64_t> derived_key_cache_misses{0};
+
   mutable std::mutex mu;
-  std::optional<WriteSeed> write_seed;            // guarded by mu
-  std::map<std::string, std::string> read_seeds;  // guarded by mu
-  KmsV2Stats stats;                               // guarded by mu
-  base::Status health = base::UnavailableError(   // guarded by mu
+  std::shared_ptr<const WriteSeed> write_seed;  // guarded by mu
+  base::Time write_seed_expiration;             // guarded by mu
+  // By encryptedDEKSource.
+  std::map<std::string, std::shared_ptr<DekSource>>
+      read_sources;                              // guarded by mu
+  KmsV2Stats stats;                              // guarded by mu
+  base::Status health = base::UnavailableError(  // guarded by mu
       "kms provider has not been probed yet");
   std::optional<base::Clock::TimerId> poll_timer;  // guarded by mu
   bool stopped = false;                            // guarded by mu
@@ -302,41 +352,42 @@ base::Status KmsV2Core::RotateOnKeyIdChange(const std::string& status_key_id) {
   base::Time state_expiration;
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (write_seed.has_value()) {
+    if (write_seed != nullptr) {
       if (write_seed->key_id == status_key_id) {
-        write_seed->expiration = expiration;
+        write_seed_expiration = expiration;
         return base::OkStatus();
       }
       state_key_id = write_seed->key_id;
-      state_expiration = write_seed->expiration;
+      state_expiration = write_seed_expiration;
     }
   }
   const std::string err_state =
       state_key_id.empty() ? "got unexpected nil transformer" : "<nil>";
 
   const std::string uid = random.Uuid();
-  WriteSeed fresh;
-  fresh.seed = random.Bytes(kSeedSize);
-  fresh.expiration = expiration;
+  auto fresh = std::make_shared<WriteSeed>();
+  fresh->source = std::make_shared<DekSource>(random.Bytes(kSeedSize), clock);
   const base::Time started = clock.Now();
-  base::StatusOr<KmsEncryptResponse> wrapped = client->Encrypt(uid, fresh.seed);
+  base::StatusOr<KmsEncryptResponse> wrapped =
+      client->Encrypt(uid, fresh->source->secret);
   std::string err_gen = "<nil>";
   if (!wrapped.ok()) {
     err_gen = "failed to encrypt DEK, error: " + wrapped.status().message();
   } else {
-    fresh.key_id = wrapped->key_id;
-    fresh.encrypted_dek_source = wrapped->ciphertext;
-    fresh.annotations = wrapped->annotations;
+    fresh->key_id = wrapped->key_id;
+    fresh->encrypted_dek_source = wrapped->ciphertext;
+    fresh->annotations = wrapped->annotations;
   }
   {
     std::lock_guard<std::mutex> lock(mu);
     ++stats.encrypt_calls;
     RecordCallLocked(kEncryptMethod, wrapped.status().code(), started);
-    if (wrapped.ok() && fresh.key_id == status_key_id) {
+    if (wrapped.ok() && fresh->key_id == status_key_id) {
       spdlog::info("kms provider {} wrapped a new DEK seed, key_id hash {}",
-                   name, KeyIdHash(fresh.key_id));
-      read_seeds[fresh.encrypted_dek_source] = fresh.seed;
+                   name, KeyIdHash(fresh->key_id));
+      read_sources[fresh->encrypted_dek_source] = fresh->source;
       write_seed = std::move(fresh);
+      write_seed_expiration = expiration;
       return base::OkStatus();
     }
   }
@@ -344,7 +395,7 @@ base::Status KmsV2Core::RotateOnKeyIdChange(const std::string& status_key_id) {
       "failed to rotate DEK uid=" + Quote(uid) +
       ", useSeed=true, errState=" + err_state + ", errGen=" + err_gen +
       ", statusKeyIDHash=" + Quote(KeyIdHash(status_key_id)) +
-      ", encryptKeyIDHash=" + Quote(KeyIdHash(fresh.key_id)) +
+      ", encryptKeyIDHash=" + Quote(KeyIdHash(fresh->key_id)) +
       ", stateKeyIDHash=" + Quote(KeyIdHash(state_key_id)) +
       ", expirationTimestamp=" + base::FormatRfc3339(state_expiration));
 }
@@ -370,41 +421,53 @@ void KmsV2Core::Poll() {
 
 base::StatusOr<std::string> KmsV2Core::ToStorage(const std::string& data,
                                                  const std::string& etcd_key) {
-  WriteSeed current;
+  std::shared_ptr<const WriteSeed> current;
+  std::shared_ptr<DekSource> source;
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (!write_seed.has_value()) {
+    if (write_seed == nullptr) {
       return base::UnavailableError("got unexpected nil transformer");
     }
     const base::Time now = clock.Now();
-    if (now > write_seed->expiration) {
+    if (now > write_seed_expiration) {
       return base::UnavailableError(
           "encryptedDEKSource with keyID hash " +
           Quote(KeyIdHash(write_seed->key_id)) + " expired at " +
-          base::FormatRfc3339(write_seed->expiration) + " (current time is " +
+          base::FormatRfc3339(write_seed_expiration) + " (current time is " +
           base::FormatRfc3339(now) + ")");
     }
-    current = *write_seed;
+    current = write_seed;
     // Reads of what this write stores must not need the KMS, even after
-    // ClearCache.
-    read_seeds[current.encrypted_dek_source] = current.seed;
+    // ClearCache, and should find the key that the write derives.
+    source =
+        read_sources.try_emplace(current->encrypted_dek_source, current->source)
+            .first->second;
   }
 
-  const std::string info = random.Bytes(kInfoSize);
-  const std::string nonce = random.Bytes(base::kGcmNonceSize);
-  base::StatusOr<std::string> key = DeriveKey(current.seed, info);
+  // One draw for both, because each call to the random source costs about
+  // as much as the key derivation.
+  const std::string random_bytes =
+      random.Bytes(kInfoSize + base::kGcmNonceSize);
+  const std::string_view info =
+      std::string_view(random_bytes).substr(0, kInfoSize);
+  const std::string_view nonce =
+      std::string_view(random_bytes).substr(kInfoSize);
+  base::StatusOr<DerivedKey> key = DeriveKey(source->secret, info);
   if (!key.ok()) {
     return base::InternalError("failed to derive write key from KDF: " +
                                key.status().message());
   }
   ASSIGN_OR_RETURN(std::string sealed,
-                   base::AesGcmSeal(*key, nonce, data, etcd_key));
+                   base::AesGcmSeal(View(*key), nonce, data, etcd_key));
+  // As upstream, the write's key serves the reads of this etcd key that
+  // follow.
+  source->derived_keys.Set(etcd_key, info, *key);
 
   v2::EncryptedObject object;
-  object.set_encrypteddata(info + nonce + sealed);
-  object.set_keyid(current.key_id);
-  object.set_encrypteddeksource(current.encrypted_dek_source);
-  for (const auto& [name, value] : current.annotations) {
+  object.set_encrypteddata(random_bytes + sealed);
+  object.set_keyid(current->key_id);
+  object.set_encrypteddeksource(current->encrypted_dek_source);
+  for (const auto& [name, value] : current->annotations) {
     (*object.mutable_annotations())[name] = value;
   }
   object.set_encrypteddeksourcetype(v2::HKDF_SHA256_XNONCE_AES_GCM_SEED);
@@ -415,14 +478,12 @@ base::StatusOr<std::string> KmsV2Core::ToStorage(const std::string& data,
   return prefix + serialized;
 }
 
-// Returns the plaintext DEK seed (or DEK) of `object`, from the cache or
-// else from the KMS.
-base::StatusOr<std::string> KmsV2Core::SeedFor(
+base::StatusOr<std::shared_ptr<DekSource>> KmsV2Core::SourceFor(
     const v2::EncryptedObject& object) {
   {
     std::lock_guard<std::mutex> lock(mu);
-    auto it = read_seeds.find(object.encrypteddeksource());
-    if (it != read_seeds.end()) {
+    auto it = read_sources.find(object.encrypteddeksource());
+    if (it != read_sources.end()) {
       ++stats.dek_cache_hits;
       return it->second;
     }
@@ -451,9 +512,12 @@ base::StatusOr<std::string> KmsV2Core::SeedFor(
     return base::InvalidArgumentError("crypto/aes: invalid key size " +
                                       std::to_string(seed->size()));
   }
+  auto source = std::make_shared<DekSource>(std::move(*seed), clock);
   std::lock_guard<std::mutex> lock(mu);
-  read_seeds[object.encrypteddeksource()] = *seed;
-  return seed;
+  // Another read may have unwrapped the same source meanwhile; keep one,
+  // with its derived keys.
+  return read_sources.try_emplace(object.encrypteddeksource(), source)
+      .first->second;
 }
 
 void KmsV2Core::RecordCallLocked(const char* method, base::Code result,
@@ -482,23 +546,24 @@ base::StatusOr<ReadResult> KmsV2Core::FromStorage(const std::string& stored,
 
   // Reads need a current state too, as upstream's stateFunc; its key_id
   // decides staleness.
-  std::string current_key_id;
+  bool stale = false;
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (!write_seed.has_value()) {
+    if (write_seed == nullptr) {
       return base::UnavailableError("got unexpected nil transformer");
     }
-    current_key_id = write_seed->key_id;
+    stale = object.keyid() != write_seed->key_id;
   }
 
-  ASSIGN_OR_RETURN(std::string seed, SeedFor(object));
+  ASSIGN_OR_RETURN(std::shared_ptr<DekSource> source, SourceFor(object));
   const bool is_seed =
       object.encrypteddeksourcetype() == v2::HKDF_SHA256_XNONCE_AES_GCM_SEED;
   base::StatusOr<std::string> data =
-      is_seed ? OpenWithSeed(seed, object.encrypteddata(), etcd_key)
-              : OpenWithDek(seed, object.encrypteddata(), etcd_key);
+      is_seed ? OpenWithSeed(*source, object.encrypteddata(), etcd_key,
+                             derived_key_cache_hits, derived_key_cache_misses)
+              : OpenWithDek(source->secret, object.encrypteddata(), etcd_key);
   if (!data.ok()) return data.status();
-  return ReadResult{std::move(*data), object.keyid() != current_key_id};
+  return ReadResult{std::move(*data), stale};
 }
 
 struct KmsV2Transformer::State {
@@ -540,13 +605,19 @@ const std::string& KmsV2Transformer::name() const { return state_->core->name; }
 std::string KmsV2Transformer::prefix() const { return state_->core->prefix; }
 
 KmsV2Stats KmsV2Transformer::stats() const {
-  std::lock_guard<std::mutex> lock(state_->core->mu);
-  return state_->core->stats;
+  const KmsV2Core& core = *state_->core;
+  std::lock_guard<std::mutex> lock(core.mu);
+  KmsV2Stats stats = core.stats;
+  stats.derived_key_cache_hits = core.derived_key_cache_hits.load();
+  stats.derived_key_cache_misses = core.derived_key_cache_misses.load();
+  return stats;
 }
 
 void KmsV2Transformer::ClearCache() {
-  std::lock_guard<std::mutex> lock(state_->core->mu);
-  state_->core->read_seeds.clear();
+  KmsV2Core& core = *state_->core;
+  std::lock_guard<std::mutex> lock(core.mu);
+  core.read_sources.clear();
+  if (core.write_seed != nullptr) core.write_seed->source->derived_keys.Clear();
 }
 
 base::Status KmsV2Transformer::ProbeNow() { return state_->core->Probe(); }
@@ -558,8 +629,8 @@ base::Status KmsV2Transformer::Health() const {
 
 std::string KmsV2Transformer::current_key_id() const {
   std::lock_guard<std::mutex> lock(state_->core->mu);
-  const std::optional<WriteSeed>& seed = state_->core->write_seed;
-  return seed.has_value() ? seed->key_id : "";
+  const std::shared_ptr<const WriteSeed>& seed = state_->core->write_seed;
+  return seed != nullptr ? seed->key_id : "";
 }
 
 TransformerChain::TransformerChain(std::vector<Provider> providers)

@@ -63,6 +63,10 @@ struct KmsV2Stats {
   int64_t encrypt_calls = 0;
   int64_t decrypt_calls = 0;
   int64_t status_calls = 0;
+  // Reads of HKDF_SHA256_XNONCE_AES_GCM_SEED values whose AES-GCM key came
+  // from the derived-key cache, and reads that derived it with HKDF.
+  int64_t derived_key_cache_hits = 0;
+  int64_t derived_key_cache_misses = 0;
   // Latency in seconds of every KMS call, by upstream's gRPC method name
   // ("/v2.KeyManagementService/Encrypt", ".../Decrypt", ".../Status") and
   // result as a gRPC status code name ("OK", "Unavailable", ...). An
@@ -78,7 +82,9 @@ struct KmsV2Stats {
 // "sha256:..." expired at <time> (current time is <time>)`. Until the first
 // healthy status both reads and writes fail with `got unexpected nil
 // transformer`, as upstream. Reads that miss the seed cache call
-// KmsClient::Decrypt; the cache never expires.
+// KmsClient::Decrypt; the cache never expires. As upstream, each seed also
+// caches the AES-GCM key derived for each etcd key, by a write or a read,
+// for 10 minutes on the clock (see derived_key_cache.h).
 class KmsV2Transformer : public Transformer {
  public:
   // `name` is the provider name in the stored prefix. The client must be
@@ -95,9 +101,10 @@ class KmsV2Transformer : public Transformer {
   const std::string& name() const;
   std::string prefix() const;  // "k8s:enc:kms:v2:<name>:"
   KmsV2Stats stats() const;
-  // Drops every cached DEK seed used for reads, as a restart of the API
-  // server does, so the next read of each seed calls KmsClient::Decrypt. The
-  // seed used for writes stays; a new transformer models a full restart.
+  // Drops every cached DEK seed used for reads and every derived key, as a
+  // restart of the API server does, so the next read of each seed calls
+  // KmsClient::Decrypt. The seed used for writes stays; a new transformer
+  // models a full restart.
   void ClearCache();
 
   // Runs the status probe now (the timer keeps its schedule) and returns

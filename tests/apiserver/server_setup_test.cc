@@ -14,8 +14,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "apiserver/http_server.h"
 #include "apiserver/tls_certificates.h"
@@ -322,6 +324,49 @@ TEST_F(ApiHandlerTest, PlainHttpOnlyWhenAsked) {
             "https://127.0.0.1:" + std::to_string((*tls)->port()));
   EXPECT_THROW(PlainHttpRequest((*tls)->port(), "/version"),
                boost::system::system_error);
+}
+
+// A write's handler waits for the store's sync, and must not hold up the
+// requests of other connections, even with a single I/O thread.
+TEST(HttpServerThreads, WaitingWriteLeavesOtherConnectionsServed) {
+  std::promise<void> waiting_started;
+  std::promise<void> other_served;
+  std::shared_future<void> other_served_future =
+      other_served.get_future().share();
+  RequestHandler handler = [&](const ApiRequest& request) {
+    ApiResponse response;
+    if (request.target == "/wait") {
+      waiting_started.set_value();
+      // Bounded, so that a server that runs one handler at a time fails
+      // the test instead of hanging it.
+      const bool served =
+          other_served_future.wait_for(std::chrono::seconds(30)) ==
+          std::future_status::ready;
+      response.status = served ? 200 : 504;
+    } else if (request.target == "/other") {
+      other_served.set_value();
+    }
+    return response;
+  };
+  base::SystemClock wall_clock;
+  base::SecureRandom random;
+  HttpServerOptions options;
+  options.threads = 1;
+  auto server = HttpServer::Start(handler, wall_clock, random, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const uint16_t port = (*server)->port();
+
+  HttpsResponse waiting;
+  std::thread waiting_client(
+      [&] { waiting = HttpsRequest(port, "PUT", "/wait", "{}"); });
+  waiting_started.get_future().wait();
+  HttpsResponse other = HttpsRequest(port, "POST", "/other", "{}");
+  HttpsResponse read = HttpsRequest(port, "GET", "/read");
+  waiting_client.join();
+
+  EXPECT_EQ(other.status, 200) << other.error;
+  EXPECT_EQ(read.status, 200) << read.error;
+  EXPECT_EQ(waiting.status, 200) << waiting.error;
 }
 
 }  // namespace

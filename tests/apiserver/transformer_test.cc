@@ -174,6 +174,75 @@ TEST_F(KmsV2, NewTransformerReadsWithOneUnwrap) {
   EXPECT_EQ(restarted->stats().dek_cache_hits, 1);
 }
 
+TEST_F(KmsV2, ReadAfterWriteUsesWritesDerivedKey) {
+  auto transformer = NewKmsTransformer();
+  std::string stored = Write(*transformer, kPlaintext);
+
+  EXPECT_EQ(Read(*transformer, stored), kPlaintext);
+  EXPECT_EQ(Read(*transformer, stored), kPlaintext);
+
+  EXPECT_EQ(transformer->stats().derived_key_cache_hits, 2);
+  EXPECT_EQ(transformer->stats().derived_key_cache_misses, 0);
+}
+
+TEST_F(KmsV2, RestartedReaderDerivesKeyOnce) {
+  std::string stored = Write(*NewKmsTransformer(), kPlaintext);
+  auto restarted = NewKmsTransformer();
+
+  EXPECT_EQ(Read(*restarted, stored), kPlaintext);
+  EXPECT_EQ(Read(*restarted, stored), kPlaintext);
+  EXPECT_EQ(Read(*restarted, stored), kPlaintext);
+
+  EXPECT_EQ(restarted->stats().derived_key_cache_misses, 1);
+  EXPECT_EQ(restarted->stats().derived_key_cache_hits, 2);
+}
+
+TEST_F(KmsV2, DerivedKeyExpiresAfterTenMinutes) {
+  auto transformer = NewKmsTransformer();
+  std::string stored = Write(*transformer, kPlaintext);
+
+  clock_.Advance(minutes(10) - seconds(1));
+  EXPECT_EQ(Read(*transformer, stored), kPlaintext);
+  EXPECT_EQ(transformer->stats().derived_key_cache_misses, 0);
+
+  clock_.Advance(seconds(1));
+  EXPECT_EQ(Read(*transformer, stored), kPlaintext);
+  EXPECT_EQ(transformer->stats().derived_key_cache_misses, 1);
+
+  EXPECT_EQ(Read(*transformer, stored), kPlaintext);
+  EXPECT_EQ(transformer->stats().derived_key_cache_misses, 1);
+  EXPECT_EQ(transformer->stats().derived_key_cache_hits, 2);
+}
+
+// The cache entry of an etcd key holds the key of its latest write. An
+// older value of the same etcd key has other info bytes, so it misses.
+TEST_F(KmsV2, OlderValueOfSameKeyMisses) {
+  auto transformer = NewKmsTransformer();
+  const std::string other_plaintext = R"({"kind":"Secret","data":{}})";
+  std::string older = Write(*transformer, kPlaintext);
+  std::string newer = Write(*transformer, other_plaintext);
+
+  EXPECT_EQ(Read(*transformer, older), kPlaintext);
+  EXPECT_EQ(transformer->stats().derived_key_cache_misses, 1);
+  EXPECT_EQ(Read(*transformer, newer), other_plaintext);
+  EXPECT_EQ(transformer->stats().derived_key_cache_misses, 2);
+  EXPECT_EQ(transformer->stats().derived_key_cache_hits, 0);
+}
+
+TEST_F(KmsV2, ClearCacheDropsDerivedKeys) {
+  auto transformer = NewKmsTransformer();
+  std::string stored = Write(*transformer, kPlaintext);
+
+  transformer->ClearCache();
+  // The write brings the write seed back into the read cache.
+  Write(*transformer, kPlaintext, "/registry/secrets/default/s2");
+  EXPECT_EQ(Read(*transformer, stored), kPlaintext);
+
+  EXPECT_EQ(transformer->stats().derived_key_cache_misses, 1);
+  EXPECT_EQ(transformer->stats().derived_key_cache_hits, 0);
+  EXPECT_EQ(KmsCalls("unwrap"), 0);
+}
+
 TEST_F(KmsV2, RotationMakesOldValuesStale) {
   auto transformer = NewKmsTransformer();
   const std::string old_key_id = transformer->current_key_id();
