@@ -198,7 +198,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnReadHeader(beast::error_code ec, size_t) {
     if (ec == http::error::end_of_stream) return DoClose();
-    if (ec) return;  // timeout, reset or a malformed request: drop it
+    if (ec) return RejectUnreadable(ec);
     const auto& header = header_parser_->get();
     keep_alive_ = header.keep_alive();
     path_ = std::string(header.target());
@@ -223,7 +223,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnRead(beast::error_code ec, size_t) {
-    if (ec) return;  // timeout, reset or a body over the limit: drop it
+    if (ec) return RejectUnreadable(ec);
     http::request<http::string_body> request = parser_->release();
     bool streaming = path_ == "/v3/watch" || path_ == "/v3/lease/keepalive";
     if (!streaming && !IsUnaryPath(path_)) {
@@ -247,6 +247,39 @@ class Session : public std::enable_shared_from_this<Session> {
                   self->SendReply(std::move(reply));
                 });
     });
+  }
+
+  // Replies to a request that could not be read as etcd 3.4 does, then
+  // closes. etcd's connection multiplexer drops a first line that is not
+  // HTTP/1.x, Go's HTTP server replies to a malformed header with a
+  // plain-text 400 (431 when the headers are too large), and the gateway
+  // replies to a malformed chunked body with a JSON error. A timeout or a
+  // reset closes silently.
+  void RejectUnreadable(beast::error_code ec) {
+    if (ec.category() !=
+            http::make_error_code(http::error::bad_target).category() ||
+        ec == http::error::bad_version || ec == http::error::partial_message) {
+      return DoClose();
+    }
+    keep_alive_ = false;
+    if (ec == http::error::bad_chunk ||
+        ec == http::error::bad_chunk_extension) {
+      return SendReply({400,
+                        R"({"error":"invalid byte in chunk length",)"
+                        R"("message":"invalid byte in chunk length","code":3})",
+                        "application/json"});
+    }
+    std::string status = "400 Bad Request";
+    if (ec == http::error::header_limit) {
+      status = "431 Request Header Fields Too Large";
+    } else if (ec == http::error::body_limit) {
+      status = "413 Request Entity Too Large";
+    }
+    Send("HTTP/1.1 " + status +
+         "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+         "Connection: close\r\n\r\n" +
+         status);
+    finish_after_writes_ = true;
   }
 
   // Queues a whole response; the connection then reads its next request,

@@ -254,7 +254,7 @@ base::StatusOr<TokenTable> ParseTokens(const std::string& yaml_text) {
     return base::InvalidArgumentError(std::string("token file is not YAML: ") +
                                       e.what());
   }
-  YAML::Node list = root["tokens"];
+  YAML::Node list = root.IsMap() ? root["tokens"] : YAML::Node();
   if (!list || !list.IsSequence()) {
     return base::InvalidArgumentError("token file needs a tokens: list");
   }
@@ -278,6 +278,10 @@ base::StatusOr<TokenTable> ParseTokens(const std::string& yaml_text) {
         return base::InvalidArgumentError(where + ": instances must be a list");
       }
       for (const YAML::Node& id : instances) {
+        if (!id.IsScalar() || id.as<std::string>().empty()) {
+          return base::InvalidArgumentError(
+              where + ": instances must list instance ids as strings");
+        }
         grant.instances.push_back(id.as<std::string>());
       }
     }

@@ -3,8 +3,9 @@
 // serves, and stops on SIGTERM or SIGINT.
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
+#include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -14,10 +15,13 @@
 #include "etcd-store/store.h"
 
 int main(int argc, char** argv) {
-  if (argc < 2 || argc > 3) {
-    std::fprintf(stderr, "usage: %s DIR [PORT]\n", argv[0]);
-    return 2;
-  }
+  CLI::App app("Serves the etcd JSON gateway over a RocksDB store.");
+  std::string dir;
+  uint16_t port = 0;
+  app.add_option("DIR", dir, "store directory, created if missing")->required();
+  app.add_option("PORT", port, "port on 127.0.0.1 (default: a free one)")
+      ->check(CLI::Range(0, 65535));
+  CLI11_PARSE(app, argc, argv);
   base::InitLogging("warn");
 
   // Block the stop signals before any thread starts, so sigwait gets them.
@@ -28,14 +32,14 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   base::SystemClock clock;
-  auto store = etcd::OpenRocksDbStore(argv[1], clock);
+  auto store = etcd::OpenRocksDbStore(dir, clock);
   if (!store.ok()) {
     std::fprintf(stderr, "opening the store failed: %s\n",
                  store.status().ToString().c_str());
     return 1;
   }
   etcd::GatewayOptions options;
-  if (argc == 3) options.port = static_cast<uint16_t>(std::atoi(argv[2]));
+  options.port = port;
   auto gateway = etcd::Gateway::Start(**store, options);
   if (!gateway.ok()) {
     std::fprintf(stderr, "starting the gateway failed: %s\n",

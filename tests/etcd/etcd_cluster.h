@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <regex>
 #include <string>
@@ -69,34 +70,28 @@ class EtcdCluster {
   // Starts the members with data under `dir` and waits until every member
   // serves a linearizable read. Returns false on failure; each member's
   // log is in `dir`/<name>.log.
+  //
+  // A port that FreePorts found free can be taken before etcd binds it,
+  // for example as the local port of another test's client connection. A
+  // start that fails because an address is in use is retried on new ports.
   bool Start(const std::string& dir, const EtcdClusterOptions& options) {
-    std::vector<uint16_t> ports = FreePorts(2 * options.members);
-    std::string initial_cluster;
-    for (int i = 0; i < options.members; ++i) {
-      Member member;
-      member.name = "m" + std::to_string(i);
-      member.client_port = ports[2 * i];
-      member.peer_port = ports[2 * i + 1];
-      if (!initial_cluster.empty()) initial_cluster += ',';
-      initial_cluster += member.name + "=" + Url(member.peer_port);
-      members_.push_back(member);
-    }
-    // Start the members one by one: a new member queries its peers whether
-    // it was bootstrapped before, and waits a second for each peer that
-    // accepts the connection but does not respond yet.
-    for (Member& member : members_) {
-      if (!Spawn(dir, member, initial_cluster, options)) return false;
-      if (!WaitUntilAnswering(member, member.peer_port, "/members", "GET")) {
-        return false;
+    constexpr int kAttempts = 5;
+    for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+      if (TryStart(dir, options)) return true;
+      bool port_taken = false;
+      for (Member& member : members_) {
+        Stop(member, SIGKILL);
+        port_taken =
+            port_taken || LogMentions(dir, member, "address already in use");
       }
-    }
-    for (Member& member : members_) {
-      if (!WaitUntilAnswering(member, member.client_port, "/v3/kv/range",
-                              "POST")) {
-        return false;
+      if (!port_taken || attempt == kAttempts) break;
+      for (Member& member : members_) {
+        std::filesystem::remove_all(dir + "/" + member.name);
       }
+      members_.clear();
     }
-    return true;
+    PrintLogTails(dir);
+    return false;
   }
 
   // Kills every member: the data directories are temporary, so a graceful
@@ -154,6 +149,62 @@ class EtcdCluster {
     uint16_t peer_port = 0;
     pid_t pid = 0;
   };
+
+  bool TryStart(const std::string& dir, const EtcdClusterOptions& options) {
+    std::vector<uint16_t> ports = FreePorts(2 * options.members);
+    std::string initial_cluster;
+    for (int i = 0; i < options.members; ++i) {
+      Member member;
+      member.name = "m" + std::to_string(i);
+      member.client_port = ports[2 * i];
+      member.peer_port = ports[2 * i + 1];
+      if (!initial_cluster.empty()) initial_cluster += ',';
+      initial_cluster += member.name + "=" + Url(member.peer_port);
+      members_.push_back(member);
+    }
+    // Start the members one by one: a new member queries its peers whether
+    // it was bootstrapped before, and waits a second for each peer that
+    // accepts the connection but does not respond yet.
+    for (Member& member : members_) {
+      if (!Spawn(dir, member, initial_cluster, options)) return false;
+      if (!WaitUntilAnswering(member, member.peer_port, "/members", "GET")) {
+        return false;
+      }
+    }
+    for (Member& member : members_) {
+      if (!WaitUntilAnswering(member, member.client_port, "/v3/kv/range",
+                              "POST")) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static bool LogMentions(const std::string& dir, const Member& member,
+                          const std::string& text) {
+    std::ifstream log(dir + "/" + member.name + ".log");
+    std::string line;
+    while (std::getline(log, line)) {
+      if (line.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  // Prints the end of each member's log to stderr, since the test's
+  // temporary folder and the logs in it are removed after a failure.
+  void PrintLogTails(const std::string& dir) const {
+    for (const Member& member : members_) {
+      std::ifstream log(dir + "/" + member.name + ".log");
+      std::vector<std::string> lines;
+      for (std::string line; std::getline(log, line);) {
+        lines.push_back(line);
+        if (lines.size() > 5) lines.erase(lines.begin());
+      }
+      for (const std::string& line : lines) {
+        std::fprintf(stderr, "%s: %s\n", member.name.c_str(), line.c_str());
+      }
+    }
+  }
 
   static std::string Url(uint16_t port) {
     return "http://127.0.0.1:" + std::to_string(port);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/clock.h"
 #include "etcd-store/store.h"
@@ -117,6 +118,45 @@ TEST_F(GatewayTest, ClosedStreamCancelsItsWatch) {
     Post("/v3/kv/put", R"({"key":"YQ==","value":"MQ=="})");
   }
   EXPECT_EQ(store_->CurrentRevision(), 21);
+}
+
+// Requests that are not valid HTTP get what etcd 3.4.23 sends for the same
+// bytes (checked against Debian's etcd-server), and change nothing.
+TEST_F(GatewayTest, MalformedHttpIsAnsweredAsEtcdDoes) {
+  Post("/v3/kv/put", R"({"key":"YQ==","value":"MQ=="})");
+  const std::string text_400 =
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; "
+      "charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request";
+  struct Case {
+    std::string request;
+    std::string reply;
+  };
+  const std::vector<Case> cases = {
+      {"NOT HTTP AT ALL\r\n\r\n", ""},
+      {"POST /v3/kv/put HTTP/9.9\r\nHost: x\r\n\r\n", ""},
+      {"PO@T /v3/kv/put HTTP/1.1\r\nHost: x\r\n\r\n", text_400},
+      {"POST /v3/kv/put HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+       text_400},
+      {"POST /v3/kv/put HTTP/1.1\r\nBad Header Line\r\n\r\n", text_400},
+  };
+
+  for (const Case& c : cases) {
+    EXPECT_EQ(testing::HttpRaw(gateway_->port(), c.request), c.reply)
+        << c.request;
+  }
+  std::string chunk_reply = testing::HttpRaw(
+      gateway_->port(),
+      "POST /v3/kv/put HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n");
+  EXPECT_TRUE(chunk_reply.starts_with("HTTP/1.1 400 Bad Request\r\n"))
+      << chunk_reply;
+  EXPECT_TRUE(chunk_reply.ends_with(
+      R"({"error":"invalid byte in chunk length",)"
+      R"("message":"invalid byte in chunk length","code":3})"))
+      << chunk_reply;
+
+  EXPECT_NE(Post("/v3/kv/range", R"({"key":"YQ=="})").find(R"("revision":"2")"),
+            std::string::npos);
 }
 
 }  // namespace

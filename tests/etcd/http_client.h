@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,30 @@ inline HttpReply HttpPost(uint16_t port, const std::string& path,
   ioc.run();
   if (ec) return {0, "read failed: " + ec.message()};
   return {static_cast<int>(response.result_int()), response.body()};
+}
+
+// Sends `bytes` as they are, which need not be valid HTTP, and returns
+// everything the server sends until it closes the connection or kIoTimeout
+// passes.
+inline std::string HttpRaw(uint16_t port, const std::string& bytes) {
+  namespace beast = boost::beast;
+  boost::asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(kIoTimeout);
+  stream.connect(boost::asio::ip::tcp::endpoint(
+      boost::asio::ip::make_address("127.0.0.1"), port));
+  boost::asio::write(stream, boost::asio::buffer(bytes));
+
+  std::string received;
+  char buffer[4096];
+  std::function<void(beast::error_code, size_t)> on_read =
+      [&](beast::error_code ec, size_t n) {
+        received.append(buffer, n);
+        if (!ec) stream.async_read_some(boost::asio::buffer(buffer), on_read);
+      };
+  stream.async_read_some(boost::asio::buffer(buffer), on_read);
+  ioc.run();
+  return received;
 }
 
 // An open streaming request whose body lines are read as they arrive.

@@ -605,7 +605,10 @@ TEST(TokenFile, RejectsMalformedEntries) {
        {"tokens: 3", "tokens:\n  - token: a\n", "tokens:\n  - role: Reader\n",
         "tokens:\n  - token: a\n    role: Admin\n",
         "tokens:\n  - {token: a, role: Reader}\n  - {token: a, role: Writer}\n",
-        "tokens: [\n"}) {
+        "tokens: [\n", "just text", "- a list\n", "",
+        "tokens:\n  - {token: a, role: Reader, instances: [{id: x}]}\n",
+        "tokens:\n  - {token: a, role: Reader, instances: [[x]]}\n",
+        "tokens:\n  - {token: a, role: Reader, instances: ['']}\n"}) {
     EXPECT_EQ(ParseTokens(text).status().code(), base::Code::kInvalidArgument)
         << text;
   }
