@@ -295,8 +295,7 @@ void Cluster::State::Fire(const std::string& slot) {
   } else {
     spdlog::error("cluster {}: timer of unknown slot {}", spec.name, slot);
   }
-  // A failed write is logged by Persist; a timer has no caller to tell.
-  (void)Persist();
+  MarkUnsaved();
 }
 
 Json Cluster::State::ToJsonLocked() const {
@@ -354,6 +353,7 @@ base::Status Cluster::State::Persist() {
     std::lock_guard lock(mu);
     snapshot = ToJsonLocked();
     seq = ++change_seq;
+    unsaved = false;
   }
   std::lock_guard lock(save_mu);
   // A later snapshot may have been written first by another thread.
@@ -362,19 +362,38 @@ base::Status Cluster::State::Persist() {
   if (!written.ok()) {
     spdlog::error("cluster {}: saving state failed: {}", spec.name,
                   written.ToString());
+    std::lock_guard retry(mu);
+    unsaved = true;  // so that the next Flush tries again
     return written;
   }
   saved_seq = seq;
   return base::OkStatus();
 }
 
+void Cluster::State::MarkUnsaved() {
+  std::lock_guard lock(mu);
+  unsaved = true;
+}
+
+base::Status Cluster::State::Flush() {
+  {
+    std::lock_guard lock(mu);
+    if (!unsaved) return base::OkStatus();
+  }
+  return Persist();
+}
+
 Cluster::Cluster(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 Cluster::~Cluster() {
   state_->deps.kms->Unsubscribe(state_->subscription);
+  // Before the timers are cancelled, which would drop them from the file.
+  (void)state_->Flush();
   std::lock_guard lock(state_->mu);
   state_->CancelAllLocked();
 }
+
+base::Status Cluster::Flush() { return state_->Flush(); }
 
 namespace {
 

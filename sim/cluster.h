@@ -35,9 +35,11 @@
 //    disks are encrypted by the provider). Data Shield needs an SGX-capable
 //    classic bare metal worker.
 //
-// Every state change is written to "cluster.json" in the cluster's data
-// directory, timers included, so Open can restore a cluster in a later
-// process.
+// The state, pending timers included, is kept in "cluster.json" in the
+// cluster's data directory, so Open can restore a cluster in a later
+// process. A call that changes the state writes the file before it returns.
+// A change made by a timer is written by Flush, which the owner calls after
+// moving the clock, or by the destructor.
 //
 // Thread-safe. Timers run on the thread that advances the clock. The
 // cluster must not be destroyed while another thread advances the clock.
@@ -328,6 +330,10 @@ class Cluster {
 
   // The directory of the cluster's store and state file.
   const std::string& data_dir() const;
+  // Writes cluster.json if timers changed the state since it was last
+  // written; does nothing otherwise. Fails with kDataLoss when the write
+  // fails, and the next Flush tries again.
+  base::Status Flush();
   // Writes a copy of the cluster (store, state and pending timers) to the
   // new directory `dir`, which Open can restore. Fails with kAlreadyExists
   // when `dir` exists and with the store's error.

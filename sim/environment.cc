@@ -152,6 +152,15 @@ std::vector<Cluster*> Environment::Clusters() const {
   return out;
 }
 
+base::Status Environment::Flush() const {
+  base::Status first;
+  for (Cluster* cluster : Clusters()) {
+    base::Status flushed = cluster->Flush();
+    if (first.ok()) first = flushed;
+  }
+  return first;
+}
+
 }  // namespace sim
 
 namespace sim {

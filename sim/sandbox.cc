@@ -535,7 +535,7 @@ base::Status Sandbox::Impl::Advance(Runtime& rt, base::Duration delta) {
     }
   }
   RefreshModes(rt);
-  return base::OkStatus();
+  return rt.env->Flush();
 }
 
 std::string Sandbox::Impl::ClockDescription(Runtime& rt) {
@@ -568,6 +568,8 @@ void Sandbox::Impl::RunDriver() {
               base_virtual +
               std::chrono::duration_cast<base::Duration>(elapsed * speed);
           if (target > runtime->clock->Now()) runtime->clock->AdvanceTo(target);
+          // A failed write is logged, and the next flush tries again.
+          (void)runtime->env->Flush();
         }
         RefreshModes(*runtime);
       }
