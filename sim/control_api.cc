@@ -171,9 +171,19 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
   }
   s.erase(s.begin());
 
-  // Snapshots replace the runtime, so they hold the lock exclusively.
+  // Snapshots replace the runtime, so they hold the lock exclusively. That
+  // waits for every request in progress, so they are rejected while a clock
+  // advance runs rather than take a server thread until it ends.
   if (!s.empty() && s[0] == "snapshots" && method != "GET") {
+    if (advancing) {
+      return ErrorResponse(base::AbortedError(
+          "a clock advance is running; wait until it finishes (GET /v1/clock "
+          "shows the clock moving) and try again"));
+    }
     std::unique_lock lock(runtime_mu);
+    if (stop_requested) {
+      return ErrorResponse(base::UnavailableError("the sandbox is stopping"));
+    }
     base::Status done;
     json result;
     if (s.size() == 1 && method == "POST") {

@@ -30,6 +30,7 @@
 #ifndef SIM_SANDBOX_H_
 #define SIM_SANDBOX_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -111,12 +112,19 @@ class Sandbox {
   std::unique_ptr<Impl> impl_;
 };
 
+// How long `sim ks` waits for a sandbox by default: for the connection,
+// for sending the request, and for each read of the response.
+inline constexpr std::chrono::milliseconds kDefaultKsTimeout =
+    std::chrono::seconds(60);
+
 // Runs `sim ks` words on the sandbox whose control API is at `control_url`
 // ("http://127.0.0.1:<port>"), printing what the command printed there.
-// Returns the command's exit code, or 1 when the sandbox cannot be reached.
+// Returns the command's exit code, or 1 when the sandbox cannot be reached
+// or does not respond within `timeout` (the error names the timeout).
 int RunKsOnSandbox(const std::string& control_url,
                    const std::vector<std::string>& args, std::ostream& out,
-                   std::ostream& err);
+                   std::ostream& err,
+                   std::chrono::milliseconds timeout = kDefaultKsTimeout);
 
 }  // namespace sim
 

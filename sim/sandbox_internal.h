@@ -154,6 +154,14 @@ struct Sandbox::Impl {
   json cluster_ports = json::object();
   std::mutex ports_mu;  // guards cluster_ports under a shared runtime_mu
 
+  // Set first by Stop. An advance in progress then stops at its next step,
+  // and snapshots and restores are rejected.
+  std::atomic<bool> stop_requested{false};
+  // True while a request advances the clock, so that a second advance, a
+  // snapshot or a restore is rejected instead of taking a server thread
+  // until the first finishes.
+  std::atomic<bool> advancing{false};
+
   // The real clock's mapping: virtual = base_virtual + (steady now -
   // base_steady) * speed. Guarded by advance_mu.
   std::mutex advance_mu;
@@ -203,7 +211,15 @@ struct Sandbox::Impl {
                                       const apiserver::ApiRequest& request);
 
   // Clock. REQUIRES: runtime_mu held.
+  // Moves the clock forward by `delta`, firing the timers due on the way,
+  // and writes the state they changed. Fails with kInvalidArgument for a
+  // negative delta or one above kMaxAdvance, with kAborted while another
+  // request advances the clock, and with kUnavailable when Stop interrupts
+  // it: the clock then stays where the last step left it.
   base::Status Advance(Runtime& rt, base::Duration delta);
+  // Moves the clock to `target` in steps of kAdvanceStep, and stops early
+  // with kUnavailable once Stop was requested. REQUIRES: advance_mu held.
+  base::Status MoveClockTo(Runtime& rt, base::Time target);
   std::string ClockDescription(Runtime& rt);
   void RunDriver();
 
@@ -227,6 +243,11 @@ struct Sandbox::Impl {
   int RunKsCommand(Runtime& rt, const std::vector<std::string>& args,
                    std::string& out, std::string& err);
 };
+
+// The maximum advance per request. With KMS enabled each API server polls
+// the KMS every virtual minute, so a year fires about 527,000 polls per API
+// server, which took 0.6 to 0.9 s on a loaded 2-core machine.
+inline constexpr base::Duration kMaxAdvance = std::chrono::days(366);
 
 // Validates a snapshot name; returns kInvalidArgument naming the rule.
 base::Status ValidateSnapshotName(const std::string& name);

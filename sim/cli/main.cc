@@ -150,28 +150,70 @@ int Serve(ServeFlags& flags, std::chrono::steady_clock::time_point began) {
   return 0;
 }
 
-// Removes `--sandbox URL` (or `--sandbox=URL`) from `args` and returns the
-// URL, else $SIM_SANDBOX unless --state names a state directory.
-std::string TakeSandboxUrl(std::vector<std::string>& args) {
-  std::string url;
-  bool state = false;
+// The flags of `sim ks` that only main reads, because they choose where
+// the command runs.
+struct SandboxTarget {
+  std::string url;      // empty: run on a state directory
+  std::string timeout;  // --request-timeout as written; empty: the default
+};
+
+// Removes the value of `flag` (`FLAG VALUE` or `FLAG=VALUE`) from `args`
+// and stores it in `value`.
+void TakeFlag(std::vector<std::string>& args, const std::string& flag,
+              std::string& value) {
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--sandbox" && i + 1 < args.size()) {
-      url = args[i + 1];
+    if (args[i] == flag && i + 1 < args.size()) {
+      value = args[i + 1];
       args.erase(args.begin() + i, args.begin() + i + 2);
       --i;
-    } else if (args[i].starts_with("--sandbox=")) {
-      url = args[i].substr(10);
+    } else if (args[i].starts_with(flag + "=")) {
+      value = args[i].substr(flag.size() + 1);
       args.erase(args.begin() + i);
       --i;
-    } else if (args[i] == "--state" || args[i].starts_with("--state=")) {
-      state = true;
     }
   }
-  if (url.empty() && !state) {
-    if (const char* env = std::getenv("SIM_SANDBOX")) url = env;
+}
+
+// Removes `--sandbox URL` and `--request-timeout DURATION` from `args`.
+// The URL defaults to $SIM_SANDBOX unless --state names a state directory.
+SandboxTarget TakeSandboxTarget(std::vector<std::string>& args) {
+  SandboxTarget target;
+  TakeFlag(args, "--sandbox", target.url);
+  TakeFlag(args, "--request-timeout", target.timeout);
+  bool state = false;
+  for (const std::string& arg : args) {
+    if (arg == "--state" || arg.starts_with("--state=")) state = true;
   }
-  return url;
+  if (target.url.empty() && !state) {
+    if (const char* env = std::getenv("SIM_SANDBOX")) target.url = env;
+  }
+  return target;
+}
+
+// Runs `sim ks` with its words in `args`, on a sandbox or a state directory.
+int RunKsCommand(std::vector<std::string> args) {
+  SandboxTarget target = TakeSandboxTarget(args);
+  if (target.url.empty()) {
+    if (!target.timeout.empty()) {
+      std::cerr << "FAILED\n--request-timeout applies to commands on a "
+                   "sandbox only; pass --sandbox URL or set SIM_SANDBOX\n";
+      return 2;
+    }
+    sim::StateDirHost host;
+    return sim::RunKs(host, args, std::cout, std::cerr);
+  }
+  std::chrono::milliseconds timeout = sim::kDefaultKsTimeout;
+  if (!target.timeout.empty()) {
+    std::optional<base::Duration> parsed = base::ParseDuration(target.timeout);
+    if (!parsed || *parsed < std::chrono::milliseconds(1)) {
+      std::cerr << "FAILED\ninvalid --request-timeout \"" << target.timeout
+                << "\": expected a duration of 1ms or more, such as 30s or "
+                   "5m\n";
+      return 2;
+    }
+    timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
+  }
+  return sim::RunKsOnSandbox(target.url, args, std::cout, std::cerr, timeout);
 }
 
 }  // namespace
@@ -221,14 +263,7 @@ int main(int argc, char** argv) {
   base::InitLogging(log_level);
   if (*serve) return Serve(serve_flags, began);
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
-  if (*ks) {
-    std::vector<std::string> args = ks->remaining();
-    std::string url = TakeSandboxUrl(args);
-    if (!url.empty())
-      return sim::RunKsOnSandbox(url, args, std::cout, std::cerr);
-    sim::StateDirHost host;
-    return sim::RunKs(host, args, std::cout, std::cerr);
-  }
+  if (*ks) return RunKsCommand(ks->remaining());
   if (int code = replay(); code >= 0) return code;
   return 2;
 }

@@ -1,9 +1,13 @@
 // The built `sim` binary: `sim ks` commands as separate processes on one
 // state directory, with their exit codes.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <filesystem>
@@ -29,6 +33,25 @@ std::string Quote(const std::string& word) {
   return quoted + "'";
 }
 
+// Runs `command` (shell text) and returns its exit code and output.
+Result RunShell(const std::string& command) {
+  Result result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer;
+  size_t read;
+  while ((read = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+    result.output.append(buffer.data(), read);
+  }
+  int status = pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+bool Contains(const Result& result, const std::string& part) {
+  return result.output.find(part) != std::string::npos;
+}
+
 class KsCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -42,19 +65,8 @@ class KsCliTest : public ::testing::Test {
 
   // Runs `sim ks --state DIR <args>`; `args` is shell text.
   Result Sim(const std::string& args) {
-    std::string command =
-        Quote(SIM_BINARY) + " ks --state " + Quote(dir_) + " " + args + " 2>&1";
-    Result result;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return result;
-    std::array<char, 4096> buffer;
-    size_t read;
-    while ((read = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-      result.output.append(buffer.data(), read);
-    }
-    int status = pclose(pipe);
-    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
+    return RunShell(Quote(SIM_BINARY) + " ks --state " + Quote(dir_) + " " +
+                    args);
   }
 
   // Returns the value of `field` in the first object of a JSON output.
@@ -66,10 +78,6 @@ class KsCliTest : public ::testing::Test {
     if (at == std::string::npos) return "";
     at += key.size();
     return result.output.substr(at, result.output.find('"', at) - at);
-  }
-
-  bool Contains(const Result& result, const std::string& part) {
-    return result.output.find(part) != std::string::npos;
   }
 
   std::string dir_;
@@ -123,6 +131,50 @@ TEST_F(KsCliTest, BadInputExitsNonZeroAndChangesNothing) {
   EXPECT_TRUE(Contains(wrong_instance, "belongs to KMS instance kp2"))
       << wrong_instance.output;
   EXPECT_EQ(Sim("cluster ls --output json").output, before.output);
+}
+
+// A socket that listens and never accepts: the kernel completes the TCP
+// handshake and queues the request, and no response ever comes.
+TEST(KsOnSandbox, SilentSandboxTimesOut) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(
+      bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(listen(listener, 8), 0);
+  socklen_t size = sizeof address;
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size),
+            0);
+  std::string url =
+      "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+
+  Result result = RunShell(Quote(SIM_BINARY) + " ks --sandbox " + url +
+                           " --request-timeout 200ms cluster ls");
+  close(listener);
+
+  EXPECT_EQ(result.code, 1);
+  EXPECT_TRUE(Contains(result, "FAILED")) << result.output;
+  EXPECT_TRUE(Contains(
+      result, "the sandbox at " + url + " did not respond within 200ms"))
+      << result.output;
+}
+
+TEST(KsOnSandbox, InvalidRequestTimeout) {
+  Result invalid =
+      RunShell(Quote(SIM_BINARY) +
+               " ks --sandbox http://127.0.0.1:1 --request-timeout "
+               "soon cluster ls");
+  Result without_sandbox = RunShell("SIM_SANDBOX= " + Quote(SIM_BINARY) +
+                                    " ks --request-timeout 5s cluster ls");
+
+  EXPECT_EQ(invalid.code, 2);
+  EXPECT_TRUE(Contains(invalid, "invalid --request-timeout \"soon\""))
+      << invalid.output;
+  EXPECT_EQ(without_sandbox.code, 2);
+  EXPECT_TRUE(Contains(without_sandbox, "applies to commands on a sandbox"))
+      << without_sandbox.output;
 }
 
 TEST_F(KsCliTest, ReplayCommandStillWorks) {

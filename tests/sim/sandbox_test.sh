@@ -455,6 +455,63 @@ case_real_clock_speed() {
   stop_sandbox
 }
 
+# --- A long clock advance: other requests and SIGTERM still work --------
+
+case_advance_stop() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540 \
+    --cluster a@1.19.16_1540 --cluster b@1.19.16_1540 --cluster c@1.19.16_1540
+  INSTANCE=$(create_instance kp)
+  # Every KMS-enabled cluster adds a KMS poll per virtual minute, so that
+  # the year below takes seconds.
+  for cluster in prod a b c; do
+    key=$(create_root_key "$INSTANCE" "crk-$cluster")
+    "$SIM" ks kms enable -c "$cluster" --instance-id "$INSTANCE" --crk "$key" >/dev/null
+  done
+  advance 15m
+  ctl_ok POST /v1/snapshots '{"name": "before"}' >/dev/null
+  start=$(ctl_ok GET /v1/clock | jq -r .now)
+  expect_error 400 "the maximum per request is 366d" POST /v1/clock '{"advance": "367d"}'
+  expect_error 400 "the maximum per request is 366d" POST /v1/clock '{"to": "2030-01-01T00:00:00Z"}'
+
+  ctl POST /v1/clock '{"advance": "366d"}' >"$WORK/advance.out" 2>&1 &
+  local advancing=$!
+  # Wait until the advance has moved the clock, reading it as a client would.
+  local now=$start tries=0
+  while [[ $now == "$start" ]] && ((tries++ < 10000)); do
+    now=$(curl -sS --max-time 5 "$CONTROL/v1/clock" | jq -r .now)
+  done
+  [[ $now != "$start" ]] || fail "the clock did not move: $(cat "$WORK/advance.out")"
+
+  # While it runs: reads respond, and requests that would wait for it are
+  # rejected at once.
+  expect_error 409 "a clock advance is running" POST /v1/snapshots/before/restore
+  expect_error 409 "another clock advance is running" POST /v1/clock '{"advance": "1m"}'
+  expect_contains "$(curl -sS --max-time 5 "$CONTROL/v1/clock")" '"now"'
+  expect_contains "$("$SIM" ks --request-timeout 5s cluster ls)" "prod"
+
+  kill -TERM "$SERVE_PID"
+  local code=0
+  wait "$SERVE_PID" || code=$?
+  wait "$DRAIN_PID" || true
+  wait "$advancing" || true
+  SERVE_PID=
+  [[ $code == 0 ]] || fail "sim serve exited with $code after SIGTERM"
+  expect_contains "$(cat "$WORK/summary")" "Stopped" "sim serve output"
+
+  # The advance stopped part of the way, and the state is consistent.
+  start_sandbox
+  now=$(ctl_ok GET /v1/clock | jq -r .now)
+  [[ $now > $start && $now < "2027-01-02T00:15:00Z" ]] ||
+    fail "after SIGTERM during the advance the clock is $now, expected between $start and 2027-01-02T00:15:00Z"
+  for cluster in prod a b c; do
+    out=$("$SIM" ks cluster get -c "$cluster")
+    expect_contains "$out" "Master Status: Ready"
+    expect_contains "$out" "Key Management Service: enabled"
+  done
+  advance 1h
+  stop_sandbox
+}
+
 # --- Bad input: a clear error and nothing changed ------------------------
 
 # The cluster as the control API shows it, without its "N min ago".
