@@ -409,12 +409,7 @@ base::Status CheckDeps(const ClusterDeps& deps) {
 
 // Opens the store and registry of `s` and subscribes to key events.
 base::Status Attach(Cluster::State& s) {
-  std::error_code ec;
-  std::filesystem::create_directories(s.deps.data_dir, ec);
-  if (ec) {
-    return base::FailedPreconditionError("cannot create cluster data dir " +
-                                         s.deps.data_dir + ": " + ec.message());
-  }
+  RETURN_IF_ERROR(CreatePrivateDirectory(s.deps.data_dir));
   ASSIGN_OR_RETURN(s.store,
                    etcd::OpenRocksDbStore(s.deps.data_dir, s.clock(),
                                           {.sync = s.deps.sync_writes}));

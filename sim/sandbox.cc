@@ -3,10 +3,8 @@
 #include "sim/sandbox.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
 #include <regex>
 
 #include "base/crypto.h"
@@ -65,9 +63,9 @@ std::string HexToken(base::Random& random) {
 }
 
 base::Status CopyTree(const std::string& from, const std::string& to) {
+  RETURN_IF_ERROR(CreatePrivateDirectory(to));
   std::error_code ec;
-  fs::create_directories(to, ec);
-  if (!ec) {
+  {
     fs::copy(from, to,
              fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
   }
@@ -119,14 +117,10 @@ base::Status Sandbox::Impl::Open() {
   }
   state_dir = options.data_dir + "/state";
   snapshot_dir = options.data_dir + "/snapshots";
-  std::error_code ec;
-  fs::create_directories(state_dir, ec);
-  fs::create_directories(snapshot_dir, ec);
-  if (ec) {
-    return base::FailedPreconditionError("cannot create data directory " +
-                                         options.data_dir + ": " +
-                                         ec.message());
-  }
+  // Only the owner may read the tokens, keys and Secrets in there.
+  RETURN_IF_ERROR(CreatePrivateDirectory(options.data_dir));
+  RETURN_IF_ERROR(CreatePrivateDirectory(state_dir));
+  RETURN_IF_ERROR(CreatePrivateDirectory(snapshot_dir));
 
   // Settings of an earlier run win over defaults, and flags over both.
   const std::string stored_path = options.data_dir + "/sandbox.json";
@@ -476,23 +470,11 @@ base::Status Sandbox::Impl::WriteKubeconfig(Runtime& rt) {
       "contexts:" + (contexts.empty() ? " []\n" : "\n" + contexts) +
       "current-context: \"" + current +
       "\"\nusers:" + (users.empty() ? " []\n" : "\n" + users);
-  std::string path = options.data_dir + "/kubeconfig";
-  std::string temporary = path + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::trunc);
-    file << text;
-    if (!file) {
-      return base::FailedPreconditionError("failed to write " + temporary +
-                                           "; check that " + options.data_dir +
-                                           " is writable");
-    }
-  }
-  ::chmod(temporary.c_str(), 0600);
-  std::error_code ec;
-  fs::rename(temporary, path, ec);
-  if (ec) {
-    return base::FailedPreconditionError("failed to write " + path + ": " +
-                                         ec.message());
+  base::Status written =
+      WritePrivateFile(options.data_dir + "/kubeconfig", text);
+  if (!written.ok()) {
+    return base::FailedPreconditionError(written.message() + "; check that " +
+                                         options.data_dir + " is writable");
   }
   return base::OkStatus();
 }
@@ -513,10 +495,7 @@ base::Status Sandbox::Impl::SaveState(Runtime& rt) {
       {"kms",
        {{"port", kms_port}, {"token", kms_token}, {"api_key", kms_api_key}}},
       {"cluster_ports", ports}};
-  std::string path = options.data_dir + "/sandbox.json";
-  RETURN_IF_ERROR(WriteJsonFile(path, state));
-  ::chmod(path.c_str(), 0600);
-  return base::OkStatus();
+  return WriteJsonFile(options.data_dir + "/sandbox.json", state);
 }
 
 // --- clock ---

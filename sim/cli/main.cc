@@ -5,6 +5,8 @@
 //                        a running sandbox when SIM_SANDBOX or --sandbox
 //                        names its control API
 //   sim serve ...        the sandbox (sim/sandbox.h) until SIGINT or SIGTERM
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <csignal>
@@ -261,6 +263,10 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   base::InitLogging(log_level);
+  // `serve` and `ks` keep KMS key material, cluster tokens and Secrets on
+  // disk, RocksDB files included, so only the owner may read what they
+  // create.
+  if (*serve || *ks) ::umask(077);
   if (*serve) return Serve(serve_flags, began);
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   if (*ks) return RunKsCommand(ks->remaining());

@@ -48,6 +48,11 @@ Result RunShell(const std::string& command) {
   return result;
 }
 
+// The permission bits of a file or directory.
+unsigned ModeOf(const std::filesystem::path& path) {
+  return static_cast<unsigned>(std::filesystem::status(path).permissions());
+}
+
 bool Contains(const Result& result, const std::string& part) {
   return result.output.find(part) != std::string::npos;
 }
@@ -108,6 +113,25 @@ TEST_F(KsCliTest, EnableFlowAcrossProcesses) {
   EXPECT_TRUE(Contains(after, "Master Status: Ready (")) << after.output;
   EXPECT_TRUE(Contains(after, "Key Management Service: enabled"))
       << after.output;
+}
+
+// The kubeconfig contains the cluster's bearer token, and cluster.json
+// too, so neither is readable by others, even under a umask of 022.
+TEST_F(KsCliTest, TokenFilesArePrivate) {
+  ASSERT_EQ(Sim("cluster create classic --name prod").code, 0);
+
+  Result config =
+      RunShell("umask 022 && " + Quote(SIM_BINARY) + " ks --state " +
+               Quote(dir_) + " cluster config -c prod");
+
+  ASSERT_EQ(config.code, 0) << config.output;
+  EXPECT_EQ(ModeOf(dir_), 0700u);
+  EXPECT_EQ(ModeOf(dir_ + "/kubeconfigs"), 0700u);
+  EXPECT_EQ(ModeOf(dir_ + "/kubeconfigs/prod.yaml"), 0600u);
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(dir_)) {
+    EXPECT_EQ(ModeOf(entry.path()) & 077, 0u) << entry.path();
+  }
 }
 
 TEST_F(KsCliTest, BadInputExitsNonZeroAndChangesNothing) {

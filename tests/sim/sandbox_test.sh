@@ -512,6 +512,28 @@ case_advance_stop() {
   stop_sandbox
 }
 
+# --- Files with tokens, keys and Secrets are private ---------------------
+
+case_file_modes() {
+  # A directory that an earlier version left open to others.
+  mkdir -m 0755 "$WORK/data"
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540 \
+    --record "$WORK/session.yaml"
+  enable_kms prod root-key-1
+  use_cluster prod
+  kubectl create secret generic db --from-literal=password=s3cret >/dev/null
+  ctl_ok POST /v1/snapshots '{"name": "saved"}' >/dev/null
+  stop_sandbox
+
+  [[ -f $KUBECONFIG ]] || fail "no kubeconfig at $KUBECONFIG"
+  expect_contains "$(find "$WORK/data/state" -name cluster.json)" "cluster.json"
+  expect_contains "$(find "$WORK/data/state/kms" -type f)" "CURRENT"
+  local open
+  open=$(find "$WORK/data" "$WORK/session.yaml" -perm /077 -printf '%m %p\n')
+  [[ -z $open ]] || fail "files open to group or others:
+$open"
+}
+
 # --- Bad input: a clear error and nothing changed ------------------------
 
 # The cluster as the control API shows it, without its "N min ago".
