@@ -127,6 +127,7 @@ ApiResponse ServiceUnavailable() {
 // sessions that got no response while the server hangs.
 struct ServerCore {
   RequestHandler handler;
+  std::function<ApiResponse()> body_too_large;  // unset: BodyTooLarge()
   std::chrono::seconds timeout{60};
   std::atomic<ServeMode> mode{ServeMode::kServe};
 
@@ -232,8 +233,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (error == http::error::body_limit) {
       // The rest of the body is never read, so the connection closes after
       // the response.
-      return DoWrite(BodyTooLarge(), parser_->get().version(),
-                     /*keep_alive=*/false);
+      return DoWrite(
+          core_.body_too_large ? core_.body_too_large() : BodyTooLarge(),
+          parser_->get().version(), /*keep_alive=*/false);
     }
     if (error) return Fail(error, "read");
 
@@ -581,6 +583,7 @@ base::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   const int threads = std::max(1, options.threads);
   auto impl = std::make_unique<Impl>(threads);
   impl->core.handler = std::move(handler);
+  impl->core.body_too_large = options.body_too_large;
   impl->core.timeout = options.idle_timeout;
   if (options.tls) {
     std::string certificate = options.certificate_pem;

@@ -9,6 +9,7 @@
 #include "base/crypto.h"
 #include "sim/cluster_state.h"
 #include "sim/json_file.h"
+#include "sim/names.h"
 
 namespace sim {
 namespace {
@@ -41,9 +42,39 @@ base::Status ValidateClusterName(const std::string& name) {
   static const std::regex kPattern(R"([A-Za-z][A-Za-z0-9.\-_]{0,34})");
   if (std::regex_match(name, kPattern)) return base::OkStatus();
   return base::InvalidArgumentError(
-      "invalid cluster name \"" + name +
-      "\": use up to 35 letters, digits, '.', '-' or '_', starting with a "
+      "invalid cluster name " + QuoteForMessage(name) +
+      ": use up to 35 letters, digits, '.', '-' or '_', starting with a "
       "letter");
+}
+
+base::Status ValidateRegion(const std::string& region) {
+  for (std::string_view known : kRegions) {
+    if (region == known) return base::OkStatus();
+  }
+  std::string names;
+  for (std::string_view known : kRegions) {
+    names += (names.empty() ? "" : ", ") + std::string(known);
+  }
+  return base::InvalidArgumentError("unknown region " +
+                                    QuoteForMessage(region) +
+                                    ": the simulated service offers " + names);
+}
+
+// Zones are written as "dal10" (classic) or "us-south-1" (VPC).
+base::Status ValidateZone(const std::string& zone) {
+  static const std::regex kPattern(R"([a-z][a-z0-9-]{0,31})");
+  if (std::regex_match(zone, kPattern)) return base::OkStatus();
+  return base::InvalidArgumentError(
+      "invalid zone " + QuoteForMessage(zone) +
+      ": use 1 to 32 lower-case letters, digits or '-', starting with a "
+      "letter, such as dal10 or us-south-1");
+}
+
+base::Status ValidateWorkerCount(int workers) {
+  if (workers >= 0 && workers <= kMaxWorkers) return base::OkStatus();
+  return base::InvalidArgumentError(
+      "invalid worker count " + std::to_string(workers) + ": expected 0 to " +
+      std::to_string(kMaxWorkers));
 }
 
 std::string DefaultZone(const std::string& region,
@@ -431,16 +462,15 @@ base::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(ClusterSpec spec,
                                                          ClusterDeps deps) {
   RETURN_IF_ERROR(CheckDeps(deps));
   RETURN_IF_ERROR(ValidateClusterName(spec.name));
-  if (spec.workers < 0) {
-    return base::InvalidArgumentError("invalid worker count " +
-                                      std::to_string(spec.workers) +
-                                      ": expected 0 or more");
-  }
+  RETURN_IF_ERROR(ValidateSupportedVersion(spec.version));
+  RETURN_IF_ERROR(ValidateRegion(spec.region));
+  RETURN_IF_ERROR(ValidateWorkerCount(spec.workers));
   if (spec.flavor.empty()) spec.flavor = DefaultFlavor(spec.infrastructure);
   ASSIGN_OR_RETURN(Flavor flavor, FindFlavor(spec.flavor, spec.infrastructure));
   if (spec.zone.empty()) {
     spec.zone = DefaultZone(spec.region, spec.infrastructure);
   }
+  RETURN_IF_ERROR(ValidateZone(spec.zone));
 
   auto state = std::make_unique<State>();
   State& s = *state;

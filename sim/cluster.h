@@ -87,6 +87,15 @@ struct ClusterSpec {
   std::string zone;
 };
 
+// The model's maximum number of workers per cluster. Each classic worker
+// keeps a LUKS key Secret that is written, and rewritten on reloads, through
+// the Kubernetes API.
+inline constexpr int kMaxWorkers = 100;
+
+// The regions that the model offers, in alphabetical order.
+inline constexpr std::string_view kRegions[] = {
+    "au-syd", "eu-de", "eu-gb", "jp-tok", "us-east", "us-south"};
+
 // The master's condition, as `ks cluster get` shows it.
 enum class MasterState {
   kReady,        // serving
@@ -163,8 +172,10 @@ struct Worker {
 class Cluster {
  public:
   // Creates the cluster with its store, the namespaces of a new cluster and
-  // spec.workers workers. Fails with kInvalidArgument for a flavor that the
-  // infrastructure does not offer or a negative worker count.
+  // spec.workers workers. Fails with kInvalidArgument for an invalid name,
+  // a version that ValidateSupportedVersion rejects, a region not in
+  // kRegions, an invalid zone, a flavor that the infrastructure does not
+  // offer, or a worker count below 0 or above kMaxWorkers.
   static base::StatusOr<std::unique_ptr<Cluster>> Create(ClusterSpec spec,
                                                          ClusterDeps deps);
   // Restores the cluster stored in deps.data_dir by an earlier Create, with
@@ -249,9 +260,10 @@ class Cluster {
   // Fails with kNotFound for an unknown worker id.
   base::StatusOr<Worker> GetWorker(const std::string& worker_id) const;
   // Adds `count` workers of `flavor` (empty: the default flavor). Fails
-  // with kInvalidArgument for a flavor of another infrastructure or count
-  // < 1, and with the master's connection error while it is unusable and
-  // the workers are classic (their LUKS Secrets cannot be written).
+  // with kInvalidArgument for a flavor of another infrastructure, count
+  // < 1 or more than kMaxWorkers workers in all, and with the master's
+  // connection error while it is unusable and the workers are classic
+  // (their LUKS Secrets cannot be written).
   base::StatusOr<std::vector<Worker>> AddWorkers(const std::string& flavor,
                                                  int count);
   // Reloads a worker: reimages it for some virtual minutes and, on classic,

@@ -9,6 +9,7 @@
 
 #include "base/crypto.h"
 #include "sim/json_file.h"
+#include "sim/names.h"
 #include "sim/sandbox_internal.h"
 
 namespace sim {
@@ -82,8 +83,8 @@ base::Status ValidateSnapshotName(const std::string& name) {
   static const std::regex kPattern(R"([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
   if (std::regex_match(name, kPattern)) return base::OkStatus();
   return base::InvalidArgumentError(
-      "invalid snapshot name \"" + name +
-      "\": use 1 to 64 letters, digits, '.', '_' or '-', starting with a "
+      "invalid snapshot name " + QuoteForMessage(name) +
+      ": use 1 to 64 letters, digits, '.', '_' or '-', starting with a "
       "letter or digit");
 }
 
@@ -198,6 +199,7 @@ base::Status Sandbox::Impl::Open() {
   control_options.threads = 4;
   control_options.tls = false;
   control_options.idle_timeout = std::chrono::seconds(300);
+  control_options.body_too_large = ControlBodyTooLarge;
   base::StatusOr<std::unique_ptr<apiserver::HttpServer>> server =
       apiserver::HttpServer::Start(
           [this](const apiserver::ApiRequest& request) {

@@ -249,6 +249,11 @@ struct Sandbox::Impl {
 // server, which took 0.6 to 0.9 s on a loaded 2-core machine.
 inline constexpr base::Duration kMaxAdvance = std::chrono::days(366);
 
+// The control API's 413 response to a body over
+// apiserver::kMaxApiRequestBodyBytes, in its {"error": ...} shape
+// (control_api.cc).
+apiserver::ApiResponse ControlBodyTooLarge();
+
 // Validates a snapshot name; returns kInvalidArgument naming the rule.
 base::Status ValidateSnapshotName(const std::string& name);
 

@@ -139,7 +139,7 @@ TEST_F(KsCliTest, BadInputExitsNonZeroAndChangesNothing) {
   std::string instance = Field("kms instance create --name kp", "id");
   std::string other = Field("kms instance create --name kp2", "id");
   std::string foreign =
-      Field("kms key create --instance-id " + other + " --name x", "id");
+      Field("kms key create --instance-id " + other + " --name foreign", "id");
   Result before = Sim("cluster ls --output json");
 
   Result unknown = Sim("cluster get -c nope");
@@ -155,6 +155,28 @@ TEST_F(KsCliTest, BadInputExitsNonZeroAndChangesNothing) {
   EXPECT_TRUE(Contains(wrong_instance, "belongs to KMS instance kp2"))
       << wrong_instance.output;
   EXPECT_EQ(Sim("cluster ls --output json").output, before.output);
+}
+
+TEST_F(KsCliTest, InvalidNamesAreRejected) {
+  std::string instance = Field("kms instance create --name kp", "id");
+
+  Result short_key =
+      Sim("kms key create --instance-id " + instance + " --name k");
+  Result newline = Sim("kms instance create --name \"$(printf 'kp\\nx')\"");
+  Result version = Sim("cluster create classic --name prod --version 9.9.9");
+  Result region = Sim("cluster create classic --name prod --region mars-1");
+
+  EXPECT_EQ(short_key.code, 1);
+  EXPECT_TRUE(Contains(short_key, "use 2 to 90 characters"))
+      << short_key.output;
+  EXPECT_EQ(newline.code, 1);
+  EXPECT_TRUE(Contains(newline, "control character")) << newline.output;
+  EXPECT_EQ(version.code, 1);
+  EXPECT_TRUE(Contains(version, "unsupported cluster version 9.9.9"))
+      << version.output;
+  EXPECT_EQ(region.code, 1);
+  EXPECT_TRUE(Contains(region, "unknown region \"mars-1\"")) << region.output;
+  EXPECT_EQ(Sim("cluster ls --output json").output, "[]\n");
 }
 
 // A socket that listens and never accepts: the kernel completes the TCP

@@ -577,6 +577,44 @@ case_bad_input() {
   [[ $(cluster_state prod) == "$before" ]] || fail "bad control input changed the cluster"
   [[ $(ctl_ok GET /v1/clock | jq -r .now) == "$clock" ]] || fail "bad input moved the clock"
 
+  # Values out of range, unknown to the model, or with control characters.
+  clusters=$(ctl_ok GET /v1/clusters)
+  instances=$(ctl_ok GET /v1/kms/instances)
+  for workers in 4294967296 4294967297 20000 101 -1 1.5 '"2"'; do
+    expect_error 400 "is not a worker count from 0 to 100" POST /v1/clusters \
+      "{\"name\": \"big\", \"version\": \"1.19.16_1540\", \"workers\": $workers}"
+  done
+  expect_error 400 "unsupported cluster version 9.9.9: the simulated service offers Kubernetes 1.17, 1.18, 1.19, 1.20 and 1.21" \
+    POST /v1/clusters '{"name": "new", "version": "9.9.9"}'
+  expect_error 400 'unknown region \"mars-1\"' POST /v1/clusters \
+    '{"name": "new", "version": "1.19.16_1540", "region": "mars-1"}'
+  expect_error 400 "control character" POST /v1/clusters \
+    '{"name": "new", "version": "1.19.16_1540", "zone": "dal10\nx"}'
+  expect_error 400 "use 2 to 90 characters" POST /v1/kms/instances/kp/keys '{"name": "k"}'
+  expect_error 400 "use 2 to 90 characters" POST /v1/kms/instances/kp/keys \
+    "{\"name\": \"$(printf 'k%.0s' {1..91})\"}"
+  expect_error 400 "control character" POST /v1/kms/instances/kp/keys '{"name": "crk\nx"}'
+  expect_error 400 "control character" POST /v1/kms/instances '{"name": "kp\u0000"}'
+  printf '{"name": "%s"}' "$(head -c 2097152 /dev/zero | tr '\0' k)" >"$WORK/huge.json"
+  out=$(curl -sS -X POST "$CONTROL/v1/kms/instances" --data-binary "@$WORK/huge.json" -w '\n%{http_code}')
+  [[ ${out##*$'\n'} == 400 ]] || fail "a 2 MiB instance name returned ${out##*$'\n'}"
+  expect_contains "$out" "(2097152 characters): use 1 to 90 characters"
+  ((${#out} < 1000)) || fail "the error for a 2 MiB name is ${#out} bytes long"
+  expect_error 400 "invalid query parameter since=" GET '/v1/events?since=abc'
+  expect_error 400 "invalid query parameter since=" GET '/v1/events?since=-1'
+  expect_error 400 'unknown field \"bogus\"' POST /v1/snapshots/none/restore '{"bogus": 1}'
+  head -c 3145729 /dev/zero | tr '\0' ' ' >"$WORK/body"
+  out=$(curl -sS -X POST "$CONTROL/v1/clusters" --data-binary "@$WORK/body" -w '\n%{http_code}')
+  [[ ${out##*$'\n'} == 413 ]] || fail "a body over 3 MiB returned ${out##*$'\n'}"
+  expect_contains "$(jq -r .error.message <<<"${out%$'\n'*}")" "request body too large: the limit is 3145728 bytes"
+  out=$(curl -sS -i -X DELETE "$CONTROL/v1/clock")
+  expect_contains "$out" "HTTP/1.1 405 Method Not Allowed"
+  expect_contains "$out" "Allow: GET, POST"
+  expect_contains "$out" '"message": "method DELETE is not allowed on /v1/clock; use GET or POST"'
+  expect_error 405 "use POST" GET /v1/clusters/prod/kms
+  [[ $(ctl_ok GET /v1/clusters) == "$clusters" ]] || fail "bad input created a cluster"
+  [[ $(ctl_ok GET /v1/kms/instances) == "$instances" ]] || fail "bad input created an instance"
+
   local code=0
   out=$("$SIM" ks kms enable -c nope --instance-id "$INSTANCE" --crk "$key" 2>&1) || code=$?
   [[ $code == 1 ]] || fail "unknown cluster exited with $code"
