@@ -30,6 +30,7 @@
 
 #include "apiserver/tls_certificates.h"
 #include "base/crypto.h"
+#include "base/http.h"
 
 namespace apiserver {
 namespace {
@@ -622,8 +623,8 @@ HttpServer::~HttpServer() { Stop(); }
 uint16_t HttpServer::port() const { return impl_->port; }
 
 std::string HttpServer::url() const {
-  return (impl_->tls ? "https://" : "http://") + impl_->address + ":" +
-         std::to_string(impl_->port);
+  return (impl_->tls ? "https://" : "http://") +
+         base::JoinHostPort(impl_->address, impl_->port);
 }
 
 const std::string& HttpServer::certificate_pem() const {

@@ -653,8 +653,9 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
         item["unusableMaster"] =
             apiserver::ServeModeName(master->unusable_mode);
         if (master->etcd) {
-          item["etcdURL"] = "http://" + options.address + ":" +
-                            std::to_string(master->etcd->port());
+          item["etcdURL"] =
+              "http://" +
+              base::JoinHostPort(options.address, master->etcd->port());
         }
       }
       return item;

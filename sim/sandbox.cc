@@ -2,12 +2,20 @@
 // the servers of each runtime, master availability, events and snapshots.
 #include "sim/sandbox.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <regex>
 
 #include "base/crypto.h"
+#include "base/http.h"
 #include "sim/json_file.h"
 #include "sim/names.h"
 #include "sim/sandbox_internal.h"
@@ -79,6 +87,24 @@ base::Status CopyTree(const std::string& from, const std::string& to) {
 
 }  // namespace
 
+base::Status ValidateLoopbackAddress(const std::string& address) {
+  in_addr v4{};
+  in6_addr v6{};
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+    if ((ntohl(v4.s_addr) >> 24) == 127) return base::OkStatus();
+  } else if (::inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return base::OkStatus();
+  } else {
+    return base::InvalidArgumentError(
+        "invalid address " + QuoteForMessage(address) +
+        ": expected a loopback IP address such as 127.0.0.1 or ::1, not a "
+        "host name");
+  }
+  return base::InvalidArgumentError(
+      "invalid address " + address +
+      ": the sandbox listens on loopback only (127.0.0.0/8 or ::1)");
+}
+
 base::Status ValidateSnapshotName(const std::string& name) {
   static const std::regex kPattern(R"([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
   if (std::regex_match(name, kPattern)) return base::OkStatus();
@@ -102,10 +128,26 @@ base::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Start(
 }
 
 base::Status Sandbox::Impl::Open() {
+  RETURN_IF_ERROR(ValidateOptions());
+  state_dir = options.data_dir + "/state";
+  snapshot_dir = options.data_dir + "/snapshots";
+  std::error_code ec;
+  const bool existed = fs::exists(options.data_dir, ec);
+  // Only the owner may read the tokens, keys and Secrets in there.
+  RETURN_IF_ERROR(CreatePrivateDirectory(options.data_dir));
+  RETURN_IF_ERROR(LockDataDir());
+  const bool fresh = !fs::exists(options.data_dir + "/sandbox.json", ec);
+  base::Status started = Serve(fresh);
+  if (!started.ok()) AbandonStart(fresh, existed);
+  return started;
+}
+
+base::Status Sandbox::Impl::ValidateOptions() const {
   if (options.data_dir.empty()) {
     return base::InvalidArgumentError(
         "missing data directory: pass --data-dir DIR");
   }
+  RETURN_IF_ERROR(ValidateLoopbackAddress(options.address));
   if (options.clock && *options.clock != "simulated" &&
       *options.clock != "real") {
     return base::InvalidArgumentError("invalid clock \"" + *options.clock +
@@ -116,19 +158,87 @@ base::Status Sandbox::Impl::Open() {
         "invalid clock speed " + std::to_string(*options.speed) +
         ": expected a number of virtual seconds per real second above 0");
   }
-  state_dir = options.data_dir + "/state";
-  snapshot_dir = options.data_dir + "/snapshots";
-  // Only the owner may read the tokens, keys and Secrets in there.
-  RETURN_IF_ERROR(CreatePrivateDirectory(options.data_dir));
+  if (options.default_workers < 0 || options.default_workers > kMaxWorkers) {
+    return base::InvalidArgumentError(
+        "invalid worker count " + std::to_string(options.default_workers) +
+        " for the default cluster: expected 0 to " +
+        std::to_string(kMaxWorkers));
+  }
+  return base::OkStatus();
+}
+
+base::Status Sandbox::Impl::LockDataDir() {
+  const std::string path = options.data_dir + "/sandbox.lock";
+  lock_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) {
+    return base::FailedPreconditionError("failed to open " + path + ": " +
+                                         std::strerror(errno));
+  }
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    // The process that holds the lock wrote its id into the file.
+    char text[32] = {};
+    ssize_t n = ::pread(lock_fd, text, sizeof text - 1, 0);
+    std::string pid = n > 0 ? std::string(text, static_cast<size_t>(n)) : "";
+    pid.erase(pid.find_last_not_of(" \n") + 1);
+    ::close(lock_fd);
+    lock_fd = -1;
+    return base::FailedPreconditionError(
+        "data directory " + options.data_dir +
+        " is in use by another sim serve" +
+        (pid.empty() ? "" : " (PID " + pid + ")") +
+        "; stop it first, or pass another --data-dir");
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd, 0) != 0 ||
+      ::pwrite(lock_fd, pid.data(), pid.size(), 0) !=
+          static_cast<ssize_t>(pid.size())) {
+    spdlog::warn("sandbox: failed to write the process id to {}: {}", path,
+                 std::strerror(errno));
+  }
+  return base::OkStatus();
+}
+
+void Sandbox::Impl::UnlockDataDir() {
+  if (lock_fd < 0) return;
+  ::close(lock_fd);  // releases the flock
+  lock_fd = -1;
+}
+
+void Sandbox::Impl::AbandonStart(bool fresh, bool existed) {
+  if (control) control->Stop();
+  {
+    std::unique_lock lock(runtime_mu);
+    StopRuntime(/*save=*/!fresh);
+  }
+  UnlockDataDir();
+  if (!fresh) return;
+  // A later start on the directory must find it as new, so this start
+  // removes what it created.
+  std::error_code ec;
+  if (!existed) {
+    fs::remove_all(options.data_dir, ec);
+  } else {
+    for (const char* name : {"state", "snapshots", "kubeconfigs", "kubeconfig",
+                             "sandbox.json", "sandbox.lock"}) {
+      fs::remove_all(options.data_dir + "/" + name, ec);
+    }
+  }
+  if (ec) {
+    spdlog::error(
+        "sandbox: failed to remove what the failed start created "
+        "in {}: {}",
+        options.data_dir, ec.message());
+  }
+}
+
+base::Status Sandbox::Impl::Serve(bool fresh) {
   RETURN_IF_ERROR(CreatePrivateDirectory(state_dir));
   RETURN_IF_ERROR(CreatePrivateDirectory(snapshot_dir));
 
   // Settings of an earlier run win over defaults, and flags over both.
-  const std::string stored_path = options.data_dir + "/sandbox.json";
   json stored = json::object();
-  const bool fresh = !fs::exists(stored_path);
   if (!fresh) {
-    ASSIGN_OR_RETURN(stored, ReadJsonFile(stored_path));
+    ASSIGN_OR_RETURN(stored, ReadJsonFile(options.data_dir + "/sandbox.json"));
   }
   json clock = stored.value("clock", json::object());
   real_clock = options.clock.value_or(clock.value("mode", "real")) == "real";
@@ -171,22 +281,16 @@ base::Status Sandbox::Impl::Open() {
     ClusterSpec spec;
     spec.name = kDefaultCluster;
     spec.version = *Version::Parse(kDefaultVersion);
+    spec.workers = options.default_workers;
     wanted.push_back(spec);
   }
+  // On failure, Open stops what runs and removes what a first start made.
   for (ClusterSpec& spec : wanted) {
     if (rt.env->FindCluster(spec.name).ok()) continue;
-    base::StatusOr<Cluster*> created =
-        rt.env->CreateCluster(spec, rt.env->account().owner());
-    if (!created.ok()) {
-      (void)AttachMasters(rt);
-      StopRuntime();
-      return created.status();
-    }
+    RETURN_IF_ERROR(
+        rt.env->CreateCluster(spec, rt.env->account().owner()).status());
   }
-  if (base::Status attached = AttachMasters(rt); !attached.ok()) {
-    StopRuntime();
-    return attached;
-  }
+  RETURN_IF_ERROR(AttachMasters(rt));
 
   uint16_t control_port = options.control_port;
   if (control_port == 0) {
@@ -207,7 +311,6 @@ base::Status Sandbox::Impl::Open() {
           },
           *rt.clock, random, control_options);
   if (!server.ok()) {
-    StopRuntime();
     return base::UnavailableError(
         "cannot start the control API: " + server.status().message() +
         "; pass another --control-port");
@@ -216,11 +319,7 @@ base::Status Sandbox::Impl::Open() {
 
   if (!options.record_path.empty()) {
     recorder = std::make_unique<Recorder>(options.record_path);
-    if (base::Status begun = recorder->Begin(*rt.env); !begun.ok()) {
-      control->Stop();
-      StopRuntime();
-      return begun;
-    }
+    RETURN_IF_ERROR(recorder->Begin(*rt.env));
   }
   RETURN_IF_ERROR(SaveState(rt));
   RETURN_IF_ERROR(WriteKubeconfig(rt));
@@ -295,11 +394,11 @@ base::Status Sandbox::Impl::StartRuntime(base::Time now) {
   return base::OkStatus();
 }
 
-base::Time Sandbox::Impl::StopRuntime() {
+base::Time Sandbox::Impl::StopRuntime(bool save) {
   if (!runtime) return base_virtual;
   Runtime& rt = *runtime;
   base::Time now = rt.clock->Now();
-  (void)SaveState(rt);
+  if (save) (void)SaveState(rt);
   for (const std::shared_ptr<Master>& master : rt.Masters()) {
     master->api->Stop();
     master->etcd.reset();
@@ -342,7 +441,7 @@ std::string Sandbox::Impl::OpenMaster(Runtime& rt, const std::string& name,
   }
   master->api = std::move(*server);
   std::string endpoint =
-      options.address + ":" + std::to_string(master->api->port());
+      base::JoinHostPort(options.address, master->api->port());
   std::lock_guard lock(rt.masters_mu);
   rt.masters[name] = std::move(master);
   return endpoint;
@@ -732,7 +831,7 @@ SandboxInfo Sandbox::Impl::InfoLocked(Runtime& rt) {
   info.data_dir = options.data_dir;
   info.control_url = control ? control->url() : "";
   info.kms_url =
-      "http://" + options.address + ":" + std::to_string(rt.kms_server->port());
+      "http://" + base::JoinHostPort(options.address, rt.kms_server->port());
   info.kms_token = kms_token;
   info.kms_api_key = kms_api_key;
   info.kubeconfig = options.data_dir + "/kubeconfig";
@@ -743,8 +842,8 @@ SandboxInfo Sandbox::Impl::InfoLocked(Runtime& rt) {
     item.api_url = "https://" + cluster->master_endpoint();
     if (std::shared_ptr<Master> master = rt.FindMaster(item.name)) {
       if (master->etcd) {
-        item.etcd_url = "http://" + options.address + ":" +
-                        std::to_string(master->etcd->port());
+        item.etcd_url = "http://" + base::JoinHostPort(options.address,
+                                                       master->etcd->port());
       }
     }
     item.token = cluster->api_token();
@@ -802,6 +901,7 @@ void Sandbox::Stop() {
       }
       impl.StopRuntime();
     }
+    impl.UnlockDataDir();
     std::lock_guard lock(impl.events_mu);
     for (auto& [id, sink] : impl.event_watchers) sink(std::nullopt);
     impl.event_watchers.clear();

@@ -145,6 +145,7 @@ struct Sandbox::Impl {
   uint16_t kms_port = 0;
   std::unique_ptr<apiserver::HttpServer> control;
   std::unique_ptr<Recorder> recorder;  // null unless recording
+  int lock_fd = -1;                    // of sandbox.lock, held until Stop
   std::chrono::steady_clock::time_point started;
 
   std::shared_mutex runtime_mu;
@@ -187,13 +188,28 @@ struct Sandbox::Impl {
   std::once_flag stopped;
 
   // --- sandbox.cc ---
+  // Opens the data directory and serves it; on failure stops what started
+  // and, for a new directory, removes what it created.
   base::Status Open();
+  base::Status ValidateOptions() const;
+  // Takes <data_dir>/sandbox.lock with flock and writes the process id to
+  // it. Fails with kFailedPrecondition naming the process that holds it.
+  base::Status LockDataDir();
+  void UnlockDataDir();
+  // Starts the runtime and the control API on the locked data directory;
+  // `fresh` when it has no sandbox.json yet.
+  base::Status Serve(bool fresh);
+  // Undoes a failed Serve: stops the servers and the runtime, releases the
+  // lock, and for a fresh directory removes the files Serve created, and
+  // the directory itself unless it `existed` before.
+  void AbandonStart(bool fresh, bool existed);
   // Creates the clock, environment and servers at virtual time `now`.
   // REQUIRES: runtime_mu held exclusively (or during Start).
   base::Status StartRuntime(base::Time now);
-  // Stops the runtime's servers and closes the environment; returns the
-  // virtual time. REQUIRES: runtime_mu held exclusively.
-  base::Time StopRuntime();
+  // Stops the runtime's servers and closes the environment, saving
+  // sandbox.json when `save`; returns the virtual time. REQUIRES:
+  // runtime_mu held exclusively.
+  base::Time StopRuntime(bool save = true);
   // Starts (or reuses) the API server of a cluster being created and
   // returns its endpoint. REQUIRES: runtime_mu held.
   std::string OpenMaster(Runtime& rt, const std::string& name, uint16_t port);

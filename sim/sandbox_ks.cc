@@ -57,7 +57,8 @@ class SandboxKsHost : public KsHost {
   size_t clusters_;
 };
 
-// Splits "http://host:port[/...]" into host and port.
+// Splits "http://host:port[/...]" into host and port; an IPv6 host is in
+// brackets, as in "http://[::1]:8080".
 bool ParseUrl(const std::string& url, std::string& host, std::string& port) {
   const std::string scheme = "http://";
   if (!url.starts_with(scheme)) return false;
@@ -67,7 +68,10 @@ bool ParseUrl(const std::string& url, std::string& host, std::string& port) {
   if (colon == std::string::npos || colon == 0) return false;
   host = rest.substr(0, colon);
   port = rest.substr(colon + 1);
-  return !port.empty();
+  if (host.starts_with('[') && host.ends_with(']')) {
+    host = host.substr(1, host.size() - 2);
+  }
+  return !host.empty() && !port.empty();
 }
 
 // Connects `fd` to `address`, waiting at most `timeout`. Returns 0 or an
@@ -155,8 +159,8 @@ base::StatusOr<std::pair<int, std::string>> Post(
       "/v1/clock shows the clock moving), so try again later or pass "
       "--request-timeout with a longer duration");
 
-  std::string request = "POST " + path + " HTTP/1.1\r\nHost: " + host + ":" +
-                        port +
+  std::string authority = url.substr(7, url.find('/', 7) - 7);
+  std::string request = "POST " + path + " HTTP/1.1\r\nHost: " + authority +
                         "\r\nContent-Type: application/json\r\n"
                         "Connection: close\r\nContent-Length: " +
                         std::to_string(body.size()) + "\r\n\r\n" + body;

@@ -28,6 +28,7 @@ struct ServeFlags {
   double speed = 0;
   std::vector<std::string> clusters;
   int workers = 1;
+  CLI::Option* workers_option = nullptr;  // to tell whether --workers was given
   std::string unusable_master = "timeout";
 };
 
@@ -65,11 +66,14 @@ void AddServeFlags(CLI::App& serve, ServeFlags& flags) {
                    "NAME[@VERSION]: a classic cluster to create unless it "
                    "exists; repeat for several (default for a new directory: "
                    "mycluster@1.19.16_1540)");
-  serve
-      .add_option("--workers", flags.workers,
-                  "Workers of each cluster that --cluster creates")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  flags.workers_option =
+      serve
+          .add_option("--workers", flags.workers,
+                      "Workers of each cluster that --cluster creates, and "
+                      "of the default cluster of a new data directory when "
+                      "given (it has none otherwise)")
+          ->check(CLI::NonNegativeNumber)
+          ->capture_default_str();
   serve
       .add_option("--unusable-master", flags.unusable_master,
                   "What an unusable master's API server does: timeout "
@@ -81,11 +85,6 @@ void AddServeFlags(CLI::App& serve, ServeFlags& flags) {
   serve.add_option("--record", o.record_path,
                    "Write the actions taken against the sandbox to this "
                    "scenario file, for `sim replay`");
-}
-
-bool IsLoopback(const std::string& address) {
-  return address.starts_with("127.") || address == "::1" ||
-         address == "localhost";
 }
 
 // SIGINT and SIGTERM, which `sim serve` waits for with sigwait.
@@ -101,10 +100,9 @@ sigset_t StopSignals() {
 int Serve(ServeFlags& flags, std::chrono::steady_clock::time_point began) {
   sigset_t signals = StopSignals();
   sim::SandboxOptions& o = flags.options;
-  if (!IsLoopback(o.address)) {
-    std::cerr << "FAILED\ninvalid --address " << o.address
-              << ": the sandbox listens on loopback only (127.0.0.0/8 or "
-                 "::1)\n";
+  if (base::Status loopback = sim::ValidateLoopbackAddress(o.address);
+      !loopback.ok()) {
+    std::cerr << "FAILED\n--address: " << loopback.message() << "\n";
     return 2;
   }
   if (!flags.clock.empty()) o.clock = flags.clock;
@@ -133,6 +131,7 @@ int Serve(ServeFlags& flags, std::chrono::steady_clock::time_point began) {
     spec.workers = flags.workers;
     o.clusters.push_back(spec);
   }
+  if (flags.workers_option->count() > 0) o.default_workers = flags.workers;
 
   base::StatusOr<std::unique_ptr<sim::Sandbox>> sandbox =
       sim::Sandbox::Start(o);

@@ -512,6 +512,50 @@ case_advance_stop() {
   stop_sandbox
 }
 
+# --- Starts that fail, IPv6 loopback and a directory in use --------------
+
+case_start_checks() {
+  # A failed first start removes what it created, so the next start finds
+  # the directory new, whether it existed before or not.
+  mkdir "$WORK/data"
+  local code=0
+  out=$("$SIM" serve --data-dir "$WORK/data" --clock simulated \
+    --cluster ok@1.19.16_1540 --cluster bad@9.9.9 2>&1) || code=$?
+  [[ $code == 1 ]] || fail "a start with version 9.9.9 exited with $code: $out"
+  expect_contains "$out" "unsupported cluster version 9.9.9"
+  [[ -z $(ls -A "$WORK/data") ]] || fail "the failed start left $(ls -A "$WORK/data")"
+  code=0
+  out=$("$SIM" serve --data-dir "$WORK/new" --cluster bad@9.9.9 2>&1) || code=$?
+  [[ $code == 1 ]] || fail "a start with version 9.9.9 exited with $code: $out"
+  [[ ! -e $WORK/new ]] || fail "the failed start left $WORK/new"
+  code=0
+  out=$("$SIM" serve --data-dir "$WORK/new" --address localhost 2>&1) || code=$?
+  [[ $code == 2 ]] || fail "--address localhost exited with $code: $out"
+  expect_contains "$out" "expected a loopback IP address such as 127.0.0.1 or ::1, not a host name"
+  [[ ! -e $WORK/new ]] || fail "a rejected --address created $WORK/new"
+
+  # On ::1 every URL has the address in brackets; the default cluster gets
+  # the workers asked for.
+  start_sandbox --clock simulated --address ::1 --workers 2
+  expect_contains "$CONTROL" "http://[::1]:"
+  expect_contains "$(cat "$WORK/summary")" "SIM_SANDBOX=http://[::1]:"
+  expect_contains "$(cat "$WORK/summary")" "API server:    https://[::1]:"
+  expect_contains "$(cat "$WORK/data/kubeconfig")" "server: https://[::1]:"
+  expect_contains "$("$SIM" ks cluster ls)" "mycluster"
+  [[ $(ctl_ok GET /v1/clusters | jq -r '[.clusters[].name] | join(" ")') == mycluster ]] ||
+    fail "the clusters are $(ctl_ok GET /v1/clusters | jq -r '[.clusters[].name] | join(" ")'), expected mycluster"
+  [[ $(ctl_ok GET /v1/clusters/mycluster | jq .workerCount) == 2 ]] ||
+    fail "the default cluster has $(ctl_ok GET /v1/clusters/mycluster | jq .workerCount) workers, expected 2"
+  expect_contains "$(KUBECONFIG=$WORK/data/kubeconfig kubectl get namespaces --request-timeout=5s)" "kube-system"
+
+  # A second sandbox on the directory names the process that uses it.
+  code=0
+  out=$("$SIM" serve --data-dir "$WORK/data" --clock simulated 2>&1) || code=$?
+  [[ $code == 1 ]] || fail "a second sim serve exited with $code: $out"
+  expect_contains "$out" "data directory $WORK/data is in use by another sim serve (PID $SERVE_PID)"
+  stop_sandbox
+}
+
 # --- Files with tokens, keys and Secrets are private ---------------------
 
 case_file_modes() {
