@@ -31,6 +31,7 @@
 
 #include "apiserver/tls_certificates.h"
 #include "base/crypto.h"
+#include "base/http.h"
 
 namespace apiserver {
 namespace {
@@ -131,6 +132,7 @@ struct ServerCore {
   // Runs the handler of requests other than GET and HEAD. Stop destroys it
   // after the I/O threads have stopped.
   std::optional<net::thread_pool> handler_pool;
+  std::function<ApiResponse()> body_too_large;  // unset: BodyTooLarge()
   std::chrono::seconds timeout{60};
   std::atomic<ServeMode> mode{ServeMode::kServe};
 
@@ -236,8 +238,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (error == http::error::body_limit) {
       // The rest of the body is never read, so the connection closes after
       // the response.
-      return DoWrite(BodyTooLarge(), parser_->get().version(),
-                     /*keep_alive=*/false);
+      return DoWrite(
+          core_.body_too_large ? core_.body_too_large() : BodyTooLarge(),
+          parser_->get().version(), /*keep_alive=*/false);
     }
     if (error) return Fail(error, "read");
 
@@ -613,6 +616,7 @@ base::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   auto impl = std::make_unique<Impl>(threads);
   impl->core.handler = std::move(handler);
   impl->core.handler_pool.emplace(std::max(1, options.handler_threads));
+  impl->core.body_too_large = options.body_too_large;
   impl->core.timeout = options.idle_timeout;
   if (options.tls) {
     std::string certificate = options.certificate_pem;
@@ -651,8 +655,8 @@ HttpServer::~HttpServer() { Stop(); }
 uint16_t HttpServer::port() const { return impl_->port; }
 
 std::string HttpServer::url() const {
-  return (impl_->tls ? "https://" : "http://") + impl_->address + ":" +
-         std::to_string(impl_->port);
+  return (impl_->tls ? "https://" : "http://") +
+         base::JoinHostPort(impl_->address, impl_->port);
 }
 
 const std::string& HttpServer::certificate_pem() const {

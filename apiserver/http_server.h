@@ -188,6 +188,11 @@ struct HttpServerOptions {
   // The PEM CA certificate that clients should trust, for Kubeconfig().
   // Empty: the serving certificate itself.
   std::string ca_pem;
+  // Builds the response to a request whose body exceeds
+  // kMaxApiRequestBodyBytes, for a handler whose errors are not Kubernetes
+  // Status objects. Unset: kube-apiserver's 413 RequestEntityTooLarge
+  // Status.
+  std::function<ApiResponse()> body_too_large;
 };
 
 class HttpServer {

@@ -31,6 +31,12 @@ int HttpStatusForCode(Code code) {
   }
 }
 
+std::string JoinHostPort(std::string_view host, uint16_t port) {
+  std::string out(host);
+  if (host.find(':') != std::string_view::npos) out = "[" + out + "]";
+  return out + ":" + std::to_string(port);
+}
+
 std::optional<std::string> PercentDecode(std::string_view text,
                                          bool plus_is_space) {
   std::string out;

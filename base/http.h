@@ -4,6 +4,7 @@
 #ifndef BASE_HTTP_H_
 #define BASE_HTTP_H_
 
+#include <cstdint>
 #include <expected>
 #include <map>
 #include <optional>
@@ -21,6 +22,10 @@ namespace base {
 // kDeadlineExceeded, and 500 for every other code. A server whose protocol
 // maps reasons to statuses checks the reason first.
 int HttpStatusForCode(Code code);
+
+// Returns "host:port", with an IPv6 address in brackets ("[::1]:8080"), as
+// URLs and Go's net.JoinHostPort write it.
+std::string JoinHostPort(std::string_view host, uint16_t port);
 
 // Decodes %XX escapes, and '+' as a space when `plus_is_space` (as in a
 // query string). Returns nullopt when a '%' is not followed by two hex

@@ -9,6 +9,7 @@
 #include "base/crypto.h"
 #include "sim/cluster_state.h"
 #include "sim/json_file.h"
+#include "sim/names.h"
 
 namespace sim {
 namespace {
@@ -41,9 +42,39 @@ base::Status ValidateClusterName(const std::string& name) {
   static const std::regex kPattern(R"([A-Za-z][A-Za-z0-9.\-_]{0,34})");
   if (std::regex_match(name, kPattern)) return base::OkStatus();
   return base::InvalidArgumentError(
-      "invalid cluster name \"" + name +
-      "\": use up to 35 letters, digits, '.', '-' or '_', starting with a "
+      "invalid cluster name " + QuoteForMessage(name) +
+      ": use up to 35 letters, digits, '.', '-' or '_', starting with a "
       "letter");
+}
+
+base::Status ValidateRegion(const std::string& region) {
+  for (std::string_view known : kRegions) {
+    if (region == known) return base::OkStatus();
+  }
+  std::string names;
+  for (std::string_view known : kRegions) {
+    names += (names.empty() ? "" : ", ") + std::string(known);
+  }
+  return base::InvalidArgumentError("unknown region " +
+                                    QuoteForMessage(region) +
+                                    ": the simulated service offers " + names);
+}
+
+// Zones are written as "dal10" (classic) or "us-south-1" (VPC).
+base::Status ValidateZone(const std::string& zone) {
+  static const std::regex kPattern(R"([a-z][a-z0-9-]{0,31})");
+  if (std::regex_match(zone, kPattern)) return base::OkStatus();
+  return base::InvalidArgumentError(
+      "invalid zone " + QuoteForMessage(zone) +
+      ": use 1 to 32 lower-case letters, digits or '-', starting with a "
+      "letter, such as dal10 or us-south-1");
+}
+
+base::Status ValidateWorkerCount(int workers) {
+  if (workers >= 0 && workers <= kMaxWorkers) return base::OkStatus();
+  return base::InvalidArgumentError(
+      "invalid worker count " + std::to_string(workers) + ": expected 0 to " +
+      std::to_string(kMaxWorkers));
 }
 
 std::string DefaultZone(const std::string& region,
@@ -295,8 +326,7 @@ void Cluster::State::Fire(const std::string& slot) {
   } else {
     spdlog::error("cluster {}: timer of unknown slot {}", spec.name, slot);
   }
-  // A failed write is logged by Persist; a timer has no caller to tell.
-  (void)Persist();
+  MarkUnsaved();
 }
 
 Json Cluster::State::ToJsonLocked() const {
@@ -354,6 +384,7 @@ base::Status Cluster::State::Persist() {
     std::lock_guard lock(mu);
     snapshot = ToJsonLocked();
     seq = ++change_seq;
+    unsaved = false;
   }
   std::lock_guard lock(save_mu);
   // A later snapshot may have been written first by another thread.
@@ -362,19 +393,38 @@ base::Status Cluster::State::Persist() {
   if (!written.ok()) {
     spdlog::error("cluster {}: saving state failed: {}", spec.name,
                   written.ToString());
+    std::lock_guard retry(mu);
+    unsaved = true;  // so that the next Flush tries again
     return written;
   }
   saved_seq = seq;
   return base::OkStatus();
 }
 
+void Cluster::State::MarkUnsaved() {
+  std::lock_guard lock(mu);
+  unsaved = true;
+}
+
+base::Status Cluster::State::Flush() {
+  {
+    std::lock_guard lock(mu);
+    if (!unsaved) return base::OkStatus();
+  }
+  return Persist();
+}
+
 Cluster::Cluster(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 Cluster::~Cluster() {
   state_->deps.kms->Unsubscribe(state_->subscription);
+  // Before the timers are cancelled, which would drop them from the file.
+  (void)state_->Flush();
   std::lock_guard lock(state_->mu);
   state_->CancelAllLocked();
 }
+
+base::Status Cluster::Flush() { return state_->Flush(); }
 
 namespace {
 
@@ -390,12 +440,7 @@ base::Status CheckDeps(const ClusterDeps& deps) {
 
 // Opens the store and registry of `s` and subscribes to key events.
 base::Status Attach(Cluster::State& s) {
-  std::error_code ec;
-  std::filesystem::create_directories(s.deps.data_dir, ec);
-  if (ec) {
-    return base::FailedPreconditionError("cannot create cluster data dir " +
-                                         s.deps.data_dir + ": " + ec.message());
-  }
+  RETURN_IF_ERROR(CreatePrivateDirectory(s.deps.data_dir));
   ASSIGN_OR_RETURN(s.store,
                    etcd::OpenRocksDbStore(s.deps.data_dir, s.clock(),
                                           {.sync = s.deps.sync_writes}));
@@ -417,16 +462,15 @@ base::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(ClusterSpec spec,
                                                          ClusterDeps deps) {
   RETURN_IF_ERROR(CheckDeps(deps));
   RETURN_IF_ERROR(ValidateClusterName(spec.name));
-  if (spec.workers < 0) {
-    return base::InvalidArgumentError("invalid worker count " +
-                                      std::to_string(spec.workers) +
-                                      ": expected 0 or more");
-  }
+  RETURN_IF_ERROR(ValidateSupportedVersion(spec.version));
+  RETURN_IF_ERROR(ValidateRegion(spec.region));
+  RETURN_IF_ERROR(ValidateWorkerCount(spec.workers));
   if (spec.flavor.empty()) spec.flavor = DefaultFlavor(spec.infrastructure);
   ASSIGN_OR_RETURN(Flavor flavor, FindFlavor(spec.flavor, spec.infrastructure));
   if (spec.zone.empty()) {
     spec.zone = DefaultZone(spec.region, spec.infrastructure);
   }
+  RETURN_IF_ERROR(ValidateZone(spec.zone));
 
   auto state = std::make_unique<State>();
   State& s = *state;

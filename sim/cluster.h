@@ -35,9 +35,11 @@
 //    disks are encrypted by the provider). Data Shield needs an SGX-capable
 //    classic bare metal worker.
 //
-// Every state change is written to "cluster.json" in the cluster's data
-// directory, timers included, so Open can restore a cluster in a later
-// process.
+// The state, pending timers included, is kept in "cluster.json" in the
+// cluster's data directory, so Open can restore a cluster in a later
+// process. A call that changes the state writes the file before it returns.
+// A change made by a timer is written by Flush, which the owner calls after
+// moving the clock, or by the destructor.
 //
 // Thread-safe. Timers run on the thread that advances the clock. The
 // cluster must not be destroyed while another thread advances the clock.
@@ -84,6 +86,15 @@ struct ClusterSpec {
   // "us-south-1" (VPC).
   std::string zone;
 };
+
+// The model's maximum number of workers per cluster. Each classic worker
+// keeps a LUKS key Secret that is written, and rewritten on reloads, through
+// the Kubernetes API.
+inline constexpr int kMaxWorkers = 100;
+
+// The regions that the model offers, in alphabetical order.
+inline constexpr std::string_view kRegions[] = {
+    "au-syd", "eu-de", "eu-gb", "jp-tok", "us-east", "us-south"};
 
 // The master's condition, as `ks cluster get` shows it.
 enum class MasterState {
@@ -161,8 +172,10 @@ struct Worker {
 class Cluster {
  public:
   // Creates the cluster with its store, the namespaces of a new cluster and
-  // spec.workers workers. Fails with kInvalidArgument for a flavor that the
-  // infrastructure does not offer or a negative worker count.
+  // spec.workers workers. Fails with kInvalidArgument for an invalid name,
+  // a version that ValidateSupportedVersion rejects, a region not in
+  // kRegions, an invalid zone, a flavor that the infrastructure does not
+  // offer, or a worker count below 0 or above kMaxWorkers.
   static base::StatusOr<std::unique_ptr<Cluster>> Create(ClusterSpec spec,
                                                          ClusterDeps deps);
   // Restores the cluster stored in deps.data_dir by an earlier Create, with
@@ -247,9 +260,10 @@ class Cluster {
   // Fails with kNotFound for an unknown worker id.
   base::StatusOr<Worker> GetWorker(const std::string& worker_id) const;
   // Adds `count` workers of `flavor` (empty: the default flavor). Fails
-  // with kInvalidArgument for a flavor of another infrastructure or count
-  // < 1, and with the master's connection error while it is unusable and
-  // the workers are classic (their LUKS Secrets cannot be written).
+  // with kInvalidArgument for a flavor of another infrastructure, count
+  // < 1 or more than kMaxWorkers workers in all, and with the master's
+  // connection error while it is unusable and the workers are classic
+  // (their LUKS Secrets cannot be written).
   base::StatusOr<std::vector<Worker>> AddWorkers(const std::string& flavor,
                                                  int count);
   // Reloads a worker: reimages it for some virtual minutes and, on classic,
@@ -328,6 +342,10 @@ class Cluster {
 
   // The directory of the cluster's store and state file.
   const std::string& data_dir() const;
+  // Writes cluster.json if timers changed the state since it was last
+  // written; does nothing otherwise. Fails with kDataLoss when the write
+  // fails, and the next Flush tries again.
+  base::Status Flush();
   // Writes a copy of the cluster (store, state and pending timers) to the
   // new directory `dir`, which Open can restore. Fails with kAlreadyExists
   // when `dir` exists and with the store's error.

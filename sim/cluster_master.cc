@@ -89,6 +89,7 @@ std::string Cluster::HealthMessage() const {
 
 base::Status Cluster::UpdateMaster(const Version& target) {
   State& s = *state_;
+  RETURN_IF_ERROR(ValidateSupportedVersion(target));
   base::Duration duration =
       minutes(kMinUpdateMinutes + s.deps.random->Uniform(kUpdateJitterMinutes));
   std::string from;

@@ -94,6 +94,9 @@ struct Cluster::State {
   bool data_shield = false;                        // guarded by mu
   std::map<std::string, PendingTimer> timers;      // guarded by mu
   uint64_t change_seq = 0;                         // guarded by mu
+  // Set when a timer changed the state after the last write of
+  // cluster.json; Flush writes it then.
+  bool unsaved = false;  // guarded by mu
 
   std::mutex save_mu;
   uint64_t saved_seq = 0;  // guarded by save_mu
@@ -129,6 +132,12 @@ struct Cluster::State {
 
   // Writes cluster.json. Logs and returns a kDataLoss error on failure.
   base::Status Persist();
+  // Marks the state as changed by a timer. The root key check alone fires
+  // every 5 virtual minutes, so a long advance fires thousands of timers,
+  // and the write waits for Flush (after the advance) or the destructor.
+  void MarkUnsaved();
+  // Writes cluster.json if a timer changed the state since the last write.
+  base::Status Flush();
   // The stored form of the state. REQUIRES: mu held.
   Json ToJsonLocked() const;
 

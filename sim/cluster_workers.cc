@@ -82,10 +82,17 @@ base::Status Cluster::State::WriteLuksSecret(const std::string& worker_id,
 base::StatusOr<std::vector<Worker>> Cluster::AddWorkers(
     const std::string& flavor_name, int count) {
   State& s = *state_;
-  if (count < 1) {
-    return base::InvalidArgumentError("invalid worker count " +
-                                      std::to_string(count) +
-                                      ": expected 1 or more");
+  int existing;
+  {
+    std::lock_guard lock(s.mu);
+    existing = static_cast<int>(s.workers.size());
+  }
+  if (count < 1 || count > kMaxWorkers - existing) {
+    return base::InvalidArgumentError(
+        "invalid worker count " + std::to_string(count) + ": cluster " +
+        s.spec.name + " has " + std::to_string(existing) +
+        " workers, so expected 1 to " + std::to_string(kMaxWorkers - existing) +
+        " more (at most " + std::to_string(kMaxWorkers) + " in all)");
   }
   ASSIGN_OR_RETURN(
       Flavor flavor,

@@ -5,9 +5,11 @@
 // changes nothing.
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <expected>
 
 #include "base/http.h"
+#include "sim/names.h"
 #include "sim/sandbox_internal.h"
 
 namespace sim {
@@ -23,13 +25,72 @@ ApiResponse JsonResponse(int status, const json& body) {
   return response;
 }
 
-ApiResponse ErrorResponse(const base::Status& status) {
-  int http_status = base::HttpStatusForCode(status.code());
+// An error with the HTTP status of its code, unless `http_status` is set.
+ApiResponse ErrorResponse(const base::Status& status, int http_status = 0) {
+  if (http_status == 0) http_status = base::HttpStatusForCode(status.code());
   json error = {{"code", http_status},
                 {"status", std::string(base::CodeName(status.code()))},
                 {"message", status.message()}};
   if (!status.reason().empty()) error["reason"] = status.reason();
   return JsonResponse(http_status, {{"error", error}});
+}
+
+// The control API's routes: the path segments after /v1 ("*" matches any
+// one segment) and the methods each one serves.
+struct Route {
+  std::vector<std::string_view> pattern;
+  std::string_view methods;  // for the Allow header, e.g. "GET, POST"
+};
+
+const std::vector<Route>& Routes() {
+  static const std::vector<Route> kRoutes = {
+      {{}, "GET"},
+      {{"clock"}, "GET, POST"},
+      {{"ks"}, "POST"},
+      {{"events"}, "GET"},
+      {{"snapshots"}, "GET, POST"},
+      {{"snapshots", "*"}, "DELETE"},
+      {{"snapshots", "*", "restore"}, "POST"},
+      {{"kms", "faults"}, "GET, POST, DELETE"},
+      {{"kms", "faults", "*"}, "DELETE"},
+      {{"kms", "calls"}, "GET"},
+      {{"kms", "instances"}, "GET, POST"},
+      {{"kms", "instances", "*", "keys"}, "GET, POST"},
+      {{"kms", "instances", "*", "keys", "*"}, "GET"},
+      {{"kms", "instances", "*", "keys", "*", "*"}, "POST"},
+      {{"clusters"}, "GET, POST"},
+      {{"clusters", "*"}, "GET"},
+      {{"clusters", "*", "kms"}, "POST"},
+      {{"clusters", "*", "rewrite-secrets"}, "POST"},
+      {{"clusters", "*", "unusable-master"}, "PUT, POST"},
+  };
+  return kRoutes;
+}
+
+// Returns the methods of the route that `segments` (after /v1) names, or
+// nullopt when no route matches.
+std::optional<std::string_view> AllowedMethods(
+    const std::vector<std::string>& segments) {
+  for (const Route& route : Routes()) {
+    if (route.pattern.size() != segments.size()) continue;
+    bool matches = true;
+    for (size_t i = 0; i < segments.size() && matches; ++i) {
+      matches = route.pattern[i] == "*" || route.pattern[i] == segments[i];
+    }
+    if (matches) return route.methods;
+  }
+  return std::nullopt;
+}
+
+bool Allows(std::string_view methods, const std::string& method) {
+  size_t start = 0;
+  while (start < methods.size()) {
+    size_t comma = methods.find(", ", start);
+    if (comma == std::string_view::npos) comma = methods.size();
+    if (methods.substr(start, comma - start) == method) return true;
+    start = comma + 2;
+  }
+  return false;
 }
 
 // Parses a JSON object body whose fields are all in `allowed`; an empty
@@ -76,6 +137,9 @@ base::StatusOr<std::string> StringField(const json& body,
         "invalid field \"" + name + "\": " + it->dump() +
         " is not a non-empty string, e.g. " + example);
   }
+  // Names and values are echoed in tables, logs and recorded scenarios.
+  RETURN_IF_ERROR(RejectControlCharacters("field \"" + name + "\"",
+                                          it->get<std::string>()));
   return it->get<std::string>();
 }
 
@@ -154,6 +218,15 @@ base::StatusOr<kms::Key> FindKey(Environment& env,
 
 }  // namespace
 
+ApiResponse ControlBodyTooLarge() {
+  return ErrorResponse(
+      base::Status(base::Code::kResourceExhausted,
+                   "request body too large: the limit is " +
+                       std::to_string(apiserver::kMaxApiRequestBodyBytes) +
+                       " bytes (3 MiB)"),
+      413);
+}
+
 ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
   std::expected<base::RequestTarget, base::RequestTargetError> route =
       base::ParseRequestTarget(request.target);
@@ -170,10 +243,40 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
         "; the routes start with /v1 (GET /v1 shows the sandbox)"));
   }
   s.erase(s.begin());
+  std::optional<std::string_view> methods = AllowedMethods(s);
+  if (!methods) {
+    return ErrorResponse(base::NotFoundError(
+        "no control API route " + request.target +
+        "; see the README's Sandbox section for the routes"));
+  }
+  if (!Allows(*methods, method)) {
+    // "GET, PUT, POST" reads "GET, PUT or POST" in the message.
+    std::string choices(*methods);
+    if (size_t last = choices.rfind(", "); last != std::string::npos) {
+      choices.replace(last, 2, " or ");
+    }
+    ApiResponse response =
+        ErrorResponse(base::Status(base::Code::kUnimplemented,
+                                   "method " + method + " is not allowed on " +
+                                       request.target + "; use " + choices),
+                      405);
+    response.headers.emplace_back("Allow", std::string(*methods));
+    return response;
+  }
 
-  // Snapshots replace the runtime, so they hold the lock exclusively.
+  // Snapshots replace the runtime, so they hold the lock exclusively. That
+  // waits for every request in progress, so they are rejected while a clock
+  // advance runs rather than take a server thread until it ends.
   if (!s.empty() && s[0] == "snapshots" && method != "GET") {
+    if (advancing) {
+      return ErrorResponse(base::AbortedError(
+          "a clock advance is running; wait until it finishes (GET /v1/clock "
+          "shows the clock moving) and try again"));
+    }
     std::unique_lock lock(runtime_mu);
+    if (stop_requested) {
+      return ErrorResponse(base::UnavailableError("the sandbox is stopping"));
+    }
     base::Status done;
     json result;
     if (s.size() == 1 && method == "POST") {
@@ -186,10 +289,14 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
       result = {{"name", *name}, {"saved", true}};
       if (done.ok() && recorder) recorder->Snapshot(*name);
     } else if (s.size() == 3 && s[2] == "restore" && method == "POST") {
+      base::StatusOr<json> body = ParseBody(request, {});
+      if (!body.ok()) return ErrorResponse(body.status());
       done = Restore(s[1]);
       result = {{"name", s[1]}, {"restored", true}};
       if (done.ok() && recorder) recorder->Restore(s[1]);
     } else if (s.size() == 2 && method == "DELETE") {
+      base::StatusOr<json> body = ParseBody(request, {});
+      if (!body.ok()) return ErrorResponse(body.status());
       done = DeleteSnapshot(s[1]);
       result = {{"name", s[1]}, {"deleted", true}};
     } else {
@@ -319,7 +426,16 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
   if (s[0] == "events" && s.size() == 1 && method == "GET") {
     uint64_t since = 0;
     if (route->query.contains("since")) {
-      since = std::strtoull(route->query["since"].c_str(), nullptr, 10);
+      const std::string& text = route->query["since"];
+      auto [end, error] =
+          std::from_chars(text.data(), text.data() + text.size(), since);
+      if (text.empty() || error != std::errc() ||
+          end != text.data() + text.size()) {
+        return ErrorResponse(base::InvalidArgumentError(
+            "invalid query parameter since=" + QuoteForMessage(text) +
+            ": expected the sequence number of an event (0 or more), as in "
+            "GET /v1/events?since=12"));
+      }
     }
     std::string watch = route->query["watch"];
     if (watch == "true" || watch == "1") {
@@ -399,6 +515,9 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
       base::StatusOr<std::string> name =
           StringField(*body, "name", true, "\"kp\"");
       if (!name.ok()) return ErrorResponse(name.status());
+      if (base::Status valid = ValidateInstanceName(*name); !valid.ok()) {
+        return ErrorResponse(valid);
+      }
       base::StatusOr<std::string> type_text =
           StringField(*body, "type", false, "\"key-protect\"");
       if (!type_text.ok()) return ErrorResponse(type_text.status());
@@ -434,6 +553,9 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
       base::StatusOr<std::string> name =
           StringField(*body, "name", true, "\"root-key-1\"");
       if (!name.ok()) return ErrorResponse(name.status());
+      if (base::Status valid = ValidateKeyName(*name); !valid.ok()) {
+        return ErrorResponse(valid);
+      }
       kms::CreateKeyRequest create;
       create.name = *name;
       auto root = body->find("root");
@@ -531,8 +653,9 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
         item["unusableMaster"] =
             apiserver::ServeModeName(master->unusable_mode);
         if (master->etcd) {
-          item["etcdURL"] = "http://" + options.address + ":" +
-                            std::to_string(master->etcd->port());
+          item["etcdURL"] =
+              "http://" +
+              base::JoinHostPort(options.address, master->etcd->port());
         }
       }
       return item;
@@ -573,12 +696,15 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
       }
       auto workers = body->find("workers");
       if (workers != body->end()) {
-        if (!workers->is_number_integer() || workers->get<int>() < 0) {
+        // A negative integer is number_integer but not number_unsigned.
+        if (!workers->is_number_unsigned() ||
+            workers->get<uint64_t>() > static_cast<uint64_t>(kMaxWorkers)) {
           return ErrorResponse(base::InvalidArgumentError(
               "invalid field \"workers\": " + workers->dump() +
-              " is not a worker count of 0 or more"));
+              " is not a worker count from 0 to " +
+              std::to_string(kMaxWorkers)));
         }
-        spec.workers = workers->get<int>();
+        spec.workers = static_cast<int>(workers->get<uint64_t>());
       }
       for (auto [field, target] :
            {std::pair{"region", &spec.region},

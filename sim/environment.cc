@@ -26,13 +26,11 @@ base::StatusOr<std::unique_ptr<Environment>> Environment::Open(
   if (options.data_dir.empty()) {
     return base::InvalidArgumentError("environment needs a data directory");
   }
+  // The directory contains the KMS's key material, the clusters' tokens and
+  // their Secrets.
+  RETURN_IF_ERROR(CreatePrivateDirectory(options.data_dir));
+  RETURN_IF_ERROR(CreatePrivateDirectory(options.data_dir + "/clusters"));
   std::error_code ec;
-  fs::create_directories(options.data_dir + "/clusters", ec);
-  if (ec) {
-    return base::FailedPreconditionError("cannot create data directory " +
-                                         options.data_dir + ": " +
-                                         ec.message());
-  }
   std::unique_ptr<Environment> env(
       new Environment(clock, random, std::move(options)));
   const std::string& dir = env->options_.data_dir;
@@ -152,6 +150,15 @@ std::vector<Cluster*> Environment::Clusters() const {
   return out;
 }
 
+base::Status Environment::Flush() const {
+  base::Status first;
+  for (Cluster* cluster : Clusters()) {
+    base::Status flushed = cluster->Flush();
+    if (first.ok()) first = flushed;
+  }
+  return first;
+}
+
 }  // namespace sim
 
 namespace sim {
@@ -162,11 +169,7 @@ base::Status Environment::Checkpoint(const std::string& dir) const {
     return base::AlreadyExistsError("checkpoint directory " + dir +
                                     " exists; choose a new directory");
   }
-  fs::create_directories(dir + "/clusters", ec);
-  if (ec) {
-    return base::FailedPreconditionError("cannot create checkpoint directory " +
-                                         dir + ": " + ec.message());
-  }
+  RETURN_IF_ERROR(CreatePrivateDirectory(dir + "/clusters"));
   RETURN_IF_ERROR(WriteJsonFile(dir + "/account.json", account_->ToJson()));
   RETURN_IF_ERROR(kms_->SaveCopy(dir + "/kms"));
   std::lock_guard lock(mu_);

@@ -77,6 +77,10 @@ class Environment {
   // Clusters by creation time, and by name among those created at the same
   // instant.
   std::vector<Cluster*> Clusters() const;
+  // Writes the state that timers changed to each cluster's cluster.json
+  // (Cluster::Flush); call it after moving the clock. Returns the first
+  // error and still flushes the other clusters.
+  base::Status Flush() const;
 
   // Writes a copy of the whole environment (account, KMS, every cluster's
   // store and state, pending timers included) to the new directory `dir`,

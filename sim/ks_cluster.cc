@@ -1,7 +1,5 @@
 // `ks cluster ...`, `ks worker ...` and `ks data-shield ...`.
-#include <filesystem>
-#include <fstream>
-
+#include "sim/json_file.h"
 #include "sim/ks_internal.h"
 
 namespace sim::ks {
@@ -144,17 +142,14 @@ base::Status WriteKubeconfig(Context& ctx, const std::string& name) {
     return base::UnavailableError(config.status().message() + hint);
   }
 
+  // The kubeconfig contains the cluster's bearer token.
   std::string dir = ctx.host.KubeconfigDir();
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
   std::string path = dir + "/" + cluster->spec().name + ".yaml";
-  std::ofstream file(path, std::ios::trunc);
-  file << *config;
-  file.close();
-  if (ec || !file) {
-    return base::FailedPreconditionError("failed to write kubeconfig " + path +
-                                         "; check that " + dir +
-                                         " is writable");
+  base::Status written = CreatePrivateDirectory(dir);
+  if (written.ok()) written = WritePrivateFile(path, *config);
+  if (!written.ok()) {
+    return base::FailedPreconditionError(written.message() + "; check that " +
+                                         dir + " is writable");
   }
 
   if (ctx.json_output) {

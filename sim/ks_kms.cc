@@ -1,5 +1,6 @@
 // `ks kms ...` and `ks api-key ...`.
 #include "sim/ks_internal.h"
+#include "sim/names.h"
 
 namespace sim::ks {
 namespace {
@@ -182,6 +183,7 @@ base::Status CreateKey(Context& ctx, const CreateKeyFlags& flags) {
   ASSIGN_OR_RETURN(kms::Instance instance,
                    FindInstance(ctx, flags.instance_id, std::nullopt,
                                 ServiceRole::kWriter, "create keys"));
+  RETURN_IF_ERROR(ValidateKeyName(flags.name));
   kms::CreateKeyRequest request;
   request.name = flags.name;
   request.extractable = flags.standard;
@@ -261,6 +263,7 @@ void AddInstanceCommands(CLI::App& kms_group, Commands& commands) {
               " cannot create KMS instances: it needs the Editor platform "
               "role on all KMS instances");
         }
+        RETURN_IF_ERROR(ValidateInstanceName(*name));
         ASSIGN_OR_RETURN(kms::Instance created,
                          ctx.env->kms().CreateInstance(
                              *name, *kms::ParseInstanceType(*type)));

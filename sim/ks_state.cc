@@ -34,14 +34,9 @@ StateDirHost::~StateDirHost() {
 }
 
 base::Status StateDirHost::Lock(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return base::FailedPreconditionError("cannot create state directory " +
-                                         dir + ": " + ec.message());
-  }
+  RETURN_IF_ERROR(CreatePrivateDirectory(dir));
   std::string path = dir + "/.lock";
-  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd_ < 0) {
     return base::FailedPreconditionError("cannot open lock file " + path);
   }

@@ -2,15 +2,22 @@
 // the servers of each runtime, master availability, events and snapshots.
 #include "sim/sandbox.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 
 #include "base/crypto.h"
+#include "base/http.h"
 #include "sim/json_file.h"
+#include "sim/names.h"
 #include "sim/sandbox_internal.h"
 
 namespace sim {
@@ -26,6 +33,11 @@ constexpr size_t kRecentEvents = 1000;
 // How often the driver moves a real clock; Now() lags the wall clock by at
 // most this much (times the speed).
 constexpr auto kDriverTick = std::chrono::milliseconds(20);
+// An advance moves the clock in steps of this much virtual time and checks
+// between steps whether the sandbox is stopping. A step fires 60 KMS polls
+// per API server and 12 root key checks per cluster, which took about
+// 0.1 ms per cluster on a 2-core machine.
+constexpr base::Duration kAdvanceStep = std::chrono::hours(1);
 
 // Kubernetes serves these paths to anonymous clients too.
 bool IsPublicPath(const std::string& target) {
@@ -60,9 +72,9 @@ std::string HexToken(base::Random& random) {
 }
 
 base::Status CopyTree(const std::string& from, const std::string& to) {
+  RETURN_IF_ERROR(CreatePrivateDirectory(to));
   std::error_code ec;
-  fs::create_directories(to, ec);
-  if (!ec) {
+  {
     fs::copy(from, to,
              fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
   }
@@ -75,12 +87,30 @@ base::Status CopyTree(const std::string& from, const std::string& to) {
 
 }  // namespace
 
+base::Status ValidateLoopbackAddress(const std::string& address) {
+  in_addr v4{};
+  in6_addr v6{};
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+    if ((ntohl(v4.s_addr) >> 24) == 127) return base::OkStatus();
+  } else if (::inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return base::OkStatus();
+  } else {
+    return base::InvalidArgumentError(
+        "invalid address " + QuoteForMessage(address) +
+        ": expected a loopback IP address such as 127.0.0.1 or ::1, not a "
+        "host name");
+  }
+  return base::InvalidArgumentError(
+      "invalid address " + address +
+      ": the sandbox listens on loopback only (127.0.0.0/8 or ::1)");
+}
+
 base::Status ValidateSnapshotName(const std::string& name) {
   static const std::regex kPattern(R"([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
   if (std::regex_match(name, kPattern)) return base::OkStatus();
   return base::InvalidArgumentError(
-      "invalid snapshot name \"" + name +
-      "\": use 1 to 64 letters, digits, '.', '_' or '-', starting with a "
+      "invalid snapshot name " + QuoteForMessage(name) +
+      ": use 1 to 64 letters, digits, '.', '_' or '-', starting with a "
       "letter or digit");
 }
 
@@ -98,10 +128,26 @@ base::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Start(
 }
 
 base::Status Sandbox::Impl::Open() {
+  RETURN_IF_ERROR(ValidateOptions());
+  state_dir = options.data_dir + "/state";
+  snapshot_dir = options.data_dir + "/snapshots";
+  std::error_code ec;
+  const bool existed = fs::exists(options.data_dir, ec);
+  // Only the owner may read the tokens, keys and Secrets in there.
+  RETURN_IF_ERROR(CreatePrivateDirectory(options.data_dir));
+  RETURN_IF_ERROR(LockDataDir());
+  const bool fresh = !fs::exists(options.data_dir + "/sandbox.json", ec);
+  base::Status started = Serve(fresh);
+  if (!started.ok()) AbandonStart(fresh, existed);
+  return started;
+}
+
+base::Status Sandbox::Impl::ValidateOptions() const {
   if (options.data_dir.empty()) {
     return base::InvalidArgumentError(
         "missing data directory: pass --data-dir DIR");
   }
+  RETURN_IF_ERROR(ValidateLoopbackAddress(options.address));
   if (options.clock && *options.clock != "simulated" &&
       *options.clock != "real") {
     return base::InvalidArgumentError("invalid clock \"" + *options.clock +
@@ -112,23 +158,87 @@ base::Status Sandbox::Impl::Open() {
         "invalid clock speed " + std::to_string(*options.speed) +
         ": expected a number of virtual seconds per real second above 0");
   }
-  state_dir = options.data_dir + "/state";
-  snapshot_dir = options.data_dir + "/snapshots";
-  std::error_code ec;
-  fs::create_directories(state_dir, ec);
-  fs::create_directories(snapshot_dir, ec);
-  if (ec) {
-    return base::FailedPreconditionError("cannot create data directory " +
-                                         options.data_dir + ": " +
-                                         ec.message());
+  if (options.default_workers < 0 || options.default_workers > kMaxWorkers) {
+    return base::InvalidArgumentError(
+        "invalid worker count " + std::to_string(options.default_workers) +
+        " for the default cluster: expected 0 to " +
+        std::to_string(kMaxWorkers));
   }
+  return base::OkStatus();
+}
+
+base::Status Sandbox::Impl::LockDataDir() {
+  const std::string path = options.data_dir + "/sandbox.lock";
+  lock_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) {
+    return base::FailedPreconditionError("failed to open " + path + ": " +
+                                         std::strerror(errno));
+  }
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    // The process that holds the lock wrote its id into the file.
+    char text[32] = {};
+    ssize_t n = ::pread(lock_fd, text, sizeof text - 1, 0);
+    std::string pid = n > 0 ? std::string(text, static_cast<size_t>(n)) : "";
+    pid.erase(pid.find_last_not_of(" \n") + 1);
+    ::close(lock_fd);
+    lock_fd = -1;
+    return base::FailedPreconditionError(
+        "data directory " + options.data_dir +
+        " is in use by another sim serve" +
+        (pid.empty() ? "" : " (PID " + pid + ")") +
+        "; stop it first, or pass another --data-dir");
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd, 0) != 0 ||
+      ::pwrite(lock_fd, pid.data(), pid.size(), 0) !=
+          static_cast<ssize_t>(pid.size())) {
+    spdlog::warn("sandbox: failed to write the process id to {}: {}", path,
+                 std::strerror(errno));
+  }
+  return base::OkStatus();
+}
+
+void Sandbox::Impl::UnlockDataDir() {
+  if (lock_fd < 0) return;
+  ::close(lock_fd);  // releases the flock
+  lock_fd = -1;
+}
+
+void Sandbox::Impl::AbandonStart(bool fresh, bool existed) {
+  if (control) control->Stop();
+  {
+    std::unique_lock lock(runtime_mu);
+    StopRuntime(/*save=*/!fresh);
+  }
+  UnlockDataDir();
+  if (!fresh) return;
+  // A later start on the directory must find it as new, so this start
+  // removes what it created.
+  std::error_code ec;
+  if (!existed) {
+    fs::remove_all(options.data_dir, ec);
+  } else {
+    for (const char* name : {"state", "snapshots", "kubeconfigs", "kubeconfig",
+                             "sandbox.json", "sandbox.lock"}) {
+      fs::remove_all(options.data_dir + "/" + name, ec);
+    }
+  }
+  if (ec) {
+    spdlog::error(
+        "sandbox: failed to remove what the failed start created "
+        "in {}: {}",
+        options.data_dir, ec.message());
+  }
+}
+
+base::Status Sandbox::Impl::Serve(bool fresh) {
+  RETURN_IF_ERROR(CreatePrivateDirectory(state_dir));
+  RETURN_IF_ERROR(CreatePrivateDirectory(snapshot_dir));
 
   // Settings of an earlier run win over defaults, and flags over both.
-  const std::string stored_path = options.data_dir + "/sandbox.json";
   json stored = json::object();
-  const bool fresh = !fs::exists(stored_path);
   if (!fresh) {
-    ASSIGN_OR_RETURN(stored, ReadJsonFile(stored_path));
+    ASSIGN_OR_RETURN(stored, ReadJsonFile(options.data_dir + "/sandbox.json"));
   }
   json clock = stored.value("clock", json::object());
   real_clock = options.clock.value_or(clock.value("mode", "real")) == "real";
@@ -171,22 +281,16 @@ base::Status Sandbox::Impl::Open() {
     ClusterSpec spec;
     spec.name = kDefaultCluster;
     spec.version = *Version::Parse(kDefaultVersion);
+    spec.workers = options.default_workers;
     wanted.push_back(spec);
   }
+  // On failure, Open stops what runs and removes what a first start made.
   for (ClusterSpec& spec : wanted) {
     if (rt.env->FindCluster(spec.name).ok()) continue;
-    base::StatusOr<Cluster*> created =
-        rt.env->CreateCluster(spec, rt.env->account().owner());
-    if (!created.ok()) {
-      (void)AttachMasters(rt);
-      StopRuntime();
-      return created.status();
-    }
+    RETURN_IF_ERROR(
+        rt.env->CreateCluster(spec, rt.env->account().owner()).status());
   }
-  if (base::Status attached = AttachMasters(rt); !attached.ok()) {
-    StopRuntime();
-    return attached;
-  }
+  RETURN_IF_ERROR(AttachMasters(rt));
 
   uint16_t control_port = options.control_port;
   if (control_port == 0) {
@@ -195,9 +299,11 @@ base::Status Sandbox::Impl::Open() {
   apiserver::HttpServerOptions control_options;
   control_options.address = options.address;
   control_options.port = control_port;
-  control_options.threads = 2;
+  // One thread may run a long clock advance while the others serve.
+  control_options.threads = 4;
   control_options.tls = false;
   control_options.idle_timeout = std::chrono::seconds(300);
+  control_options.body_too_large = ControlBodyTooLarge;
   base::StatusOr<std::unique_ptr<apiserver::HttpServer>> server =
       apiserver::HttpServer::Start(
           [this](const apiserver::ApiRequest& request) {
@@ -205,7 +311,6 @@ base::Status Sandbox::Impl::Open() {
           },
           *rt.clock, random, control_options);
   if (!server.ok()) {
-    StopRuntime();
     return base::UnavailableError(
         "cannot start the control API: " + server.status().message() +
         "; pass another --control-port");
@@ -214,11 +319,7 @@ base::Status Sandbox::Impl::Open() {
 
   if (!options.record_path.empty()) {
     recorder = std::make_unique<Recorder>(options.record_path);
-    if (base::Status begun = recorder->Begin(*rt.env); !begun.ok()) {
-      control->Stop();
-      StopRuntime();
-      return begun;
-    }
+    RETURN_IF_ERROR(recorder->Begin(*rt.env));
   }
   RETURN_IF_ERROR(SaveState(rt));
   RETURN_IF_ERROR(WriteKubeconfig(rt));
@@ -293,11 +394,11 @@ base::Status Sandbox::Impl::StartRuntime(base::Time now) {
   return base::OkStatus();
 }
 
-base::Time Sandbox::Impl::StopRuntime() {
+base::Time Sandbox::Impl::StopRuntime(bool save) {
   if (!runtime) return base_virtual;
   Runtime& rt = *runtime;
   base::Time now = rt.clock->Now();
-  (void)SaveState(rt);
+  if (save) (void)SaveState(rt);
   for (const std::shared_ptr<Master>& master : rt.Masters()) {
     master->api->Stop();
     master->etcd.reset();
@@ -340,7 +441,7 @@ std::string Sandbox::Impl::OpenMaster(Runtime& rt, const std::string& name,
   }
   master->api = std::move(*server);
   std::string endpoint =
-      options.address + ":" + std::to_string(master->api->port());
+      base::JoinHostPort(options.address, master->api->port());
   std::lock_guard lock(rt.masters_mu);
   rt.masters[name] = std::move(master);
   return endpoint;
@@ -470,23 +571,11 @@ base::Status Sandbox::Impl::WriteKubeconfig(Runtime& rt) {
       "contexts:" + (contexts.empty() ? " []\n" : "\n" + contexts) +
       "current-context: \"" + current +
       "\"\nusers:" + (users.empty() ? " []\n" : "\n" + users);
-  std::string path = options.data_dir + "/kubeconfig";
-  std::string temporary = path + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::trunc);
-    file << text;
-    if (!file) {
-      return base::FailedPreconditionError("failed to write " + temporary +
-                                           "; check that " + options.data_dir +
-                                           " is writable");
-    }
-  }
-  ::chmod(temporary.c_str(), 0600);
-  std::error_code ec;
-  fs::rename(temporary, path, ec);
-  if (ec) {
-    return base::FailedPreconditionError("failed to write " + path + ": " +
-                                         ec.message());
+  base::Status written =
+      WritePrivateFile(options.data_dir + "/kubeconfig", text);
+  if (!written.ok()) {
+    return base::FailedPreconditionError(written.message() + "; check that " +
+                                         options.data_dir + " is writable");
   }
   return base::OkStatus();
 }
@@ -507,10 +596,7 @@ base::Status Sandbox::Impl::SaveState(Runtime& rt) {
       {"kms",
        {{"port", kms_port}, {"token", kms_token}, {"api_key", kms_api_key}}},
       {"cluster_ports", ports}};
-  std::string path = options.data_dir + "/sandbox.json";
-  RETURN_IF_ERROR(WriteJsonFile(path, state));
-  ::chmod(path.c_str(), 0600);
-  return base::OkStatus();
+  return WriteJsonFile(options.data_dir + "/sandbox.json", state);
 }
 
 // --- clock ---
@@ -521,6 +607,19 @@ base::Status Sandbox::Impl::Advance(Runtime& rt, base::Duration delta) {
         "invalid advance of " + base::FormatDuration(delta) +
         ": the clock only moves forward; restore a snapshot to go back");
   }
+  if (delta > kMaxAdvance) {
+    return base::InvalidArgumentError(
+        "invalid advance of " + base::FormatDuration(delta) +
+        ": the maximum per request is " + base::FormatDuration(kMaxAdvance) +
+        "; advance in several requests");
+  }
+  if (advancing.exchange(true)) {
+    return base::AbortedError(
+        "another clock advance is running; wait until it finishes (GET "
+        "/v1/clock shows the clock moving) and try again");
+  }
+  base::Time before = rt.clock->Now();
+  base::Status moved;
   {
     std::lock_guard lock(advance_mu);
     if (real_clock) {
@@ -529,12 +628,36 @@ base::Status Sandbox::Impl::Advance(Runtime& rt, base::Duration delta) {
       base::Time target =
           base_virtual +
           std::chrono::duration_cast<base::Duration>(elapsed * speed);
-      rt.clock->AdvanceTo(std::max(target, rt.clock->Now()));
+      moved = MoveClockTo(rt, std::max(target, rt.clock->Now()));
     } else {
-      rt.clock->Advance(delta);
+      moved = MoveClockTo(rt, before + delta);
     }
   }
+  advancing = false;
   RefreshModes(rt);
+  // A replay of the recording must move the clock as far as it really
+  // moved; the caller records only a completed advance.
+  base::Time after = rt.clock->Now();
+  if (!moved.ok() && recorder && after > before) {
+    recorder->Step({{"advance", base::FormatDuration(after - before)}});
+  }
+  base::Status flushed = rt.env->Flush();
+  return moved.ok() ? flushed : moved;
+}
+
+base::Status Sandbox::Impl::MoveClockTo(Runtime& rt, base::Time target) {
+  while (rt.clock->Now() < target) {
+    if (stop_requested) {
+      spdlog::info("sandbox: stopped a clock advance at {}, before {}",
+                   base::FormatRfc3339(rt.clock->Now()),
+                   base::FormatRfc3339(target));
+      return base::UnavailableError(
+          "the sandbox is stopping, so the clock advance stopped at " +
+          base::FormatRfc3339(rt.clock->Now()) + " before reaching " +
+          base::FormatRfc3339(target));
+    }
+    rt.clock->AdvanceTo(std::min(target, rt.clock->Now() + kAdvanceStep));
+  }
   return base::OkStatus();
 }
 
@@ -567,7 +690,10 @@ void Sandbox::Impl::RunDriver() {
           base::Time target =
               base_virtual +
               std::chrono::duration_cast<base::Duration>(elapsed * speed);
-          if (target > runtime->clock->Now()) runtime->clock->AdvanceTo(target);
+          // Stops early only when the sandbox is stopping.
+          (void)MoveClockTo(*runtime, target);
+          // A failed write is logged, and the next flush tries again.
+          (void)runtime->env->Flush();
         }
         RefreshModes(*runtime);
       }
@@ -705,7 +831,7 @@ SandboxInfo Sandbox::Impl::InfoLocked(Runtime& rt) {
   info.data_dir = options.data_dir;
   info.control_url = control ? control->url() : "";
   info.kms_url =
-      "http://" + options.address + ":" + std::to_string(rt.kms_server->port());
+      "http://" + base::JoinHostPort(options.address, rt.kms_server->port());
   info.kms_token = kms_token;
   info.kms_api_key = kms_api_key;
   info.kubeconfig = options.data_dir + "/kubeconfig";
@@ -716,8 +842,8 @@ SandboxInfo Sandbox::Impl::InfoLocked(Runtime& rt) {
     item.api_url = "https://" + cluster->master_endpoint();
     if (std::shared_ptr<Master> master = rt.FindMaster(item.name)) {
       if (master->etcd) {
-        item.etcd_url = "http://" + options.address + ":" +
-                        std::to_string(master->etcd->port());
+        item.etcd_url = "http://" + base::JoinHostPort(options.address,
+                                                       master->etcd->port());
       }
     }
     item.token = cluster->api_token();
@@ -755,6 +881,9 @@ std::string Sandbox::Summary() const {
 void Sandbox::Stop() {
   Impl& impl = *impl_;
   std::call_once(impl.stopped, [&impl] {
+    // First, so that a long clock advance on a server thread ends before
+    // the server joins its threads.
+    impl.stop_requested = true;
     {
       std::lock_guard lock(impl.driver_mu);
       impl.stopping = true;
@@ -772,6 +901,7 @@ void Sandbox::Stop() {
       }
       impl.StopRuntime();
     }
+    impl.UnlockDataDir();
     std::lock_guard lock(impl.events_mu);
     for (auto& [id, sink] : impl.event_watchers) sink(std::nullopt);
     impl.event_watchers.clear();

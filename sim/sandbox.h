@@ -30,6 +30,7 @@
 #ifndef SIM_SANDBOX_H_
 #define SIM_SANDBOX_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -56,8 +57,10 @@ struct SandboxOptions {
   std::string start;            // RFC 3339; empty: 2026-01-01T00:00:00Z
   std::string owner = kDefaultOwner;
   // Clusters created at start unless one of the name exists. A new data
-  // directory without any gets one 1.19 classic cluster named "mycluster".
+  // directory without any gets one 1.19 classic cluster named "mycluster",
+  // with `default_workers` workers (0 to kMaxWorkers).
   std::vector<ClusterSpec> clusters;
+  int default_workers = 0;
   // How the API server of an unusable master treats clients.
   apiserver::ServeMode unusable_master = apiserver::ServeMode::kTimeout;
   // When set, the actions taken against the sandbox are written to this
@@ -88,8 +91,11 @@ class Sandbox {
  public:
   // Opens the data directory (creating it when missing), starts every
   // server and writes the kubeconfig. Fails with kInvalidArgument for bad
-  // options, kUnavailable when a port cannot be bound (the message names
-  // the port and what uses it), and with the Environment's errors.
+  // options, kFailedPrecondition when another sandbox uses the directory,
+  // kUnavailable when a port cannot be bound (the message names the port
+  // and what uses it), and with the Environment's errors. A failed start on
+  // a new directory removes what it created, so the next start finds the
+  // directory new.
   static base::StatusOr<std::unique_ptr<Sandbox>> Start(SandboxOptions options);
   ~Sandbox();  // stops
 
@@ -111,12 +117,25 @@ class Sandbox {
   std::unique_ptr<Impl> impl_;
 };
 
+// Returns OK for a loopback IP address, 127.0.0.0/8 or ::1, which are the
+// only addresses a sandbox listens on. Fails with kInvalidArgument for
+// anything else, host names such as localhost included, since a name may
+// resolve to several addresses or to none that the servers can bind.
+base::Status ValidateLoopbackAddress(const std::string& address);
+
+// How long `sim ks` waits for a sandbox by default: for the connection,
+// for sending the request, and for each read of the response.
+inline constexpr std::chrono::milliseconds kDefaultKsTimeout =
+    std::chrono::seconds(60);
+
 // Runs `sim ks` words on the sandbox whose control API is at `control_url`
 // ("http://127.0.0.1:<port>"), printing what the command printed there.
-// Returns the command's exit code, or 1 when the sandbox cannot be reached.
+// Returns the command's exit code, or 1 when the sandbox cannot be reached
+// or does not respond within `timeout` (the error names the timeout).
 int RunKsOnSandbox(const std::string& control_url,
                    const std::vector<std::string>& args, std::ostream& out,
-                   std::ostream& err);
+                   std::ostream& err,
+                   std::chrono::milliseconds timeout = kDefaultKsTimeout);
 
 }  // namespace sim
 

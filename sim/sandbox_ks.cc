@@ -1,8 +1,11 @@
 // `ks` commands on a running sandbox: SandboxKsHost runs them in the
 // sandbox's process on its live environment, and RunKsOnSandbox sends them
 // there from another process through POST /v1/ks.
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -54,7 +57,8 @@ class SandboxKsHost : public KsHost {
   size_t clusters_;
 };
 
-// Splits "http://host:port[/...]" into host and port.
+// Splits "http://host:port[/...]" into host and port; an IPv6 host is in
+// brackets, as in "http://[::1]:8080".
 bool ParseUrl(const std::string& url, std::string& host, std::string& port) {
   const std::string scheme = "http://";
   if (!url.starts_with(scheme)) return false;
@@ -64,14 +68,47 @@ bool ParseUrl(const std::string& url, std::string& host, std::string& port) {
   if (colon == std::string::npos || colon == 0) return false;
   host = rest.substr(0, colon);
   port = rest.substr(colon + 1);
-  return !port.empty();
+  if (host.starts_with('[') && host.ends_with(']')) {
+    host = host.substr(1, host.size() - 2);
+  }
+  return !host.empty() && !port.empty();
+}
+
+// Connects `fd` to `address`, waiting at most `timeout`. Returns 0 or an
+// errno value (ETIMEDOUT when the time ran out).
+int ConnectWithin(int fd, const addrinfo& address,
+                  std::chrono::milliseconds timeout) {
+  int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  int result = 0;
+  if (::connect(fd, address.ai_addr, address.ai_addrlen) != 0) {
+    result = errno;
+    if (result == EINPROGRESS) {
+      pollfd waiting{fd, POLLOUT, 0};
+      int ready;
+      do {
+        ready = ::poll(&waiting, 1, static_cast<int>(timeout.count()));
+      } while (ready < 0 && errno == EINTR);
+      socklen_t size = sizeof result;
+      if (ready == 0) {
+        result = ETIMEDOUT;
+      } else if (ready < 0 ||
+                 ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &result, &size) != 0) {
+        result = errno;
+      }
+    }
+  }
+  ::fcntl(fd, F_SETFL, flags);
+  return result;
 }
 
 // Sends one HTTP/1.1 request with "Connection: close" and returns the
 // status and body. A tiny client, so that `sim ks` needs no HTTP library.
-base::StatusOr<std::pair<int, std::string>> Post(const std::string& url,
-                                                 const std::string& path,
-                                                 const std::string& body) {
+// Connecting, sending and each read of the response wait at most
+// `timeout`.
+base::StatusOr<std::pair<int, std::string>> Post(
+    const std::string& url, const std::string& path, const std::string& body,
+    std::chrono::milliseconds timeout) {
   std::string host, port;
   if (!ParseUrl(url, host, port)) {
     return base::InvalidArgumentError(
@@ -87,25 +124,43 @@ base::StatusOr<std::pair<int, std::string>> Post(const std::string& url,
     return base::UnavailableError("cannot resolve the sandbox host " + host);
   }
   int fd = -1;
+  int connect_error = 0;
   for (addrinfo* ai = found; ai != nullptr && fd < 0; ai = ai->ai_next) {
     fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
                   ai->ai_protocol);
-    if (fd >= 0 && ::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+    if (fd < 0) {
+      connect_error = errno;
+      continue;
+    }
+    connect_error = ConnectWithin(fd, *ai, timeout);
+    if (connect_error != 0) {
       ::close(fd);
       fd = -1;
     }
   }
-  int connect_errno = errno;
   freeaddrinfo(found);
+  const std::string waited = base::FormatDuration(timeout);
   if (fd < 0) {
     return base::UnavailableError(
         "cannot reach the sandbox at " + url + ": " +
-        std::strerror(connect_errno) +
+        (connect_error == ETIMEDOUT ? "no connection within " + waited
+                                    : std::strerror(connect_error)) +
         "; start it with `sim serve`, or unset SIM_SANDBOX to use a state "
         "directory");
   }
-  std::string request = "POST " + path + " HTTP/1.1\r\nHost: " + host + ":" +
-                        port +
+  timeval limit{};
+  limit.tv_sec = timeout.count() / 1000;
+  limit.tv_usec = (timeout.count() % 1000) * 1000;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  const base::Status timed_out = base::DeadlineExceededError(
+      "the sandbox at " + url + " did not respond within " + waited +
+      "; it may be busy with a long clock advance (GET " + url +
+      "/v1/clock shows the clock moving), so try again later or pass "
+      "--request-timeout with a longer duration");
+
+  std::string authority = url.substr(7, url.find('/', 7) - 7);
+  std::string request = "POST " + path + " HTTP/1.1\r\nHost: " + authority +
                         "\r\nContent-Type: application/json\r\n"
                         "Connection: close\r\nContent-Length: " +
                         std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -113,8 +168,11 @@ base::StatusOr<std::pair<int, std::string>> Post(const std::string& url,
   while (sent < request.size()) {
     ssize_t n =
         ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
+      bool expired = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
       ::close(fd);
+      if (expired) return timed_out;
       return base::UnavailableError("lost the connection to the sandbox at " +
                                     url);
     }
@@ -125,6 +183,10 @@ base::StatusOr<std::pair<int, std::string>> Post(const std::string& url,
   for (;;) {
     ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      ::close(fd);
+      return timed_out;
+    }
     if (n <= 0) break;
     response.append(buffer, static_cast<size_t>(n));
   }
@@ -154,9 +216,9 @@ int Sandbox::Impl::RunKsCommand(Runtime& rt,
 
 int RunKsOnSandbox(const std::string& control_url,
                    const std::vector<std::string>& args, std::ostream& out,
-                   std::ostream& err) {
+                   std::ostream& err, std::chrono::milliseconds timeout) {
   base::StatusOr<std::pair<int, std::string>> response =
-      Post(control_url, "/v1/ks", json{{"args", args}}.dump());
+      Post(control_url, "/v1/ks", json{{"args", args}}.dump(), timeout);
   if (!response.ok()) {
     err << "FAILED\n" << response.status().message() << "\n";
     return 1;

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "base/crypto.h"
+#include "sim/json_file.h"
 #include "sim/sandbox_internal.h"
 
 namespace sim {
@@ -322,19 +323,12 @@ struct Recorder::State {
     }
     // The format needs at least one step.
     if (!has_step) text += "  - {\"advance\": \"0s\"}\n";
-    std::string temporary = path + ".tmp";
-    {
-      std::ofstream file(temporary, std::ios::trunc);
-      file << text;
-      if (!file) {
-        return base::FailedPreconditionError(
-            "failed to write the recording " + temporary +
-            "; check that its folder exists and is writable");
-      }
-    }
-    if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-      return base::FailedPreconditionError("failed to write the recording " +
-                                           path);
+    // Private, because its expectations contain each Secret's data.
+    base::Status written = WritePrivateFile(path, text);
+    if (!written.ok()) {
+      return base::FailedPreconditionError(
+          "failed to write the recording: " + written.message() +
+          "; check that its folder exists and is writable");
     }
     return base::OkStatus();
   }

@@ -27,6 +27,31 @@ std::string Version::ToString() const {
   return out;
 }
 
+namespace {
+
+// 1.17 needs a manual rewrite, 1.18.8_1525 registers its root key and 1.19
+// reports key health; 1.20 and 1.21 behave as 1.19.
+constexpr int kFirstMinor = 17;
+constexpr int kLastMinor = 21;
+
+}  // namespace
+
+base::Status ValidateSupportedVersion(const Version& version) {
+  if (version.major == 1 && version.minor >= kFirstMinor &&
+      version.minor <= kLastMinor) {
+    return base::OkStatus();
+  }
+  std::string minors;
+  for (int minor = kFirstMinor; minor <= kLastMinor; ++minor) {
+    if (!minors.empty()) minors += minor == kLastMinor ? " and " : ", ";
+    minors += "1." + std::to_string(minor);
+  }
+  return base::InvalidArgumentError(
+      "unsupported cluster version " + version.ToString() +
+      ": the simulated service offers Kubernetes " + minors +
+      " (any patch and fix pack), for example 1.19.16_1540");
+}
+
 Features FeaturesOf(const Version& version) {
   Features features;
   features.rewrites_existing_secrets = version >= Version{1, 18, 0, 0};

@@ -39,6 +39,11 @@ struct Features {
 
 Features FeaturesOf(const Version& version);
 
+// Returns OK for a version whose KMS behaviour the model describes: major
+// 1, minor 17 to 21, any patch and fix pack. Otherwise kInvalidArgument
+// listing those minor versions.
+base::Status ValidateSupportedVersion(const Version& version);
+
 }  // namespace sim
 
 #endif  // SIM_VERSION_H_

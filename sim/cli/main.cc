@@ -5,6 +5,8 @@
 //                        a running sandbox when SIM_SANDBOX or --sandbox
 //                        names its control API
 //   sim serve ...        the sandbox (sim/sandbox.h) until SIGINT or SIGTERM
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <csignal>
@@ -27,6 +29,7 @@ struct ServeFlags {
   double speed = 0;
   std::vector<std::string> clusters;
   int workers = 1;
+  CLI::Option* workers_option = nullptr;  // to tell whether --workers was given
   std::string unusable_master = "timeout";
 };
 
@@ -64,11 +67,14 @@ void AddServeFlags(CLI::App& serve, ServeFlags& flags) {
                    "NAME[@VERSION]: a classic cluster to create unless it "
                    "exists; repeat for several (default for a new directory: "
                    "mycluster@1.19.16_1540)");
-  serve
-      .add_option("--workers", flags.workers,
-                  "Workers of each cluster that --cluster creates")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  flags.workers_option =
+      serve
+          .add_option("--workers", flags.workers,
+                      "Workers of each cluster that --cluster creates, and "
+                      "of the default cluster of a new data directory when "
+                      "given (it has none otherwise)")
+          ->check(CLI::NonNegativeNumber)
+          ->capture_default_str();
   serve
       .add_option("--unusable-master", flags.unusable_master,
                   "What an unusable master's API server does: timeout "
@@ -80,11 +86,6 @@ void AddServeFlags(CLI::App& serve, ServeFlags& flags) {
   serve.add_option("--record", o.record_path,
                    "Write the actions taken against the sandbox to this "
                    "scenario file, for `sim replay`");
-}
-
-bool IsLoopback(const std::string& address) {
-  return address.starts_with("127.") || address == "::1" ||
-         address == "localhost";
 }
 
 // SIGINT and SIGTERM, which `sim serve` and `sim replay` wait for with
@@ -101,10 +102,9 @@ sigset_t StopSignals() {
 int Serve(ServeFlags& flags, std::chrono::steady_clock::time_point began) {
   sigset_t signals = StopSignals();
   sim::SandboxOptions& o = flags.options;
-  if (!IsLoopback(o.address)) {
-    std::cerr << "FAILED\ninvalid --address " << o.address
-              << ": the sandbox listens on loopback only (127.0.0.0/8 or "
-                 "::1)\n";
+  if (base::Status loopback = sim::ValidateLoopbackAddress(o.address);
+      !loopback.ok()) {
+    std::cerr << "FAILED\n--address: " << loopback.message() << "\n";
     return 2;
   }
   if (!flags.clock.empty()) o.clock = flags.clock;
@@ -133,6 +133,7 @@ int Serve(ServeFlags& flags, std::chrono::steady_clock::time_point began) {
     spec.workers = flags.workers;
     o.clusters.push_back(spec);
   }
+  if (flags.workers_option->count() > 0) o.default_workers = flags.workers;
 
   base::StatusOr<std::unique_ptr<sim::Sandbox>> sandbox =
       sim::Sandbox::Start(o);
@@ -152,28 +153,70 @@ int Serve(ServeFlags& flags, std::chrono::steady_clock::time_point began) {
   return 0;
 }
 
-// Removes `--sandbox URL` (or `--sandbox=URL`) from `args` and returns the
-// URL, else $SIM_SANDBOX unless --state names a state directory.
-std::string TakeSandboxUrl(std::vector<std::string>& args) {
-  std::string url;
-  bool state = false;
+// The flags of `sim ks` that only main reads, because they choose where
+// the command runs.
+struct SandboxTarget {
+  std::string url;      // empty: run on a state directory
+  std::string timeout;  // --request-timeout as written; empty: the default
+};
+
+// Removes the value of `flag` (`FLAG VALUE` or `FLAG=VALUE`) from `args`
+// and stores it in `value`.
+void TakeFlag(std::vector<std::string>& args, const std::string& flag,
+              std::string& value) {
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--sandbox" && i + 1 < args.size()) {
-      url = args[i + 1];
+    if (args[i] == flag && i + 1 < args.size()) {
+      value = args[i + 1];
       args.erase(args.begin() + i, args.begin() + i + 2);
       --i;
-    } else if (args[i].starts_with("--sandbox=")) {
-      url = args[i].substr(10);
+    } else if (args[i].starts_with(flag + "=")) {
+      value = args[i].substr(flag.size() + 1);
       args.erase(args.begin() + i);
       --i;
-    } else if (args[i] == "--state" || args[i].starts_with("--state=")) {
-      state = true;
     }
   }
-  if (url.empty() && !state) {
-    if (const char* env = std::getenv("SIM_SANDBOX")) url = env;
+}
+
+// Removes `--sandbox URL` and `--request-timeout DURATION` from `args`.
+// The URL defaults to $SIM_SANDBOX unless --state names a state directory.
+SandboxTarget TakeSandboxTarget(std::vector<std::string>& args) {
+  SandboxTarget target;
+  TakeFlag(args, "--sandbox", target.url);
+  TakeFlag(args, "--request-timeout", target.timeout);
+  bool state = false;
+  for (const std::string& arg : args) {
+    if (arg == "--state" || arg.starts_with("--state=")) state = true;
   }
-  return url;
+  if (target.url.empty() && !state) {
+    if (const char* env = std::getenv("SIM_SANDBOX")) target.url = env;
+  }
+  return target;
+}
+
+// Runs `sim ks` with its words in `args`, on a sandbox or a state directory.
+int RunKsCommand(std::vector<std::string> args) {
+  SandboxTarget target = TakeSandboxTarget(args);
+  if (target.url.empty()) {
+    if (!target.timeout.empty()) {
+      std::cerr << "FAILED\n--request-timeout applies to commands on a "
+                   "sandbox only; pass --sandbox URL or set SIM_SANDBOX\n";
+      return 2;
+    }
+    sim::StateDirHost host;
+    return sim::RunKs(host, args, std::cout, std::cerr);
+  }
+  std::chrono::milliseconds timeout = sim::kDefaultKsTimeout;
+  if (!target.timeout.empty()) {
+    std::optional<base::Duration> parsed = base::ParseDuration(target.timeout);
+    if (!parsed || *parsed < std::chrono::milliseconds(1)) {
+      std::cerr << "FAILED\ninvalid --request-timeout \"" << target.timeout
+                << "\": expected a duration of 1ms or more, such as 30s or "
+                   "5m\n";
+      return 2;
+    }
+    timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
+  }
+  return sim::RunKsOnSandbox(target.url, args, std::cout, std::cerr, timeout);
 }
 
 }  // namespace
@@ -227,16 +270,13 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   base::InitLogging(log_level);
+  // `serve` and `ks` keep KMS key material, cluster tokens and Secrets on
+  // disk, RocksDB files included, so only the owner may read what they
+  // create.
+  if (*serve || *ks) ::umask(077);
   if (*serve) return Serve(serve_flags, began);
   if (int code = replay(); code >= 0) return code;
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
-  if (*ks) {
-    std::vector<std::string> args = ks->remaining();
-    std::string url = TakeSandboxUrl(args);
-    if (!url.empty())
-      return sim::RunKsOnSandbox(url, args, std::cout, std::cerr);
-    sim::StateDirHost host;
-    return sim::RunKs(host, args, std::cout, std::cerr);
-  }
+  if (*ks) return RunKsCommand(ks->remaining());
   return 2;
 }

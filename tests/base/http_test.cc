@@ -68,5 +68,11 @@ TEST(ParseRequestTarget, NamesTheMalformedPart) {
   EXPECT_EQ(query.error().message, "invalid percent-encoding in the query");
 }
 
+TEST(JoinHostPort, BracketsIpv6) {
+  EXPECT_EQ(JoinHostPort("127.0.0.1", 8080), "127.0.0.1:8080");
+  EXPECT_EQ(JoinHostPort("::1", 8080), "[::1]:8080");
+  EXPECT_EQ(JoinHostPort("localhost", 80), "localhost:80");
+}
+
 }  // namespace
 }  // namespace base

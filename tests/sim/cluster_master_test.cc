@@ -249,6 +249,55 @@ TEST_F(ClusterMasterTest, InvalidNameIsRejected) {
   EXPECT_EQ(cluster.status().code(), base::Code::kInvalidArgument);
 }
 
+TEST_F(ClusterMasterTest, UnsupportedVersionIsRejected) {
+  for (const char* version : {"9.9.9", "1.16.15_1555", "1.22.4", "2.19"}) {
+    ClusterSpec spec;
+    spec.name = "prod";
+    spec.version = V(version);
+
+    auto cluster = Cluster::Create(spec, Deps("prod"));
+
+    EXPECT_EQ(cluster.status().code(), base::Code::kInvalidArgument) << version;
+    EXPECT_NE(cluster.status().message().find(
+                  "offers Kubernetes 1.17, 1.18, 1.19, 1.20 and 1.21"),
+              std::string::npos)
+        << cluster.status();
+  }
+}
+
+TEST_F(ClusterMasterTest, UnknownRegionOrZoneIsRejected) {
+  ClusterSpec mars;
+  mars.name = "prod";
+  mars.version = V("1.19.16_1540");
+  mars.region = "mars-1";
+  ClusterSpec zone = mars;
+  zone.region = "us-south";
+  zone.zone = "dal10\nx";
+
+  auto in_mars = Cluster::Create(mars, Deps("mars"));
+  auto bad_zone = Cluster::Create(zone, Deps("zone"));
+
+  EXPECT_EQ(in_mars.status().code(), base::Code::kInvalidArgument);
+  EXPECT_NE(in_mars.status().message().find(
+                "unknown region \"mars-1\": the simulated service offers "
+                "au-syd, eu-de, eu-gb, jp-tok, us-east, us-south"),
+            std::string::npos)
+      << in_mars.status();
+  EXPECT_EQ(bad_zone.status().code(), base::Code::kInvalidArgument);
+  EXPECT_NE(bad_zone.status().message().find("invalid zone \"dal10\\x0Ax\""),
+            std::string::npos)
+      << bad_zone.status();
+}
+
+TEST_F(ClusterMasterTest, UpdateToUnsupportedVersionIsRejected) {
+  Cluster& cluster = MakeCluster("prod", "1.21.14_1560");
+
+  base::Status update = cluster.UpdateMaster(V("1.22.4"));
+
+  EXPECT_EQ(update.code(), base::Code::kInvalidArgument);
+  EXPECT_EQ(cluster.master_state(), MasterState::kReady);
+}
+
 TEST_F(ClusterMasterTest, RefreshClearsDekCache) {
   Cluster& cluster = MakeCluster("prod", "1.19.16_1540");
   EnableAndWait(cluster, kp_, CreateRootKey(kp_, "crk"));

@@ -1,15 +1,32 @@
 // Cluster::Open restores a cluster, pending timers included, from its data
 // directory.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "sim_env.h"
 
 namespace sim {
 namespace {
 
+using std::chrono::hours;
 using std::chrono::minutes;
+
+std::string StateFileText(const Cluster& cluster) {
+  std::ifstream in(cluster.data_dir() + "/cluster.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The inode of cluster.json: each write replaces the file by a rename.
+ino_t StateFileInode(const Cluster& cluster) {
+  struct stat info {};
+  EXPECT_EQ(::stat((cluster.data_dir() + "/cluster.json").c_str(), &info), 0);
+  return info.st_ino;
+}
 
 class ClusterPersistenceTest : public SimEnv {
  protected:
@@ -140,6 +157,35 @@ TEST_F(ClusterPersistenceTest, OwnAccountSurvivesOpen) {
   EXPECT_EQ(cluster->account().owner(), kDefaultOwner);
   EXPECT_TRUE(cluster->account().GetApiKey("us-south").has_value());
   EXPECT_TRUE(cluster->account().HasKmsReaderAuthorization(kp_));
+}
+
+// A day fires 288 root key checks and 1,440 KMS status polls, and none of
+// them writes the state file before Flush.
+TEST_F(ClusterPersistenceTest, TimersWriteStateOnFlush) {
+  std::unique_ptr<Cluster> cluster = Create("prod", "1.19.16_1540", 0);
+  EnableAndWait(*cluster, kp_, CreateRootKey(kp_, "crk"));
+  ASSERT_TRUE(cluster->Flush().ok());
+  std::string before = StateFileText(*cluster);
+  ino_t inode = StateFileInode(*cluster);
+
+  clock_.Advance(hours(24));
+
+  EXPECT_EQ(StateFileInode(*cluster), inode);
+  EXPECT_EQ(StateFileText(*cluster), before);
+  ASSERT_TRUE(cluster->Flush().ok());
+  EXPECT_NE(StateFileInode(*cluster), inode);
+  EXPECT_NE(StateFileText(*cluster), before);
+}
+
+TEST_F(ClusterPersistenceTest, FlushWithoutChangeKeepsFile) {
+  std::unique_ptr<Cluster> cluster = Create("prod", "1.19.16_1540", 0);
+  ASSERT_TRUE(cluster->Flush().ok());
+  ino_t inode = StateFileInode(*cluster);
+
+  clock_.Advance(hours(24));  // no KMS, so no timer
+  ASSERT_TRUE(cluster->Flush().ok());
+
+  EXPECT_EQ(StateFileInode(*cluster), inode);
 }
 
 TEST_F(ClusterPersistenceTest, OpenWithoutClusterIsNotFound) {

@@ -96,6 +96,32 @@ TEST_F(ClusterWorkersTest, FlavorOfOtherInfrastructureIsRejected) {
       << cluster.status();
 }
 
+TEST_F(ClusterWorkersTest, WorkerCountIsLimited) {
+  ClusterSpec spec;
+  spec.name = "prod";
+  spec.version = V("1.19.16_1540");
+  spec.infrastructure = Infrastructure::kVpc;
+  spec.workers = kMaxWorkers + 1;
+
+  auto too_many = Cluster::Create(spec, Deps("too-many"));
+  spec.workers = kMaxWorkers - 1;
+  auto cluster = Cluster::Create(spec, Deps("prod"));
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  auto two_more = (*cluster)->AddWorkers("", 2);
+  auto one_more = (*cluster)->AddWorkers("", 1);
+
+  EXPECT_EQ(too_many.status().code(), base::Code::kInvalidArgument);
+  EXPECT_NE(too_many.status().message().find("expected 0 to 100"),
+            std::string::npos)
+      << too_many.status();
+  EXPECT_EQ(two_more.status().code(), base::Code::kInvalidArgument);
+  EXPECT_NE(two_more.status().message().find("expected 1 to 1 more"),
+            std::string::npos)
+      << two_more.status();
+  EXPECT_TRUE(one_more.ok()) << one_more.status();
+  EXPECT_EQ((*cluster)->Workers().size(), static_cast<size_t>(kMaxWorkers));
+}
+
 TEST_F(ClusterWorkersTest, ReloadRotatesLuksKey) {
   Cluster& cluster =
       MakeCluster("prod", "1.19.16_1540", Infrastructure::kClassic, 2);

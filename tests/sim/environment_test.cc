@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -14,6 +15,13 @@ namespace sim {
 namespace {
 
 using std::chrono::minutes;
+
+// The permission bits of a file or directory.
+mode_t ModeOf(const std::string& path) {
+  struct stat info {};
+  EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
+  return info.st_mode & 07777;
+}
 
 class EnvironmentTest : public ::testing::Test {
  protected:
@@ -190,6 +198,30 @@ TEST_F(EnvironmentTest, AccountChangesSurviveReopen) {
 
   EXPECT_TRUE(env_->account().GetUser("dev@example.com").ok());
   EXPECT_EQ(env_->account().owner(), kDefaultOwner);
+}
+
+// The data directory contains KMS key material, cluster tokens and Secrets,
+// so only its owner may read it, whatever the umask, even when an earlier
+// version created the directory open to others.
+TEST_F(EnvironmentTest, StateIsPrivateUnderAnyUmask) {
+  std::filesystem::permissions(dir_, std::filesystem::perms(0755));
+  mode_t previous = ::umask(022);
+  Reopen();
+  auto cluster = env_->CreateCluster(Spec("prod"), kDefaultOwner);
+  std::string copy = dir_ + "-copy";
+  base::Status checkpoint = env_->Checkpoint(copy);
+  ::umask(previous);
+
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint;
+  EXPECT_EQ(ModeOf(dir_), 0700u);
+  EXPECT_EQ(ModeOf(dir_ + "/clusters"), 0700u);
+  EXPECT_EQ(ModeOf(dir_ + "/account.json"), 0600u);
+  EXPECT_EQ(ModeOf((*cluster)->data_dir()), 0700u);
+  EXPECT_EQ(ModeOf((*cluster)->data_dir() + "/cluster.json"), 0600u);
+  EXPECT_EQ(ModeOf(copy), 0700u);
+  EXPECT_EQ(ModeOf(copy + "/account.json"), 0600u);
+  std::filesystem::remove_all(copy);
 }
 
 TEST_F(EnvironmentTest, CheckpointOpensAsCopy) {

@@ -486,6 +486,129 @@ case_real_clock_speed() {
   stop_sandbox
 }
 
+# --- A long clock advance: other requests and SIGTERM still work --------
+
+case_advance_stop() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540 \
+    --cluster a@1.19.16_1540 --cluster b@1.19.16_1540 --cluster c@1.19.16_1540
+  INSTANCE=$(create_instance kp)
+  # Every KMS-enabled cluster adds a KMS poll per virtual minute, so that
+  # the year below takes seconds.
+  for cluster in prod a b c; do
+    key=$(create_root_key "$INSTANCE" "crk-$cluster")
+    "$SIM" ks kms enable -c "$cluster" --instance-id "$INSTANCE" --crk "$key" >/dev/null
+  done
+  advance 15m
+  ctl_ok POST /v1/snapshots '{"name": "before"}' >/dev/null
+  start=$(ctl_ok GET /v1/clock | jq -r .now)
+  expect_error 400 "the maximum per request is 366d" POST /v1/clock '{"advance": "367d"}'
+  expect_error 400 "the maximum per request is 366d" POST /v1/clock '{"to": "2030-01-01T00:00:00Z"}'
+
+  ctl POST /v1/clock '{"advance": "366d"}' >"$WORK/advance.out" 2>&1 &
+  local advancing=$!
+  # Wait until the advance has moved the clock, reading it as a client would.
+  local now=$start tries=0
+  while [[ $now == "$start" ]] && ((tries++ < 10000)); do
+    now=$(curl -sS --max-time 5 "$CONTROL/v1/clock" | jq -r .now)
+  done
+  [[ $now != "$start" ]] || fail "the clock did not move: $(cat "$WORK/advance.out")"
+
+  # While it runs: reads respond, and requests that would wait for it are
+  # rejected at once.
+  expect_error 409 "a clock advance is running" POST /v1/snapshots/before/restore
+  expect_error 409 "another clock advance is running" POST /v1/clock '{"advance": "1m"}'
+  expect_contains "$(curl -sS --max-time 5 "$CONTROL/v1/clock")" '"now"'
+  expect_contains "$("$SIM" ks --request-timeout 5s cluster ls)" "prod"
+
+  kill -TERM "$SERVE_PID"
+  local code=0
+  wait "$SERVE_PID" || code=$?
+  wait "$DRAIN_PID" || true
+  wait "$advancing" || true
+  SERVE_PID=
+  [[ $code == 0 ]] || fail "sim serve exited with $code after SIGTERM"
+  expect_contains "$(cat "$WORK/summary")" "Stopped" "sim serve output"
+
+  # The advance stopped part of the way, and the state is consistent.
+  start_sandbox
+  now=$(ctl_ok GET /v1/clock | jq -r .now)
+  [[ $now > $start && $now < "2027-01-02T00:15:00Z" ]] ||
+    fail "after SIGTERM during the advance the clock is $now, expected between $start and 2027-01-02T00:15:00Z"
+  for cluster in prod a b c; do
+    out=$("$SIM" ks cluster get -c "$cluster")
+    expect_contains "$out" "Master Status: Ready"
+    expect_contains "$out" "Key Management Service: enabled"
+  done
+  advance 1h
+  stop_sandbox
+}
+
+# --- Starts that fail, IPv6 loopback and a directory in use --------------
+
+case_start_checks() {
+  # A failed first start removes what it created, so the next start finds
+  # the directory new, whether it existed before or not.
+  mkdir "$WORK/data"
+  local code=0
+  out=$("$SIM" serve --data-dir "$WORK/data" --clock simulated \
+    --cluster ok@1.19.16_1540 --cluster bad@9.9.9 2>&1) || code=$?
+  [[ $code == 1 ]] || fail "a start with version 9.9.9 exited with $code: $out"
+  expect_contains "$out" "unsupported cluster version 9.9.9"
+  [[ -z $(ls -A "$WORK/data") ]] || fail "the failed start left $(ls -A "$WORK/data")"
+  code=0
+  out=$("$SIM" serve --data-dir "$WORK/new" --cluster bad@9.9.9 2>&1) || code=$?
+  [[ $code == 1 ]] || fail "a start with version 9.9.9 exited with $code: $out"
+  [[ ! -e $WORK/new ]] || fail "the failed start left $WORK/new"
+  code=0
+  out=$("$SIM" serve --data-dir "$WORK/new" --address localhost 2>&1) || code=$?
+  [[ $code == 2 ]] || fail "--address localhost exited with $code: $out"
+  expect_contains "$out" "expected a loopback IP address such as 127.0.0.1 or ::1, not a host name"
+  [[ ! -e $WORK/new ]] || fail "a rejected --address created $WORK/new"
+
+  # On ::1 every URL has the address in brackets; the default cluster gets
+  # the workers asked for.
+  start_sandbox --clock simulated --address ::1 --workers 2
+  expect_contains "$CONTROL" "http://[::1]:"
+  expect_contains "$(cat "$WORK/summary")" "SIM_SANDBOX=http://[::1]:"
+  expect_contains "$(cat "$WORK/summary")" "API server:    https://[::1]:"
+  expect_contains "$(cat "$WORK/data/kubeconfig")" "server: https://[::1]:"
+  expect_contains "$("$SIM" ks cluster ls)" "mycluster"
+  [[ $(ctl_ok GET /v1/clusters | jq -r '[.clusters[].name] | join(" ")') == mycluster ]] ||
+    fail "the clusters are $(ctl_ok GET /v1/clusters | jq -r '[.clusters[].name] | join(" ")'), expected mycluster"
+  [[ $(ctl_ok GET /v1/clusters/mycluster | jq .workerCount) == 2 ]] ||
+    fail "the default cluster has $(ctl_ok GET /v1/clusters/mycluster | jq .workerCount) workers, expected 2"
+  expect_contains "$(KUBECONFIG=$WORK/data/kubeconfig kubectl get namespaces --request-timeout=5s)" "kube-system"
+
+  # A second sandbox on the directory names the process that uses it.
+  code=0
+  out=$("$SIM" serve --data-dir "$WORK/data" --clock simulated 2>&1) || code=$?
+  [[ $code == 1 ]] || fail "a second sim serve exited with $code: $out"
+  expect_contains "$out" "data directory $WORK/data is in use by another sim serve (PID $SERVE_PID)"
+  stop_sandbox
+}
+
+# --- Files with tokens, keys and Secrets are private ---------------------
+
+case_file_modes() {
+  # A directory that an earlier version left open to others.
+  mkdir -m 0755 "$WORK/data"
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540 \
+    --record "$WORK/session.yaml"
+  enable_kms prod root-key-1
+  use_cluster prod
+  kubectl create secret generic db --from-literal=password=s3cret >/dev/null
+  ctl_ok POST /v1/snapshots '{"name": "saved"}' >/dev/null
+  stop_sandbox
+
+  [[ -f $KUBECONFIG ]] || fail "no kubeconfig at $KUBECONFIG"
+  expect_contains "$(find "$WORK/data/state" -name cluster.json)" "cluster.json"
+  expect_contains "$(find "$WORK/data/state/kms" -type f)" "CURRENT"
+  local open
+  open=$(find "$WORK/data" "$WORK/session.yaml" -perm /077 -printf '%m %p\n')
+  [[ -z $open ]] || fail "files open to group or others:
+$open"
+}
+
 # --- Bad input: a clear error and nothing changed ------------------------
 
 # The cluster as the control API shows it, without its "N min ago".
@@ -528,6 +651,44 @@ case_bad_input() {
   expect_error 400 "invalid percent-encoding in the path" GET /v1/clusters/pr%zzod
   [[ $(cluster_state prod) == "$before" ]] || fail "bad control input changed the cluster"
   [[ $(ctl_ok GET /v1/clock | jq -r .now) == "$clock" ]] || fail "bad input moved the clock"
+
+  # Values out of range, unknown to the model, or with control characters.
+  clusters=$(ctl_ok GET /v1/clusters)
+  instances=$(ctl_ok GET /v1/kms/instances)
+  for workers in 4294967296 4294967297 20000 101 -1 1.5 '"2"'; do
+    expect_error 400 "is not a worker count from 0 to 100" POST /v1/clusters \
+      "{\"name\": \"big\", \"version\": \"1.19.16_1540\", \"workers\": $workers}"
+  done
+  expect_error 400 "unsupported cluster version 9.9.9: the simulated service offers Kubernetes 1.17, 1.18, 1.19, 1.20 and 1.21" \
+    POST /v1/clusters '{"name": "new", "version": "9.9.9"}'
+  expect_error 400 'unknown region \"mars-1\"' POST /v1/clusters \
+    '{"name": "new", "version": "1.19.16_1540", "region": "mars-1"}'
+  expect_error 400 "control character" POST /v1/clusters \
+    '{"name": "new", "version": "1.19.16_1540", "zone": "dal10\nx"}'
+  expect_error 400 "use 2 to 90 characters" POST /v1/kms/instances/kp/keys '{"name": "k"}'
+  expect_error 400 "use 2 to 90 characters" POST /v1/kms/instances/kp/keys \
+    "{\"name\": \"$(printf 'k%.0s' {1..91})\"}"
+  expect_error 400 "control character" POST /v1/kms/instances/kp/keys '{"name": "crk\nx"}'
+  expect_error 400 "control character" POST /v1/kms/instances '{"name": "kp\u0000"}'
+  printf '{"name": "%s"}' "$(head -c 2097152 /dev/zero | tr '\0' k)" >"$WORK/huge.json"
+  out=$(curl -sS -X POST "$CONTROL/v1/kms/instances" --data-binary "@$WORK/huge.json" -w '\n%{http_code}')
+  [[ ${out##*$'\n'} == 400 ]] || fail "a 2 MiB instance name returned ${out##*$'\n'}"
+  expect_contains "$out" "(2097152 characters): use 1 to 90 characters"
+  ((${#out} < 1000)) || fail "the error for a 2 MiB name is ${#out} bytes long"
+  expect_error 400 "invalid query parameter since=" GET '/v1/events?since=abc'
+  expect_error 400 "invalid query parameter since=" GET '/v1/events?since=-1'
+  expect_error 400 'unknown field \"bogus\"' POST /v1/snapshots/none/restore '{"bogus": 1}'
+  head -c 3145729 /dev/zero | tr '\0' ' ' >"$WORK/body"
+  out=$(curl -sS -X POST "$CONTROL/v1/clusters" --data-binary "@$WORK/body" -w '\n%{http_code}')
+  [[ ${out##*$'\n'} == 413 ]] || fail "a body over 3 MiB returned ${out##*$'\n'}"
+  expect_contains "$(jq -r .error.message <<<"${out%$'\n'*}")" "request body too large: the limit is 3145728 bytes"
+  out=$(curl -sS -i -X DELETE "$CONTROL/v1/clock")
+  expect_contains "$out" "HTTP/1.1 405 Method Not Allowed"
+  expect_contains "$out" "Allow: GET, POST"
+  expect_contains "$out" '"message": "method DELETE is not allowed on /v1/clock; use GET or POST"'
+  expect_error 405 "use POST" GET /v1/clusters/prod/kms
+  [[ $(ctl_ok GET /v1/clusters) == "$clusters" ]] || fail "bad input created a cluster"
+  [[ $(ctl_ok GET /v1/kms/instances) == "$instances" ]] || fail "bad input created an instance"
 
   local code=0
   out=$("$SIM" ks kms enable -c nope --instance-id "$INSTANCE" --crk "$key" 2>&1) || code=$?
