@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "apiserver/tls_certificates.h"
+#include "base/beast_http.h"
 #include "base/crypto.h"
 #include "base/http.h"
 
@@ -242,7 +243,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
           core_.body_too_large ? core_.body_too_large() : BodyTooLarge(),
           parser_->get().version(), /*keep_alive=*/false);
     }
-    if (error) return Fail(error, "read");
+    if (error) return RejectUnreadable(error);
 
     const http::request<http::string_body>& request = parser_->get();
     switch (core_.mode.load()) {
@@ -292,6 +293,32 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return DoWriteStreamHeader(std::move(response.stream), version);
     }
     DoWrite(response, version, keep_alive);
+  }
+
+  // Replies to a request that could not be read as kube-apiserver's Go
+  // HTTP server does, a plain-text 400 or 431, unless the server is
+  // unreachable by its mode. A timeout or a reset closes silently.
+  void RejectUnreadable(beast::error_code error) {
+    std::optional<std::string> reply = base::GoReplyToUnreadableRequest(error);
+    if (!reply) return Fail(error, "read");
+    switch (core_.mode.load()) {
+      case ServeMode::kServe:
+      case ServeMode::kUnavailable:
+        break;
+      case ServeMode::kRefuse: {
+        beast::error_code ignored;
+        beast::get_lowest_layer(stream_).socket().close(ignored);
+        return;
+      }
+      case ServeMode::kTimeout:
+      case ServeMode::kHang:
+        return Park();
+    }
+    raw_reply_ = std::make_shared<std::string>(std::move(*reply));
+    beast::get_lowest_layer(stream_).expires_after(core_.timeout);
+    net::async_write(stream_, net::buffer(*raw_reply_),
+                     beast::bind_front_handler(&Session::OnWrite, Self(),
+                                               /*close=*/true));
   }
 
   // A watch: a chunked response whose chunks are the stream's lines. The
@@ -429,6 +456,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   ServerCore& core_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
+  std::shared_ptr<std::string> raw_reply_;  // a reply written as it is
 
   // State of a watch stream, touched only on the strand.
   std::shared_ptr<http::response<http::empty_body>> stream_header_;

@@ -10,10 +10,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/status.h"
 
@@ -49,6 +52,39 @@ inline bool IsRoutineDisconnect(const boost::beast::error_code& error) {
          error == boost::beast::error::timeout ||
          error == net::error::connection_reset || error == net::error::eof ||
          error == net::error::broken_pipe;
+}
+
+// Returns the response that Go's net/http server writes before it closes a
+// connection whose request it could not read (conn.serve in
+// net/http/server.go): `status`, such as "400 Bad Request", on the status
+// line and as a plain-text body, with Connection: close.
+inline std::string GoPlainTextReply(std::string_view status) {
+  return "HTTP/1.1 " + std::string(status) +
+         "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+         "Connection: close\r\n\r\n" +
+         std::string(status);
+}
+
+// Returns what Go's net/http server replies when reading a request fails
+// with the Beast HTTP parse error `error`: "431 Request Header Fields Too
+// Large" for header_limit and "400 Bad Request" for other parse errors,
+// both as GoPlainTextReply. Returns nullopt for an error that is not a
+// parse error, such as a timeout or a reset, and for a stream that ended
+// (end_of_stream, partial_message), where Go closes without a reply. A
+// body over the parser's limit (body_limit) is left to the caller.
+inline std::optional<std::string> GoReplyToUnreadableRequest(
+    const boost::beast::error_code& error) {
+  namespace http = boost::beast::http;
+  if (error.category() != make_error_code(http::error::bad_target).category() ||
+      error == http::error::end_of_stream ||
+      error == http::error::partial_message ||
+      error == http::error::body_limit) {
+    return std::nullopt;
+  }
+  if (error == http::error::header_limit) {
+    return GoPlainTextReply("431 Request Header Fields Too Large");
+  }
+  return GoPlainTextReply("400 Bad Request");
 }
 
 // Returns the header fields of a request or response, with names in lower

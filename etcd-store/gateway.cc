@@ -275,10 +275,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else if (ec == http::error::body_limit) {
       status = "413 Request Entity Too Large";
     }
-    Send("HTTP/1.1 " + status +
-         "\r\nContent-Type: text/plain; charset=utf-8\r\n"
-         "Connection: close\r\n\r\n" +
-         status);
+    Send(base::GoPlainTextReply(status));
     finish_after_writes_ = true;
   }
 

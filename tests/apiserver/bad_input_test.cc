@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
 #include "apiserver/http_server.h"
 #include "base/crypto.h"
 #include "tests/apiserver/handler_env.h"
@@ -428,6 +431,46 @@ TEST_F(BadInputTest, BodyOverThreeMebibytesIsTooLarge) {
   EXPECT_EQ(status["message"], "Request entity too large: limit is 3145728");
   EXPECT_EQ(at_limit.status, 201) << at_limit.error << at_limit.body;
   EXPECT_EQ(store_->CurrentRevision(), revision + 1);
+}
+
+// Sends `text` as it is to 127.0.0.1:`port` and returns what comes back
+// until the server closes the connection.
+std::string RawExchange(uint16_t port, const std::string& text) {
+  namespace net = boost::asio;
+  net::io_context context;
+  net::ip::tcp::socket socket(context);
+  socket.connect({net::ip::make_address("127.0.0.1"), port});
+  net::write(socket, net::buffer(text));
+  std::string reply;
+  boost::system::error_code error;
+  net::read(socket, net::dynamic_buffer(reply), error);
+  return reply;
+}
+
+// kube-apiserver's Go HTTP server replies to a request it cannot parse with
+// a plain-text 400, or 431 for headers over its limit, and closes.
+TEST_F(BadInputTest, UnreadableRequestGetsGoReply) {
+  base::SystemClock wall_clock;
+  HttpServerOptions options;
+  options.tls = false;
+  auto server = HttpServer::Start(*handler_, wall_clock, random_, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string bad_request =
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; "
+      "charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request";
+
+  std::string request_line = RawExchange((*server)->port(), "GARBAGE\r\n\r\n");
+  std::string header =
+      RawExchange((*server)->port(),
+                  "GET /version HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n");
+  std::string too_long = RawExchange(
+      (*server)->port(), "GET /version HTTP/1.1\r\nHost: x\r\nX-Long: " +
+                             std::string(9000, 'a') + "\r\n\r\n");
+
+  EXPECT_EQ(request_line, bad_request);
+  EXPECT_EQ(header, bad_request);
+  EXPECT_THAT(too_long,
+              StartsWith("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
 }
 
 }  // namespace

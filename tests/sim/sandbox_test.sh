@@ -616,6 +616,16 @@ cluster_state() {
   ctl_ok GET "/v1/clusters/$1" | jq -S 'del(.masterStatus)'
 }
 
+# raw_request TEXT: sends TEXT to the control API as it is and prints the
+# reply until the server closes the connection.
+raw_request() {
+  local authority=${CONTROL#http://}
+  exec 4<>"/dev/tcp/${authority%:*}/${authority##*:}"
+  printf '%s' "$1" >&4
+  timeout 10 cat <&4 || true
+  exec 4<&-
+}
+
 expect_error() { # STATUS NEEDLE METHOD PATH [JSON]
   local want=$1 needle=$2 out
   shift 2
@@ -687,6 +697,16 @@ case_bad_input() {
   expect_contains "$out" "Allow: GET, POST"
   expect_contains "$out" '"message": "method DELETE is not allowed on /v1/clock; use GET or POST"'
   expect_error 405 "use POST" GET /v1/clusters/prod/kms
+
+  # Requests that cannot be parsed get Go's plain-text replies.
+  local go_400=$'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request'
+  [[ $(raw_request $'GARBAGE\r\n\r\n') == "$go_400" ]] ||
+    fail "a malformed request line got: $(raw_request $'GARBAGE\r\n\r\n')"
+  [[ $(raw_request $'GET /v1 HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n') == "$go_400" ]] ||
+    fail "a malformed header got: $(raw_request $'GET /v1 HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n')"
+  out=$(curl -sS -i "$CONTROL/v1" -H "X-Long: $(head -c 9000 /dev/zero | tr '\0' a)")
+  expect_contains "$out" "HTTP/1.1 431 Request Header Fields Too Large"
+  expect_contains "$out" "Connection: close"
   [[ $(ctl_ok GET /v1/clusters) == "$clusters" ]] || fail "bad input created a cluster"
   [[ $(ctl_ok GET /v1/kms/instances) == "$instances" ]] || fail "bad input created an instance"
 
