@@ -752,7 +752,9 @@ base::StatusOr<std::optional<UpdateResult>> Registry::UpdateStored(
   base::StatusOr<int64_t> revision =
       etcd::CompareAndPut(store_, key, value, mod_revision);
   if (revision.ok()) {
-    metadata["resourceVersion"] = std::to_string(*revision);
+    // Not through `metadata`: KeepManagedFieldsTimes may have replaced
+    // `updated` and left that reference dangling.
+    updated["metadata"]["resourceVersion"] = std::to_string(*revision);
     return std::optional<UpdateResult>(UpdateResult{std::move(updated), true});
   }
   if (revision.status().code() != base::Code::kAborted) {

@@ -426,9 +426,15 @@ base::Status Run::SetUp() {
     request.extractable = !spec.root;
     if (spec.expires_after) request.expiration = start_ + *spec.expires_after;
     request.dual_auth_delete = spec.dual_auth_delete;
-    ASSIGN_OR_RETURN(kms::Key key, kms().CreateKey(spec.instance, request));
-    keys_[spec.name] = {key.instance_id, key.id};
-    key_names_[key.id] = spec.name;
+    base::StatusOr<kms::Key> key = kms().CreateKey(spec.instance, request);
+    if (!key.ok()) {
+      return base::Status(
+          key.status().code(),
+          "key \"" + spec.name + "\": " + key.status().message(),
+          key.status().reason());
+    }
+    keys_[spec.name] = {key->instance_id, key->id};
+    key_names_[key->id] = spec.name;
   }
   for (const sim::ClusterSpec& spec : scenario_.clusters) {
     clusters_[spec.name] = nullptr;

@@ -243,6 +243,29 @@ TEST_F(RegistryTest, NoOpUpdateRewritesObjectStaleAfterRotationOnce) {
   EXPECT_EQ(first->object["data"], created["data"]);
 }
 
+// With a field manager, a no-op update keeps the stored managedFields
+// times; the rewrite must still report the new resourceVersion.
+TEST_F(RegistryTest, NoOpManagedUpdateOfStaleObjectGetsNewVersion) {
+  WriteOptions options;
+  options.field_manager = "kubectl-replace";
+  Json created = MustCreate(SecretsResource(), "default", Secret("x"));
+  auto managed =
+      registry_->Update(SecretsResource(), "default", created, options);
+  ASSERT_TRUE(managed.ok()) << managed.status();
+  ASSERT_TRUE(kms_.Rotate(instance_id_, key_id_).ok());
+  clock_.Advance(minutes(1));
+
+  auto rewritten =
+      registry_->Update(SecretsResource(), "default", managed->object, options);
+
+  ASSERT_TRUE(rewritten.ok()) << rewritten.status();
+  EXPECT_TRUE(rewritten->written);
+  EXPECT_EQ(rewritten->object["metadata"]["resourceVersion"],
+            std::to_string(store_->CurrentRevision()));
+  EXPECT_EQ(rewritten->object["metadata"]["managedFields"],
+            managed->object["metadata"]["managedFields"]);
+}
+
 TEST_F(RegistryTest, NoOpUpdateMovesIdentityValueToKms) {
   registry_->SetTransformer(IdentityFirst());
   Json created = MustCreate(SecretsResource(), "default", Secret("x"));

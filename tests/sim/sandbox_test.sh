@@ -24,7 +24,12 @@ cleanup() {
     kill -TERM "$SERVE_PID" 2>/dev/null || true
     wait "$SERVE_PID" 2>/dev/null || true
   fi
-  rm -rf "$WORK"
+  # KEEP_WORK=1 keeps the data directory and logs for a post-mortem.
+  if [[ -n ${KEEP_WORK:-} ]]; then
+    echo "kept $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 
