@@ -299,7 +299,7 @@ struct RocksDbOptions {
   // Fault injection for tests: called before each write batch is committed.
   // A non-OK result fails that write as a failed sync would, and the store
   // then rejects every later write until it is reopened.
-  std::function<base::Status()> write_fault;
+  std::function<base::Status()> write_fault{};
   // How often watches with progress_notify get a progress response, as
   // etcd's --experimental-watch-progress-notify-interval (default 10m).
   base::Duration progress_notify_interval = std::chrono::minutes(10);

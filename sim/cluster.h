@@ -81,10 +81,10 @@ struct ClusterSpec {
   // files written before workers existed expect.
   int workers = 0;
   // Empty picks DefaultFlavor(infrastructure).
-  std::string flavor;
+  std::string flavor{};
   // Empty picks the region's first zone, such as "dal10" (classic) or
   // "us-south-1" (VPC).
-  std::string zone;
+  std::string zone{};
 };
 
 // The model's maximum number of workers per cluster. Each classic worker
@@ -158,8 +158,8 @@ std::string_view WorkerStateName(WorkerState state);
 
 struct Worker {
   std::string id;  // "kube-<cluster id>-w<n>"
-  std::string flavor;
-  std::string zone;
+  std::string flavor{};
+  std::string zone{};
   std::string private_ip;
   Version version;
   WorkerState state = WorkerState::kNormal;

@@ -1322,13 +1322,13 @@ class DuplicateKeyFinder : public YAML::EventHandler {
   void OnSequenceStart(const YAML::Mark& mark, const std::string&,
                        YAML::anchor_t, YAML::EmitterStyle::value) override {
     Node(mark, std::nullopt);
-    frames_.push_back({false});
+    frames_.push_back(Frame{.is_map = false});
   }
   void OnSequenceEnd() override { frames_.pop_back(); }
   void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
                   YAML::EmitterStyle::value) override {
     Node(mark, std::nullopt);
-    frames_.push_back({true});
+    frames_.push_back(Frame{.is_map = true});
   }
   void OnMapEnd() override { frames_.pop_back(); }
 
