@@ -131,17 +131,17 @@ std::string ManagerFromUserAgent(std::string_view user_agent) {
 }
 
 void CheckFieldManager(const std::string& manager,
-                       std::vector<std::string>& errors) {
+                       std::vector<FieldError>& errors) {
   if (manager.size() > kMaxFieldManagerLength) {
-    errors.push_back("fieldManager: Too long: may not be more than " +
-                     std::to_string(kMaxFieldManagerLength) + " bytes");
+    errors.push_back(FieldTooLong("fieldManager", kMaxFieldManagerLength));
   }
   for (size_t at = 0; at < manager.size();) {
     const Rune rune = DecodeRune(manager, at);
     if (!IsPrint(rune.code_point)) {
-      errors.push_back("fieldManager: Invalid value: " + GoQuote(manager) +
-                       ": invalid character " + CodePointName(rune.code_point) +
-                       " (at position " + std::to_string(at) + ")");
+      errors.push_back(
+          FieldInvalid("fieldManager", manager,
+                       "invalid character " + CodePointName(rune.code_point) +
+                           " (at position " + std::to_string(at) + ")"));
     }
     at += rune.size;
   }
@@ -175,23 +175,40 @@ std::string OptionsKind(WriteVerb verb) {
 
 }  // namespace
 
+bool ParseDryRun(const std::vector<std::string>& values,
+                 std::vector<FieldError>& errors) {
+  std::string go_value = "[]string{";
+  bool all_known = true;
+  for (size_t i = 0; i < values.size(); ++i) {
+    go_value += (i == 0 ? "" : ", ") + GoQuote(values[i]);
+    all_known = all_known && values[i] == "All";
+  }
+  go_value += "}";
+  if (!all_known) {
+    errors.push_back(FieldNotSupported("dryRun", go_value, {"All"}));
+  }
+  return all_known && !values.empty();
+}
+
 base::StatusOr<WriteParameters> ParseWriteParameters(
     const ApiRequest& request, const Query& query, WriteVerb verb,
     bool field_validation_enabled) {
   WriteParameters parameters;
-  std::vector<std::string> errors;
+  std::vector<FieldError> errors;
   const bool has_force = query.contains("force");
   const std::string manager = QueryValue(query, "fieldManager");
   if (verb == WriteVerb::kPatch && has_force) {
     errors.push_back(
-        "force: Forbidden: may not be specified for non-apply patch");
+        FieldForbidden("force", "may not be specified for non-apply patch"));
   }
   if (verb == WriteVerb::kApply && manager.empty()) {
     errors.push_back(
-        "fieldManager: Required value: is required for apply "
-        "patch");
+        FieldRequired("fieldManager", "is required for apply patch"));
   }
   CheckFieldManager(manager, errors);
+  if (auto dry_run = query.find("dryRun"); dry_run != query.end()) {
+    parameters.dry_run = ParseDryRun({dry_run->second}, errors);
+  }
 
   // Only "0" and "false" (in any case) turn force off, as upstream's query
   // parameter conversion of a bool.
@@ -208,10 +225,8 @@ base::StatusOr<WriteParameters> ParseWriteParameters(
   } else if (validation == "Strict") {
     parameters.validation = FieldValidation::kStrict;
   } else {
-    errors.push_back(
-        "fieldValidation: Unsupported value: " + GoQuote(validation) +
-        ": supported values: \"\", \"Ignore\", \"Strict\", "
-        "\"Warn\"");
+    errors.push_back(FieldNotSupported("fieldValidation", GoQuote(validation),
+                                       {"", "Ignore", "Strict", "Warn"}));
   }
   if (!errors.empty()) {
     return InvalidError(OptionsKind(verb) + ".meta.k8s.io", "", errors);
@@ -275,6 +290,7 @@ ApiResponse ApiHandler::Apply(const ApiRequest& request, const Route& route) {
   ApplyOptions options;
   options.field_manager = parameters->field_manager;
   options.force = parameters->force;
+  options.dry_run = parameters->dry_run;
   base::StatusOr<ApplyResult> applied =
       registry_.Apply(resource, route.ns, route.name, *config, options);
   if (!applied.ok()) {

@@ -170,69 +170,59 @@ void AddWarnings(const std::vector<std::string>& messages,
   }
 }
 
-base::StatusOr<std::vector<LabelRequirement>> ParseLabelSelector(
-    const std::string& selector) {
-  std::vector<LabelRequirement> requirements;
-  size_t start = 0;
-  while (start <= selector.size() && !selector.empty()) {
-    const size_t end = std::min(selector.find(',', start), selector.size());
-    std::string part = selector.substr(start, end - start);
-    std::erase_if(part, [](char c) { return c == ' '; });
-    LabelRequirement requirement;
-    const size_t not_equals = part.find("!=");
-    const size_t equals = part.find('=');
-    if (part.find('(') != std::string::npos || part.empty()) {
-      // NOTE: set-based requirements ("k in (a,b)") are not supported.
-      return base::InvalidArgumentError(
-          "unable to parse requirement: " + GoQuote(part), "BadRequest");
-    }
-    if (not_equals != std::string::npos) {
-      requirement = {part.substr(0, not_equals),
-                     LabelRequirement::Op::kNotEquals,
-                     part.substr(not_equals + 2)};
-    } else if (equals != std::string::npos) {
-      const size_t value_start =
-          part.compare(equals, 2, "==") == 0 ? equals + 2 : equals + 1;
-      requirement = {part.substr(0, equals), LabelRequirement::Op::kEquals,
-                     part.substr(value_start)};
-    } else if (part.starts_with("!")) {
-      requirement = {part.substr(1), LabelRequirement::Op::kNotExists, ""};
-    } else {
-      requirement = {part, LabelRequirement::Op::kExists, ""};
-    }
-    requirements.push_back(std::move(requirement));
-    start = end + 1;
-  }
-  return requirements;
+// Upstream's limit on the operations of one JSON patch.
+constexpr size_t kMaxJsonPatchOperations = 10000;
+
+std::string GoJsonTypeOf(const Json& value) {
+  if (value.is_string()) return "string";
+  if (value.is_number()) return "number";
+  if (value.is_boolean()) return "bool";
+  if (value.is_array()) return "array";
+  if (value.is_object()) return "object";
+  return "null";
 }
 
-bool MatchesLabels(const Json& object,
-                   const std::vector<LabelRequirement>& requirements) {
-  const Json labels =
-      object.value("metadata", Json::object()).value("labels", Json::object());
-  for (const LabelRequirement& requirement : requirements) {
-    auto it = labels.find(requirement.key);
-    const bool exists = it != labels.end() && it->is_string();
-    const std::string value = exists ? it->get<std::string>() : "";
-    switch (requirement.op) {
-      case LabelRequirement::Op::kEquals:
-        if (!exists || value != requirement.value) return false;
-        break;
-      case LabelRequirement::Op::kNotEquals:
-        if (exists && value == requirement.value) return false;
-        break;
-      case LabelRequirement::Op::kExists:
-        if (!exists) return false;
-        break;
-      case LabelRequirement::Op::kNotExists:
-        if (exists) return false;
-        break;
+// Checks that a JSON patch is a list of operation objects, as upstream's
+// jsonPatcher decodes it: strictly into []handlers.jsonPatchOp unless
+// fieldValidation is Ignore, else with jsonpatch.DecodePatch.
+base::Status CheckJsonPatchShape(const Json& patch,
+                                 FieldValidation validation) {
+  const bool strict = validation != FieldValidation::kIgnore;
+  std::string go_type;
+  const Json* wrong = nullptr;
+  if (!patch.is_array()) {
+    wrong = &patch;
+    go_type = strict ? "[]handlers.jsonPatchOp" : "jsonpatch.Patch";
+  } else {
+    for (const Json& operation : patch) {
+      if (operation.is_object() || operation.is_null()) continue;
+      wrong = &operation;
+      go_type = strict ? "handlers.jsonPatchOp" : "jsonpatch.Operation";
+      break;
     }
   }
-  return true;
+  if (wrong != nullptr) {
+    return base::InvalidArgumentError(
+        std::string(strict ? "error decoding patch: " : "") +
+            "json: cannot unmarshal " + GoJsonTypeOf(*wrong) +
+            " into Go value of type " + go_type,
+        "BadRequest");
+  }
+  if (patch.size() > kMaxJsonPatchOperations) {
+    return base::Status(
+        base::Code::kInvalidArgument,
+        "Request entity too large: The allowed maximum operations in a JSON "
+        "patch is " +
+            std::to_string(kMaxJsonPatchOperations) + ", got " +
+            std::to_string(patch.size()),
+        "RequestEntityTooLarge");
+  }
+  return base::OkStatus();
 }
 
-// Applies a JSON merge patch or JSON patch (RFC 7386, RFC 6902).
+// Applies a JSON merge patch or JSON patch (RFC 7386, RFC 6902). A JSON
+// patch that does not apply fails as upstream's: HTTP 422 with a fixed
+// message, empty details and none of the cause.
 base::StatusOr<Json> ApplyJsonPatch(const std::string& type,
                                     const Json& current, const Json& patch) {
   if (type == "application/merge-patch+json") {
@@ -242,8 +232,13 @@ base::StatusOr<Json> ApplyJsonPatch(const std::string& type,
   }
   try {
     return current.patch(patch);
-  } catch (const Json::exception& error) {
-    return base::Status(base::Code::kInvalidArgument, error.what(), "Invalid");
+  } catch (const Json::exception&) {
+    base::Status status(
+        base::Code::kInvalidArgument,
+        "the server rejected our request due to an error in our request",
+        "Invalid");
+    status.SetPayload(kStatusDetailsPayload, "{}");
+    return status;
   }
 }
 
@@ -409,7 +404,11 @@ Json FailureStatus(const base::Status& status, const Resource* resource,
   std::string message = status.message();
   const std::optional<std::string> causes =
       status.GetPayload(kStatusCausesPayload);
-  if (causes.has_value()) {
+  const std::optional<std::string> given_details =
+      status.GetPayload(kStatusDetailsPayload);
+  if (given_details.has_value()) {
+    details = Json::parse(*given_details, nullptr, false);
+  } else if (causes.has_value()) {
     // An apply conflict names its fields and no object, as upstream's
     // NewApplyConflict.
     details["causes"] = Json::parse(*causes, nullptr, false);
@@ -435,7 +434,10 @@ Json FailureStatus(const base::Status& status, const Resource* resource,
       {"code", code}};
   // Upstream's StatusReasonUnknown is empty, which the Status leaves out.
   if (reason == "Unknown") body.erase("reason");
-  if (!details.empty()) body["details"] = details;
+  // Given details go out even when empty, as upstream's "details": {}.
+  if (!details.empty() || given_details.has_value()) {
+    body["details"] = details;
+  }
   return body;
 }
 
@@ -444,38 +446,6 @@ ApiResponse FailureResponse(const base::Status& status,
   Json body = FailureStatus(status, resource, name);
   const int code = body["code"].get<int>();
   return JsonResponse(code, body);
-}
-
-bool ApiHandler::Selector::Matches(const Json& object) const {
-  if (!MatchesLabels(object, labels)) return false;
-  const Json metadata = object.value("metadata", Json::object());
-  for (const auto& [field, value] : fields) {
-    const std::string name = field.substr(std::string("metadata.").size());
-    if (metadata.value(name, "") != value) return false;
-  }
-  return true;
-}
-
-base::StatusOr<ApiHandler::Selector> ParseSelector(const Query& query) {
-  ApiHandler::Selector selector;
-  auto labels = query.find("labelSelector");
-  if (labels != query.end()) {
-    ASSIGN_OR_RETURN(selector.labels, ParseLabelSelector(labels->second));
-  }
-  auto fields = query.find("fieldSelector");
-  if (fields == query.end()) return selector;
-  ASSIGN_OR_RETURN(std::vector<LabelRequirement> requirements,
-                   ParseLabelSelector(fields->second));
-  for (const LabelRequirement& requirement : requirements) {
-    if (requirement.op != LabelRequirement::Op::kEquals ||
-        (requirement.key != "metadata.name" &&
-         requirement.key != "metadata.namespace")) {
-      return base::InvalidArgumentError(
-          "field label not supported: " + requirement.key, "BadRequest");
-    }
-    selector.fields[requirement.key] = requirement.value;
-  }
-  return selector;
 }
 
 ApiHandler::ApiHandler(Registry& registry, base::Clock& clock,
@@ -558,13 +528,13 @@ ApiResponse ApiHandler::HandleResource(const ApiRequest& request,
     if (request.method != "GET" && request.method != "DELETE") {
       return MethodNotAllowed();
     }
-    base::StatusOr<Selector> selector = ParseSelector(route.query);
+    base::StatusOr<Selector> selector = ParseSelector(route.query, resource);
     if (!selector.ok()) return FailureResponse(selector.status());
     if (request.method == "DELETE") {
       // Upstream serves no deletecollection of namespaces.
       if (!resource.namespaced) return MethodNotAllowed();
       route.verb = "DELETECOLLECTION";
-      return DeleteCollection(route, *selector);
+      return DeleteCollection(request, route, *selector);
     }
     const std::string watch = QueryValue(route.query, "watch");
     if (route.query.contains("watch") && watch != "false" && watch != "0") {
@@ -588,10 +558,13 @@ ApiResponse ApiHandler::HandleResource(const ApiRequest& request,
   if (request.method == "PUT") return Replace(request, route);
   if (request.method == "PATCH") return Patch(request, route);
   if (request.method == "DELETE") {
-    // NOTE: DeleteOptions in the body (preconditions, propagationPolicy,
-    // gracePeriodSeconds) are ignored; every delete is immediate.
+    // NOTE: propagationPolicy and gracePeriodSeconds are validated and then
+    // ignored: every delete is immediate and nothing has dependents.
+    base::StatusOr<DeleteOptions> options =
+        ParseDeleteOptions(request, route.query);
+    if (!options.ok()) return FailureResponse(options.status());
     base::StatusOr<Json> deleted =
-        registry_.Delete(resource, route.ns, route.name);
+        registry_.Delete(resource, route.ns, route.name, *options);
     if (!deleted.ok()) {
       return FailureResponse(deleted.status(), &resource, route.name);
     }
@@ -664,8 +637,9 @@ ApiResponse ApiHandler::Create(const ApiRequest& request, const Route& route) {
       DecodeObjectBody(request, resource, parameters->validation);
   if (!body.ok()) return FailureResponse(body.status());
   const std::string name = NameOf(body->object);
-  base::StatusOr<Json> created = registry_.Create(
-      resource, route.ns, std::move(body->object), {parameters->field_manager});
+  base::StatusOr<Json> created =
+      registry_.Create(resource, route.ns, std::move(body->object),
+                       {parameters->field_manager, parameters->dry_run});
   if (!created.ok()) {
     return FailureResponse(created.status(), &resource, name);
   }
@@ -689,8 +663,9 @@ ApiResponse ApiHandler::Replace(const ApiRequest& request, const Route& route) {
             ") does not match the name on the URL (" + route.name + ")",
         "BadRequest"));
   }
-  base::StatusOr<UpdateResult> updated = registry_.Update(
-      resource, route.ns, std::move(body->object), {parameters->field_manager});
+  base::StatusOr<UpdateResult> updated =
+      registry_.Update(resource, route.ns, std::move(body->object),
+                       {parameters->field_manager, parameters->dry_run});
   if (!updated.ok()) {
     return FailureResponse(updated.status(), &resource, route.name);
   }
@@ -720,6 +695,10 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const Route& route) {
   const FieldValidation validation = parameters->validation;
   base::StatusOr<ParsedJson> patch = ParseJsonText(request.body);
   if (!patch.ok()) return FailureResponse(patch.status());
+  if (type == "application/json-patch+json") {
+    base::Status shape = CheckJsonPatchShape(patch->value, validation);
+    if (!shape.ok()) return FailureResponse(shape);
+  }
   // A patch that sets a resourceVersion is a precondition, so its conflict
   // goes back to the client instead of being retried.
   const bool precondition = patch->value.is_object() &&
@@ -766,8 +745,9 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const Route& route) {
           "BadRequest"));
     }
 
-    base::StatusOr<UpdateResult> updated = registry_.Update(
-        resource, route.ns, std::move(*patched), {parameters->field_manager});
+    base::StatusOr<UpdateResult> updated =
+        registry_.Update(resource, route.ns, std::move(*patched),
+                         {parameters->field_manager, parameters->dry_run});
     if (updated.ok()) {
       ApiResponse response = JsonResponse(200, updated->object);
       if (validation == FieldValidation::kWarn) {
@@ -784,15 +764,19 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const Route& route) {
   }
 }
 
-ApiResponse ApiHandler::DeleteCollection(const Route& route,
+ApiResponse ApiHandler::DeleteCollection(const ApiRequest& request,
+                                         const Route& route,
                                          const Selector& selector) {
   const Resource& resource = *route.resource;
+  base::StatusOr<DeleteOptions> options =
+      ParseDeleteOptions(request, route.query);
+  if (!options.ok()) return FailureResponse(options.status());
   std::function<bool(const Json&)> filter;
   if (!selector.empty()) {
     filter = [selector](const Json& item) { return selector.Matches(item); };
   }
   base::StatusOr<Json> deleted =
-      registry_.DeleteCollection(resource, route.ns, filter);
+      registry_.DeleteCollection(resource, route.ns, filter, *options);
   if (!deleted.ok()) return FailureResponse(deleted.status(), &resource);
   return JsonResponse(200, *deleted);
 }

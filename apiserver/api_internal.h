@@ -12,6 +12,7 @@
 #include "apiserver/api_status.h"
 #include "apiserver/http_server.h"
 #include "apiserver/openapi.h"
+#include "apiserver/validation.h"
 
 namespace apiserver {
 
@@ -32,26 +33,51 @@ struct ApiHandler::Route {
   bool anonymous = false;
 };
 
-// One requirement of an equality-based label selector: "k=v", "k==v",
-// "k!=v", "k" (exists) or "!k" (does not exist).
+// One requirement of a label selector, as upstream's labels.Requirement:
+// "k in (a,b)", "k notin (a)", "k=v", "k==v", "k!=v", "k" (exists), "!k"
+// (does not exist), "k>1" or "k<1".
 struct LabelRequirement {
+  enum class Op {
+    kIn,
+    kNotIn,
+    kEquals,
+    kNotEquals,
+    kExists,
+    kDoesNotExist,
+    kGreaterThan,
+    kLessThan
+  };
   std::string key;
-  enum class Op { kEquals, kNotEquals, kExists, kNotExists } op;
+  Op op = Op::kExists;
+  std::vector<std::string> values;
+};
+
+// One term of a field selector: "field=value", "field==value" or
+// "field!=value".
+struct FieldRequirement {
+  std::string field;
+  bool equals = true;
   std::string value;
 };
 
 // The labelSelector and fieldSelector of a list, watch or deletecollection.
-// Field selectors support metadata.name and metadata.namespace with = or
-// ==, as kubectl sends for `kubectl get secret x --watch`.
 struct ApiHandler::Selector {
   std::vector<LabelRequirement> labels;
-  std::map<std::string, std::string> fields;
+  std::vector<FieldRequirement> fields;
 
   bool Matches(const Json& object) const;
   bool empty() const { return labels.empty() && fields.empty(); }
 };
 
-base::StatusOr<ApiHandler::Selector> ParseSelector(const Query& query);
+// Parses the labelSelector and fieldSelector parameters as upstream's
+// labels.Parse and fields.ParseSelector do, and checks the fields that
+// `resource` can be selected by: metadata.name, metadata.namespace and type
+// for Secrets, metadata.name and status.phase for Namespaces, and
+// metadata.name and metadata.namespace for ConfigMaps. Fails with reason
+// BadRequest and upstream's message, such as `unable to parse requirement:
+// found '!', expected: identifier` or `field label not supported: data`.
+base::StatusOr<ApiHandler::Selector> ParseSelector(const Query& query,
+                                                   const Resource& resource);
 
 const std::vector<const Resource*>& ServedResources();
 
@@ -93,17 +119,37 @@ struct WriteParameters {
   FieldValidation validation = FieldValidation::kWarn;
   // force: whether an apply takes fields that other managers own.
   bool force = false;
+  // dryRun=All: validate and admit, but store nothing.
+  bool dry_run = false;
 };
 
-// Reads fieldManager, fieldValidation and force as upstream's
+// Checks the values of a dryRun parameter as upstream's ValidateDryRun
+// does: "All" is the only known one, and any other adds the error
+// `dryRun: Unsupported value: []string{"x"}: supported values: "All"`.
+// Returns whether the request is a dry run.
+bool ParseDryRun(const std::vector<std::string>& values,
+                 std::vector<FieldError>& errors);
+
+// The DeleteOptions of a DELETE or a deletecollection, as upstream's
+// handlers read them: from the body when there is one (JSON, kind
+// DeleteOptions), else from the gracePeriodSeconds, propagationPolicy,
+// orphanDependents and dryRun query parameters. Fails with reason
+// BadRequest for a query value that does not parse, such as
+// `strconv.ParseInt: parsing "abc": invalid syntax`, a status without
+// reason (HTTP 500) for a body that does not decode, and reason Invalid for
+// options that ValidateDeleteOptions rejects.
+base::StatusOr<DeleteOptions> ParseDeleteOptions(const ApiRequest& request,
+                                                 const Query& query);
+
+// Reads fieldManager, dryRun, fieldValidation and force as upstream's
 // Validate{Create,Update,Patch}Options checks them. An empty
 // fieldValidation is Warn when the server validates fields, and every value
 // is Ignore when it does not. Fails with reason Invalid and every error in
 // upstream's words, such as `PatchOptions.meta.k8s.io "" is invalid:
 // fieldManager: Required value: is required for apply patch`. It rejects
 // an apply without fieldManager, force on any other patch, a fieldManager
-// over 128 bytes or with characters that are not printable, and a
-// fieldValidation other than Ignore, Warn and Strict.
+// over 128 bytes or with characters that are not printable, a dryRun
+// other than All, and a fieldValidation other than Ignore, Warn and Strict.
 base::StatusOr<WriteParameters> ParseWriteParameters(
     const ApiRequest& request, const Query& query, WriteVerb verb,
     bool field_validation_enabled);

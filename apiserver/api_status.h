@@ -16,9 +16,11 @@ namespace apiserver {
 // its code) and "message". For the reasons that name an object, "details"
 // come from `resource` and `name` as upstream's errors fill them; a
 // status with a kStatusCausesPayload payload (field_manager.h) has those
-// causes as its details instead. An InternalError message gains upstream's
-// "Internal error occurred: " prefix. Reason "Unknown" is upstream's empty
-// StatusReason: HTTP 500 and no "reason" field. REQUIRES: !status.ok().
+// causes as its details instead, and one with a kStatusDetailsPayload
+// payload (validation.h) has those details, even when empty. An InternalError
+// message gains upstream's "Internal error occurred: " prefix. Reason "Unknown"
+// is upstream's empty StatusReason: HTTP 500 and no "reason" field. REQUIRES:
+// !status.ok().
 Json FailureStatus(const base::Status& status,
                    const Resource* resource = nullptr,
                    const std::string& name = "");

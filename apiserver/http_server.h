@@ -130,7 +130,8 @@ class ApiHandler {
   ApiResponse Patch(const ApiRequest& request, const Route& route);
   // Server-side apply: a PATCH with application/apply-patch+yaml.
   ApiResponse Apply(const ApiRequest& request, const Route& route);
-  ApiResponse DeleteCollection(const Route& route, const Selector& selector);
+  ApiResponse DeleteCollection(const ApiRequest& request, const Route& route,
+                               const Selector& selector);
   ApiResponse Watch(const ApiRequest& request, const Route& route,
                     const Selector& selector);
   ApiResponse Metrics();

@@ -121,16 +121,15 @@ base::Status Normalize(const Resource& resource, Json& object) {
   return NormalizeNamespace(object);
 }
 
-std::vector<std::string> Validate(const Resource& resource,
-                                  const Json& object) {
+std::vector<FieldError> Validate(const Resource& resource, const Json& object) {
   if (resource.kind == "Secret") return ValidateSecret(object);
   if (resource.kind == "ConfigMap") return ValidateConfigMap(object);
   return ValidateNamespace(object);
 }
 
-std::vector<std::string> ValidateUpdate(const Resource& resource,
-                                        const Json& updated,
-                                        const Json& stored) {
+std::vector<FieldError> ValidateUpdate(const Resource& resource,
+                                       const Json& updated,
+                                       const Json& stored) {
   if (resource.kind == "Secret") return ValidateSecretUpdate(updated, stored);
   if (resource.kind == "ConfigMap") {
     return ValidateConfigMapUpdate(updated, stored);
@@ -272,6 +271,42 @@ base::Status CheckAppliedObject(const Resource& resource, const std::string& ns,
                       ") does not match the name on the URL (" + name + ")");
   }
   return base::OkStatus();
+}
+
+// Upstream's rest.BeforeDelete checks of DeleteOptions.preconditions. The
+// Conflict names the kind, not the resource, as upstream's does.
+base::Status CheckDeletePreconditions(const Resource& resource,
+                                      const Json& stored,
+                                      const DeleteOptions& options) {
+  const Json& metadata = stored["metadata"];
+  const std::string prefix = "Operation cannot be fulfilled on " +
+                             resource.kind + " " + GoQuote(NameOf(stored)) +
+                             ": ";
+  base::Status conflict;
+  if (options.uid.has_value() && *options.uid != StringField(metadata, "uid")) {
+    conflict = base::AbortedError(
+        prefix + "the UID in the precondition (" + *options.uid +
+            ") does not match the UID in record (" +
+            StringField(metadata, "uid") +
+            "). The object might have been deleted and then recreated",
+        "Conflict");
+  } else if (options.resource_version.has_value() &&
+             *options.resource_version !=
+                 StringField(metadata, "resourceVersion")) {
+    conflict = base::AbortedError(
+        prefix + "the ResourceVersion in the precondition (" +
+            *options.resource_version +
+            ") does not match the ResourceVersion in record (" +
+            StringField(metadata, "resourceVersion") +
+            "). The object might have been modified",
+        "Conflict");
+  } else {
+    return base::OkStatus();
+  }
+  conflict.SetPayload(
+      kStatusDetailsPayload,
+      Json{{"name", NameOf(stored)}, {"kind", resource.kind}}.dump());
+  return conflict;
 }
 
 etcd::RequestOp DeleteOp(const std::string& key, const std::string& range_end) {
@@ -519,15 +554,15 @@ base::StatusOr<Json> Registry::Create(const Resource& resource,
     CopyManagedFields(recorded, object);
   }
   const std::string key = EtcdKey(resource, ns, NameOf(object));
-  return CreatePrepared(resource, ns, key, std::move(object));
+  return CreatePrepared(resource, ns, key, std::move(object), options.dry_run);
 }
 
 base::StatusOr<Json> Registry::CreatePrepared(const Resource& resource,
                                               const std::string& ns,
                                               const std::string& key,
-                                              Json object) {
+                                              Json object, bool dry_run) {
   const std::string name = NameOf(object);
-  if (std::vector<std::string> errors = Validate(resource, object);
+  if (std::vector<FieldError> errors = Validate(resource, object);
       !errors.empty()) {
     return InvalidError(resource.kind, name, errors);
   }
@@ -545,6 +580,16 @@ base::StatusOr<Json> Registry::CreatePrepared(const Resource& resource,
   ClearServerMetadata(object["metadata"]);
   object["metadata"]["uid"] = random_.Uuid();
   object["metadata"]["creationTimestamp"] = base::FormatRfc3339(clock_.Now());
+
+  if (dry_run) {
+    // Upstream's dry-run storage only checks that the key is free, and the
+    // object it returns has no resourceVersion.
+    base::StatusOr<std::optional<etcd::KeyValue>> existing =
+        etcd::Get(store_, key);
+    if (!existing.ok()) return StoreError(existing.status());
+    if (existing->has_value()) return AlreadyExists(resource, name);
+    return object;
+  }
 
   std::string value = EncodeJson(ForStorage(object));
   if (resource.encrypted) {
@@ -675,7 +720,7 @@ base::StatusOr<UpdateResult> Registry::Update(const Resource& resource,
   const std::string name = NameOf(object);
   if (name.empty()) {
     return InvalidError(resource.kind, name,
-                        {"metadata.name: Required value: name is required"});
+                        {FieldRequired("metadata.name", "name is required")});
   }
   const std::string expected_version =
       StringField(object["metadata"], "resourceVersion");
@@ -714,9 +759,18 @@ base::StatusOr<std::optional<UpdateResult>> Registry::UpdateStored(
   const std::string uid = StringField(metadata, "uid");
   const std::string stored_uid = StringField(stored_metadata, "uid");
   if (!uid.empty() && uid != stored_uid) {
-    return base::AbortedError("Precondition failed: UID in precondition: " +
-                                  stored_uid + ", UID in object meta: " + uid,
-                              "Conflict");
+    // A uid in the body is a precondition on the stored object. Upstream
+    // reports the storage layer's error (code 4, invalid object) inside a
+    // Conflict.
+    const std::string storage_error =
+        "StorageError: invalid object, Code: 4, Key: " + key +
+        ", ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID "
+        "in precondition: " +
+        uid + ", UID in object meta: " + stored_uid;
+    return base::AbortedError(
+        "Operation cannot be fulfilled on " + resource.name + " " +
+            GoQuote(NameOf(stored)) + ": " + storage_error,
+        "Conflict");
   }
   ClearServerMetadata(metadata);
   for (const char* field : {"uid", "creationTimestamp"}) {
@@ -729,7 +783,7 @@ base::StatusOr<std::optional<UpdateResult>> Registry::UpdateStored(
         resource.kind, stored, tracked, *options.field_manager, clock_.Now());
     CopyManagedFields(recorded, updated);
   }
-  if (std::vector<std::string> errors =
+  if (std::vector<FieldError> errors =
           ValidateUpdate(resource, updated, stored);
       !errors.empty()) {
     return InvalidError(resource.kind, NameOf(updated), errors);
@@ -741,6 +795,10 @@ base::StatusOr<std::optional<UpdateResult>> Registry::UpdateStored(
   const Json updated_for_storage = ForStorage(updated);
   if (!stale && updated_for_storage == ForStorage(stored)) {
     return std::optional<UpdateResult>(UpdateResult{stored, false});
+  }
+  if (options.dry_run) {
+    metadata["resourceVersion"] = std::to_string(mod_revision);
+    return std::optional<UpdateResult>(UpdateResult{std::move(updated), false});
   }
   std::string value = EncodeJson(updated_for_storage);
   if (resource.encrypted) {
@@ -794,23 +852,26 @@ base::StatusOr<ApplyResult> Registry::Apply(const Resource& resource,
     if (!exists) {
       merged["metadata"].erase("resourceVersion");
       base::StatusOr<Json> created =
-          CreatePrepared(resource, ns, key, std::move(merged));
+          CreatePrepared(resource, ns, key, std::move(merged), options.dry_run);
       // Created meanwhile: apply to that object instead.
       if (!created.ok() &&
           created.status().code() == base::Code::kAlreadyExists) {
         continue;
       }
       if (!created.ok()) return created.status();
-      return ApplyResult{std::move(*created), true, true};
+      return ApplyResult{std::move(*created), true, !options.dry_run};
     }
 
     if (!expected_version.empty() &&
         expected_version != std::to_string(stored.mod_revision)) {
       return Conflict(resource, name);
     }
-    ASSIGN_OR_RETURN(std::optional<UpdateResult> result,
-                     UpdateStored(resource, key, merged, merged, stored.object,
-                                  stored.mod_revision, stored.stale, {}));
+    WriteOptions write_options;
+    write_options.dry_run = options.dry_run;
+    ASSIGN_OR_RETURN(
+        std::optional<UpdateResult> result,
+        UpdateStored(resource, key, merged, merged, stored.object,
+                     stored.mod_revision, stored.stale, write_options));
     if (result.has_value()) {
       return ApplyResult{std::move(result->object), false, result->written};
     }
@@ -820,7 +881,8 @@ base::StatusOr<ApplyResult> Registry::Apply(const Resource& resource,
 
 base::StatusOr<Json> Registry::Delete(const Resource& resource,
                                       const std::string& ns,
-                                      const std::string& name) {
+                                      const std::string& name,
+                                      const DeleteOptions& options) {
   const std::string key = EtcdKey(resource, ns, name);
   if (&resource == &NamespacesResource() &&
       std::ranges::find(kSystemNamespaces, name) !=
@@ -837,6 +899,8 @@ base::StatusOr<Json> Registry::Delete(const Resource& resource,
     if (!found->has_value()) return NotFound(resource, name);
     ASSIGN_OR_RETURN(Decoded stored,
                      DecodeValue(resource, *transformer(), **found));
+    RETURN_IF_ERROR(CheckDeletePreconditions(resource, stored.object, options));
+    if (options.dry_run) return std::move(stored.object);
 
     // One transaction removes the object and, for a namespace, everything
     // in it. NOTE: kube-apiserver marks the namespace Terminating and its
@@ -864,14 +928,16 @@ base::StatusOr<Json> Registry::Delete(const Resource& resource,
 
 base::StatusOr<Json> Registry::DeleteCollection(
     const Resource& resource, const std::string& ns,
-    const std::function<bool(const Json&)>& filter) {
-  ListOptions options;
-  options.filter = filter;
-  ASSIGN_OR_RETURN(Json list, List(resource, ns, options));
+    const std::function<bool(const Json&)>& filter,
+    const DeleteOptions& options) {
+  ListOptions list_options;
+  list_options.filter = filter;
+  ASSIGN_OR_RETURN(Json list, List(resource, ns, list_options));
   Json deleted = Json::array();
   for (const Json& item : list["items"]) {
     const std::string item_ns = StringField(item["metadata"], "namespace");
-    base::StatusOr<Json> gone = Delete(resource, item_ns, NameOf(item));
+    base::StatusOr<Json> gone =
+        Delete(resource, item_ns, NameOf(item), options);
     if (!gone.ok() && gone.status().code() == base::Code::kNotFound) continue;
     if (!gone.ok()) return gone.status();
     gone->erase("kind");

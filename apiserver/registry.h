@@ -66,6 +66,10 @@ struct WriteOptions {
   // Unset: metadata.managedFields is stored as the object carries it, for
   // in-process writes that stand for no client.
   std::optional<std::string> field_manager;
+  // dryRun=All: validate and return the result as if written, but write
+  // nothing. A created object then has a uid and creationTimestamp but no
+  // resourceVersion, as upstream's dry-run storage returns it.
+  bool dry_run = false;
 };
 
 // Options of Apply.
@@ -74,6 +78,19 @@ struct ApplyOptions {
   std::string field_manager;
   // Whether to take fields that other managers own with other values.
   bool force = false;
+  // As WriteOptions::dry_run.
+  bool dry_run = false;
+};
+
+// The parts of upstream's DeleteOptions that Delete and DeleteCollection
+// act on.
+struct DeleteOptions {
+  // preconditions.uid and preconditions.resourceVersion: the delete fails
+  // with reason Conflict when the stored object differs.
+  std::optional<std::string> uid;
+  std::optional<std::string> resource_version;
+  // dryRun=All: check everything, delete nothing.
+  bool dry_run = false;
 };
 
 struct ApplyResult {
@@ -202,16 +219,22 @@ class Registry {
                                     const ApplyOptions& options);
   // Deletes and returns the last state of the object. Deleting a namespace
   // also deletes its Secrets and ConfigMaps; "default", "kube-system" and
-  // "kube-public" cannot be deleted (reason Forbidden).
+  // "kube-public" cannot be deleted (reason Forbidden). A precondition of
+  // `options` that the object fails is reason Conflict with upstream's
+  // BeforeDelete text, `Operation cannot be fulfilled on Secret "x": the
+  // UID in the precondition (a) does not match the UID in record (b). ...`.
   base::StatusOr<Json> Delete(const Resource& resource, const std::string& ns,
-                              const std::string& name);
+                              const std::string& name,
+                              const DeleteOptions& options = {});
   // Deletes, one at a time as upstream does, every object of one namespace
   // (or of all when `ns` is empty) that `filter` keeps, and returns a v1
   // List of their last states. Objects that disappear meanwhile are
-  // skipped. An empty filter keeps every object.
+  // skipped. An empty filter keeps every object. `options` apply to each
+  // object as to Delete.
   base::StatusOr<Json> DeleteCollection(
       const Resource& resource, const std::string& ns,
-      const std::function<bool(const Json&)>& filter);
+      const std::function<bool(const Json&)>& filter,
+      const DeleteOptions& options = {});
 
   // Watches the objects of one namespace, or of all when `ns` is empty.
   // With an empty or "0" resource_version the current objects come first
@@ -239,10 +262,11 @@ class Registry {
  private:
   std::shared_ptr<Transformer> transformer() const;
   // Stores `object`, which has passed SetNamespace and Normalize, as a new
-  // object at `key`.
+  // object at `key`, or with `dry_run` only checks that it could.
   base::StatusOr<Json> CreatePrepared(const Resource& resource,
                                       const std::string& ns,
-                                      const std::string& key, Json object);
+                                      const std::string& key, Json object,
+                                      bool dry_run);
   // Writes `object` over `stored`, read at `mod_revision`, and returns
   // nullopt when another write came first. `object` has passed
   // SetNamespace and Normalize, and `tracked` is the copy whose fields the

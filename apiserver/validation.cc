@@ -1,5 +1,6 @@
 #include "apiserver/validation.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <string_view>
@@ -98,24 +99,6 @@ bool MatchesQualifiedName(std::string_view value) {
 
 std::string MaxLengthMessage(size_t max) {
   return "must be no more than " + std::to_string(max) + " characters";
-}
-
-std::string Required(const std::string& field, const std::string& detail = "") {
-  return field + ": Required value" + (detail.empty() ? "" : ": " + detail);
-}
-
-std::string Invalid(const std::string& field, const std::string& value,
-                    const std::string& detail) {
-  return field + ": Invalid value: " + GoQuote(value) + ": " + detail;
-}
-
-std::string Forbidden(const std::string& field, const std::string& detail) {
-  return field + ": Forbidden: " + detail;
-}
-
-std::string TooLong(const std::string& field, size_t max) {
-  return field + ": Too long: may not be more than " + std::to_string(max) +
-         " bytes";
 }
 
 // Go's name for a JSON value's type in encoding/json errors.
@@ -258,48 +241,23 @@ base::Status CheckBase64Values(const std::string& kind, Json& object,
   return base::OkStatus();
 }
 
-std::vector<std::string> QualifiedNameErrors(const std::string& value) {
-  std::vector<std::string> errors;
-  std::string name = value;
-  const size_t slash = value.find('/');
-  if (slash != std::string::npos) {
-    const std::string prefix = value.substr(0, slash);
-    name = value.substr(slash + 1);
-    if (prefix.empty()) {
-      errors.push_back("prefix part must be non-empty");
-    } else {
-      for (const std::string& error : DnsSubdomainErrors(prefix)) {
-        errors.push_back("prefix part " + error);
-      }
-    }
-  }
-  if (name.empty()) {
-    errors.push_back("name part must be non-empty");
-  } else if (name.size() > kMaxLabelLength) {
-    errors.push_back("name part " + MaxLengthMessage(kMaxLabelLength));
-  }
-  if (!name.empty() && !MatchesQualifiedName(name)) {
-    errors.push_back(kQualifiedNameMessage);
-  }
-  return errors;
-}
-
 void ValidateLabelsAndAnnotations(const Json& metadata,
-                                  std::vector<std::string>& errors) {
+                                  std::vector<FieldError>& errors) {
   if (auto labels = metadata.find("labels");
       labels != metadata.end() && labels->is_object()) {
     for (const auto& [key, value] : labels->items()) {
       for (const std::string& error : QualifiedNameErrors(key)) {
-        errors.push_back(Invalid("metadata.labels", key, error));
+        errors.push_back(FieldInvalid("metadata.labels", key, error));
       }
       const std::string text =
           value.is_string() ? value.get<std::string>() : "";
       if (text.size() > kMaxLabelLength) {
-        errors.push_back(Invalid("metadata.labels", text,
-                                 MaxLengthMessage(kMaxLabelLength)));
+        errors.push_back(FieldInvalid("metadata.labels", text,
+                                      MaxLengthMessage(kMaxLabelLength)));
       }
       if (!text.empty() && !MatchesQualifiedName(text)) {
-        errors.push_back(Invalid("metadata.labels", text, kLabelValueMessage));
+        errors.push_back(
+            FieldInvalid("metadata.labels", text, kLabelValueMessage));
       }
     }
   }
@@ -308,13 +266,14 @@ void ValidateLabelsAndAnnotations(const Json& metadata,
     size_t total = 0;
     for (const auto& [key, value] : annotations->items()) {
       for (const std::string& error : QualifiedNameErrors(key)) {
-        errors.push_back(Invalid("metadata.annotations", key, error));
+        errors.push_back(FieldInvalid("metadata.annotations", key, error));
       }
       total += key.size();
       if (value.is_string()) total += value.get<std::string>().size();
     }
     if (total > kMaxAnnotationsSize) {
-      errors.push_back(TooLong("metadata.annotations", kMaxAnnotationsSize));
+      errors.push_back(
+          FieldTooLong("metadata.annotations", kMaxAnnotationsSize));
     }
   }
 }
@@ -325,54 +284,54 @@ std::string StringField(const Json& object, const char* name) {
 }
 
 // Upstream's ValidateObjectMeta: name, namespace, labels and annotations.
-std::vector<std::string> ValidateMetadata(
+std::vector<FieldError> ValidateMetadata(
     const Json& object, bool namespaced,
     std::vector<std::string> (*name_errors)(const std::string&)) {
-  std::vector<std::string> errors;
+  std::vector<FieldError> errors;
   const Json& metadata = object.at("metadata");
   const std::string name = StringField(metadata, "name");
   if (name.empty()) {
     errors.push_back(
-        Required("metadata.name", "name or generateName is required"));
+        FieldRequired("metadata.name", "name or generateName is required"));
   }
   for (const std::string& error :
        name.empty() ? std::vector<std::string>{} : name_errors(name)) {
-    errors.push_back(Invalid("metadata.name", name, error));
+    errors.push_back(FieldInvalid("metadata.name", name, error));
   }
   const std::string ns = StringField(metadata, "namespace");
   if (namespaced && ns.empty()) {
-    errors.push_back(Required("metadata.namespace"));
+    errors.push_back(FieldRequired("metadata.namespace"));
   } else if (namespaced) {
     for (const std::string& error : DnsLabelErrors(ns)) {
-      errors.push_back(Invalid("metadata.namespace", ns, error));
+      errors.push_back(FieldInvalid("metadata.namespace", ns, error));
     }
   } else if (!ns.empty()) {
     errors.push_back(
-        Forbidden("metadata.namespace", "not allowed on this type"));
+        FieldForbidden("metadata.namespace", "not allowed on this type"));
   }
   ValidateLabelsAndAnnotations(metadata, errors);
   return errors;
 }
 
 void ValidateConfigKeys(const Json& object, const std::string& field,
-                        std::vector<std::string>& errors) {
+                        std::vector<FieldError>& errors) {
   auto it = object.find(field);
   if (it == object.end() || !it->is_object()) return;
   for (const auto& [key, value] : it->items()) {
     const std::string path = field + "[" + key + "]";
     if (key.size() > kMaxSubdomainLength) {
       errors.push_back(
-          Invalid(path, key, MaxLengthMessage(kMaxSubdomainLength)));
+          FieldInvalid(path, key, MaxLengthMessage(kMaxSubdomainLength)));
     }
     if (!MatchesConfigKey(key)) {
-      errors.push_back(Invalid(path, key, kConfigKeyMessage));
+      errors.push_back(FieldInvalid(path, key, kConfigKeyMessage));
     }
     if (key == ".") {
-      errors.push_back(Invalid(path, key, "must not be '.'"));
+      errors.push_back(FieldInvalid(path, key, "must not be '.'"));
     } else if (key == "..") {
-      errors.push_back(Invalid(path, key, "must not be '..'"));
+      errors.push_back(FieldInvalid(path, key, "must not be '..'"));
     } else if (key.starts_with("..")) {
-      errors.push_back(Invalid(path, key, "must not start with '..'"));
+      errors.push_back(FieldInvalid(path, key, "must not start with '..'"));
     }
   }
 }
@@ -392,19 +351,19 @@ std::string DecodedData(const Json& secret, const std::string& key) {
 }
 
 // Type-specific keys, as upstream's ValidateSecret switch on the type.
-void ValidateSecretType(const Json& secret, std::vector<std::string>& errors) {
+void ValidateSecretType(const Json& secret, std::vector<FieldError>& errors) {
   const std::string type = StringField(secret, "type");
   auto require = [&](const std::string& key) {
     if (HasKey(secret, "data", key)) return true;
-    errors.push_back(Required("data[" + key + "]"));
+    errors.push_back(FieldRequired("data[" + key + "]"));
     return false;
   };
   auto require_json = [&](const std::string& key) {
     if (!require(key)) return;
     if (!Json::accept(DecodedData(secret, key))) {
-      errors.push_back(Invalid("data[" + key + "]",
-                               "<secret contents redacted>",
-                               "invalid character in JSON"));
+      errors.push_back(FieldInvalid("data[" + key + "]",
+                                    "<secret contents redacted>",
+                                    "invalid character in JSON"));
     }
   };
 
@@ -416,8 +375,8 @@ void ValidateSecretType(const Json& secret, std::vector<std::string>& errors) {
                           "kubernetes.io/service-account.name")
             : "";
     if (account.empty()) {
-      errors.push_back(
-          Required("metadata.annotations[kubernetes.io/service-account.name]"));
+      errors.push_back(FieldRequired(
+          "metadata.annotations[kubernetes.io/service-account.name]"));
     }
   } else if (type == "kubernetes.io/dockercfg") {
     require_json(".dockercfg");
@@ -426,12 +385,12 @@ void ValidateSecretType(const Json& secret, std::vector<std::string>& errors) {
   } else if (type == "kubernetes.io/basic-auth") {
     if (!HasKey(secret, "data", "username") &&
         !HasKey(secret, "data", "password")) {
-      errors.push_back(Required("data[username]"));
-      errors.push_back(Required("data[password]"));
+      errors.push_back(FieldRequired("data[username]"));
+      errors.push_back(FieldRequired("data[password]"));
     }
   } else if (type == "kubernetes.io/ssh-auth") {
     if (DecodedData(secret, "ssh-privatekey").empty()) {
-      errors.push_back(Required("data[ssh-privatekey]"));
+      errors.push_back(FieldRequired("data[ssh-privatekey]"));
     }
   } else if (type == "kubernetes.io/tls") {
     require("tls.crt");
@@ -462,14 +421,14 @@ Json FieldOrNull(const Json& object, const std::string& field) {
 
 void ValidateImmutableUpdate(const Json& updated, const Json& stored,
                              const std::vector<std::string>& fields,
-                             std::vector<std::string>& errors) {
+                             std::vector<FieldError>& errors) {
   if (!IsImmutable(stored)) return;
   if (!IsImmutable(updated)) {
-    errors.push_back(Forbidden("immutable", kImmutableMessage));
+    errors.push_back(FieldForbidden("immutable", kImmutableMessage));
   }
   for (const std::string& field : fields) {
     if (FieldOrNull(updated, field) != FieldOrNull(stored, field)) {
-      errors.push_back(Forbidden(field, kImmutableMessage));
+      errors.push_back(FieldForbidden(field, kImmutableMessage));
     }
   }
 }
@@ -509,18 +468,72 @@ std::string GoQuote(std::string_view text) {
   return out + "\"";
 }
 
+FieldError FieldRequired(const std::string& field, const std::string& detail) {
+  return {"FieldValueRequired", field,
+          "Required value" + (detail.empty() ? "" : ": " + detail)};
+}
+
+FieldError FieldInvalid(const std::string& field, const std::string& value,
+                        const std::string& detail) {
+  return {"FieldValueInvalid", field,
+          "Invalid value: " + GoQuote(value) + ": " + detail};
+}
+
+FieldError FieldForbidden(const std::string& field, const std::string& detail) {
+  return {"FieldValueForbidden", field, "Forbidden: " + detail};
+}
+
+// Upstream's text as of Kubernetes 1.32; 1.33 words it "must have at most
+// <n> bytes".
+FieldError FieldTooLong(const std::string& field, size_t max_bytes) {
+  return {"FieldValueTooLong", field,
+          "Too long: may not be more than " + std::to_string(max_bytes) +
+              (max_bytes == 1 ? " byte" : " bytes")};
+}
+
+FieldError FieldNotSupported(const std::string& field,
+                             const std::string& go_value,
+                             const std::vector<std::string>& supported) {
+  std::string body = "Unsupported value: " + go_value;
+  for (size_t i = 0; i < supported.size(); ++i) {
+    body += (i == 0 ? ": supported values: " : ", ") + GoQuote(supported[i]);
+  }
+  return {"FieldValueNotSupported", field, body};
+}
+
 base::Status InvalidError(const std::string& kind, const std::string& name,
-                          const std::vector<std::string>& errors) {
-  std::string joined = errors.front();
-  if (errors.size() > 1) {
+                          const std::vector<FieldError>& errors) {
+  // As upstream's ErrorList.ToAggregate, a repeated message shows once.
+  std::vector<std::string> messages;
+  Json causes = Json::array();
+  for (const FieldError& error : errors) {
+    const std::string message = error.ToString();
+    if (std::find(messages.begin(), messages.end(), message) ==
+        messages.end()) {
+      messages.push_back(message);
+    }
+    causes.push_back({{"reason", error.type},
+                      {"message", error.body},
+                      {"field", error.field}});
+  }
+  std::string joined = messages.front();
+  if (messages.size() > 1) {
     joined = "[";
-    for (size_t i = 0; i < errors.size(); ++i) {
-      joined += (i > 0 ? ", " : "") + errors[i];
+    for (size_t i = 0; i < messages.size(); ++i) {
+      joined += (i > 0 ? ", " : "") + messages[i];
     }
     joined += "]";
   }
-  return base::InvalidArgumentError(
+  base::Status status = base::InvalidArgumentError(
       kind + " " + GoQuote(name) + " is invalid: " + joined, "Invalid");
+
+  Json details = {{"causes", std::move(causes)}};
+  const size_t dot = kind.find('.');
+  details["kind"] = kind.substr(0, dot);
+  if (dot != std::string::npos) details["group"] = kind.substr(dot + 1);
+  if (!name.empty()) details["name"] = name;
+  status.SetPayload(kStatusDetailsPayload, details.dump());
+  return status;
 }
 
 base::Status DecodeError(const std::string& kind, const std::string& cause) {
@@ -548,6 +561,43 @@ std::vector<std::string> DnsLabelErrors(const std::string& value) {
     errors.push_back(MaxLengthMessage(kMaxLabelLength));
   }
   if (!MatchesLabel(value)) errors.push_back(kLabelMessage);
+  return errors;
+}
+
+std::vector<std::string> QualifiedNameErrors(const std::string& value) {
+  std::vector<std::string> errors;
+  std::string name = value;
+  const size_t slash = value.find('/');
+  if (slash != std::string::npos) {
+    const std::string prefix = value.substr(0, slash);
+    name = value.substr(slash + 1);
+    if (prefix.empty()) {
+      errors.push_back("prefix part must be non-empty");
+    } else {
+      for (const std::string& error : DnsSubdomainErrors(prefix)) {
+        errors.push_back("prefix part " + error);
+      }
+    }
+  }
+  if (name.empty()) {
+    errors.push_back("name part must be non-empty");
+  } else if (name.size() > kMaxLabelLength) {
+    errors.push_back("name part " + MaxLengthMessage(kMaxLabelLength));
+  }
+  if (!name.empty() && !MatchesQualifiedName(name)) {
+    errors.push_back(kQualifiedNameMessage);
+  }
+  return errors;
+}
+
+std::vector<std::string> LabelValueErrors(const std::string& value) {
+  std::vector<std::string> errors;
+  if (value.size() > kMaxLabelLength) {
+    errors.push_back(MaxLengthMessage(kMaxLabelLength));
+  }
+  if (!value.empty() && !MatchesQualifiedName(value)) {
+    errors.push_back(kLabelValueMessage);
+  }
   return errors;
 }
 
@@ -637,30 +687,30 @@ base::Status NormalizeNamespace(Json& object) {
   return base::OkStatus();
 }
 
-std::vector<std::string> ValidateSecret(const Json& object) {
-  std::vector<std::string> errors =
+std::vector<FieldError> ValidateSecret(const Json& object) {
+  std::vector<FieldError> errors =
       ValidateMetadata(object, true, &DnsSubdomainErrors);
   ValidateConfigKeys(object, "data", errors);
   if (TotalBase64Size(object, "data") > kMaxDataSize) {
-    errors.push_back(TooLong("data", kMaxDataSize));
+    errors.push_back(FieldTooLong("data", kMaxDataSize));
   }
   ValidateSecretType(object, errors);
   return errors;
 }
 
-std::vector<std::string> ValidateSecretUpdate(const Json& updated,
-                                              const Json& stored) {
-  std::vector<std::string> errors = ValidateSecret(updated);
+std::vector<FieldError> ValidateSecretUpdate(const Json& updated,
+                                             const Json& stored) {
+  std::vector<FieldError> errors = ValidateSecret(updated);
   const std::string type = StringField(updated, "type");
   if (type != StringField(stored, "type")) {
-    errors.push_back(Invalid("type", type, "field is immutable"));
+    errors.push_back(FieldInvalid("type", type, "field is immutable"));
   }
   ValidateImmutableUpdate(updated, stored, {"data"}, errors);
   return errors;
 }
 
-std::vector<std::string> ValidateConfigMap(const Json& object) {
-  std::vector<std::string> errors =
+std::vector<FieldError> ValidateConfigMap(const Json& object) {
+  std::vector<FieldError> errors =
       ValidateMetadata(object, true, &DnsSubdomainErrors);
   ValidateConfigKeys(object, "data", errors);
   ValidateConfigKeys(object, "binaryData", errors);
@@ -668,24 +718,27 @@ std::vector<std::string> ValidateConfigMap(const Json& object) {
   if (auto data = object.find("data"); data != object.end()) {
     for (const auto& [key, value] : data->items()) {
       if (HasKey(object, "binaryData", key)) {
-        errors.push_back(Invalid("data[" + key + "]", key,
-                                 "duplicate of key present in binaryData"));
+        errors.push_back(
+            FieldInvalid("data[" + key + "]", key,
+                         "duplicate of key present in binaryData"));
       }
       total += value.get<std::string>().size();
     }
   }
-  if (total > kMaxDataSize) errors.push_back(TooLong("", kMaxDataSize));
+  // Upstream reports the whole object as field.NewPath(""), which prints
+  // as "[]".
+  if (total > kMaxDataSize) errors.push_back(FieldTooLong("[]", kMaxDataSize));
   return errors;
 }
 
-std::vector<std::string> ValidateConfigMapUpdate(const Json& updated,
-                                                 const Json& stored) {
-  std::vector<std::string> errors = ValidateConfigMap(updated);
+std::vector<FieldError> ValidateConfigMapUpdate(const Json& updated,
+                                                const Json& stored) {
+  std::vector<FieldError> errors = ValidateConfigMap(updated);
   ValidateImmutableUpdate(updated, stored, {"data", "binaryData"}, errors);
   return errors;
 }
 
-std::vector<std::string> ValidateNamespace(const Json& object) {
+std::vector<FieldError> ValidateNamespace(const Json& object) {
   return ValidateMetadata(object, false, &DnsLabelErrors);
 }
 

@@ -1,8 +1,8 @@
 // Defaulting and validation of core/v1 objects with upstream's messages.
 // Internal to the apiserver library.
 //
-// Each Validate function returns field errors formatted as upstream's
-// field.Error prints them, for example `data[a b]: Invalid value: "a b": ...`
+// Each Validate function returns field errors as upstream's field.Error
+// holds them, printed for example as `data[a b]: Invalid value: "a b": ...`
 // or `data[tls.crt]: Required value`; InvalidError joins them into the
 // Status of an Invalid object.
 #ifndef APISERVER_VALIDATION_H_
@@ -23,11 +23,50 @@ inline constexpr size_t kMaxDataSize = 1024 * 1024;
 // `"<text>"` with Go's %q escapes.
 std::string GoQuote(std::string_view text);
 
-// Status kInvalidArgument, reason "Invalid":
-// `<kind> "<name>" is invalid: <error>` or `... is invalid: [e1, e2]`.
+// One field error, as upstream's field.Error.
+struct FieldError {
+  // upstream's ErrorType, which a StatusCause carries as its reason:
+  // "FieldValueRequired", "FieldValueInvalid", "FieldValueForbidden",
+  // "FieldValueTooLong" or "FieldValueNotSupported".
+  std::string type;
+  // The field path as field.Path prints it: "metadata.name", "data[a b]",
+  // or "[]" for the whole object.
+  std::string field;
+  // ErrorBody(): the message without the field, such as
+  // `Invalid value: "a b": <detail>`.
+  std::string body;
+
+  // Error(): `<field>: <body>`.
+  std::string ToString() const { return field + ": " + body; }
+};
+
+// The constructors of upstream's field package. `value` of FieldInvalid is
+// a string, which the message quotes; `go_value` of FieldNotSupported is
+// already in Go's %#v form, such as `[]string{"x"}`.
+FieldError FieldRequired(const std::string& field,
+                         const std::string& detail = "");
+FieldError FieldInvalid(const std::string& field, const std::string& value,
+                        const std::string& detail);
+FieldError FieldForbidden(const std::string& field, const std::string& detail);
+FieldError FieldTooLong(const std::string& field, size_t max_bytes);
+FieldError FieldNotSupported(const std::string& field,
+                             const std::string& go_value,
+                             const std::vector<std::string>& supported);
+
+// Payload type of a failed Status whose v1 StatusDetails, as a JSON
+// object, the HTTP layer sends as they are instead of deriving them from
+// the reason (see FailureStatus in api_status.h).
+inline constexpr char kStatusDetailsPayload[] =
+    "k8s.io/apimachinery/pkg/apis/meta/v1.StatusDetails";
+
+// Status kInvalidArgument, reason "Invalid", as upstream's NewInvalid:
+// `<kind> "<name>" is invalid: <error>` or `... is invalid: [e1, e2]`
+// (repeated messages once), with a kStatusDetailsPayload of the name, the
+// kind and its group ("Secret"; "CreateOptions" in "meta.k8s.io" for
+// "CreateOptions.meta.k8s.io"), and one StatusCause per error.
 // REQUIRES: !errors.empty().
 base::Status InvalidError(const std::string& kind, const std::string& name,
-                          const std::vector<std::string>& errors);
+                          const std::vector<FieldError>& errors);
 
 // Status kInvalidArgument, reason "BadRequest", for a body that does not
 // decode as the kind: `<kind> in version "v1" cannot be handled as a <kind>:
@@ -38,6 +77,11 @@ base::Status DecodeError(const std::string& kind, const std::string& cause);
 // (namespace names); empty when valid.
 std::vector<std::string> DnsSubdomainErrors(const std::string& value);
 std::vector<std::string> DnsLabelErrors(const std::string& value);
+// Errors of a label key (a qualified name, with an optional DNS subdomain
+// prefix) and of a label value, as upstream's IsQualifiedName and
+// IsValidLabelValue; empty when valid.
+std::vector<std::string> QualifiedNameErrors(const std::string& value);
+std::vector<std::string> LabelValueErrors(const std::string& value);
 
 // Checks the shape of metadata and of the kind's fields, then applies the
 // defaults of kube-apiserver: a Secret's stringData merges into data
@@ -50,13 +94,13 @@ base::Status NormalizeNamespace(nlohmann::json& object);
 
 // Validation of a new object (metadata included) and of an update against
 // the stored object.
-std::vector<std::string> ValidateSecret(const nlohmann::json& object);
-std::vector<std::string> ValidateSecretUpdate(const nlohmann::json& updated,
-                                              const nlohmann::json& stored);
-std::vector<std::string> ValidateConfigMap(const nlohmann::json& object);
-std::vector<std::string> ValidateConfigMapUpdate(const nlohmann::json& updated,
-                                                 const nlohmann::json& stored);
-std::vector<std::string> ValidateNamespace(const nlohmann::json& object);
+std::vector<FieldError> ValidateSecret(const nlohmann::json& object);
+std::vector<FieldError> ValidateSecretUpdate(const nlohmann::json& updated,
+                                             const nlohmann::json& stored);
+std::vector<FieldError> ValidateConfigMap(const nlohmann::json& object);
+std::vector<FieldError> ValidateConfigMapUpdate(const nlohmann::json& updated,
+                                                const nlohmann::json& stored);
+std::vector<FieldError> ValidateNamespace(const nlohmann::json& object);
 
 }  // namespace apiserver
 

@@ -666,6 +666,70 @@ TEST_F(KubectlTest, DeleteThenGetIsNotFound) {
   EXPECT_FALSE(registry_->RawValue(SecretsResource(), "default", "db").ok());
 }
 
+TEST_F(KubectlTest, ServerDryRunWritesNothing) {
+  KubectlOk({"create", "secret", "generic", "db", "--from-literal=a=1"});
+  const int64_t revision = store_->CurrentRevision();
+
+  std::string deleted =
+      KubectlOk({"delete", "secret", "db", "--dry-run=server"});
+  std::string created = KubectlOk({"create", "secret", "generic", "new",
+                                   "--from-literal=a=1", "--dry-run=server"});
+  std::string labeled =
+      KubectlOk({"label", "secret", "db", "team=a", "--dry-run=server"});
+
+  EXPECT_EQ(deleted, "secret \"db\" deleted (server dry run)\n");
+  EXPECT_EQ(created, "secret/new created (server dry run)\n");
+  EXPECT_EQ(labeled, "secret/db labeled (server dry run)\n");
+  EXPECT_EQ(store_->CurrentRevision(), revision);
+  EXPECT_EQ(StoredData("default", "db", "a"), "1");
+  EXPECT_FALSE(StoredSecret("default", "db")["metadata"].contains("labels"));
+  EXPECT_FALSE(registry_->Get(SecretsResource(), "default", "new").ok());
+}
+
+TEST_F(KubectlTest, InvalidSecretPrintsCause) {
+  const std::string path = WriteFile("bad.yaml", R"(apiVersion: v1
+kind: Secret
+metadata:
+  name: Bad_Name
+stringData:
+  a: b
+)");
+
+  ProcessResult created = Kubectl({"create", "-f", path});
+
+  EXPECT_EQ(created.exit_code, 1);
+  EXPECT_EQ(created.err,
+            "The Secret \"Bad_Name\" is invalid: metadata.name: Invalid "
+            "value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist "
+            "of lower case alphanumeric characters, '-' or '.', and must start "
+            "and end with an alphanumeric character (e.g. 'example.com', regex "
+            "used for validation is "
+            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+            "')\n");
+}
+
+TEST_F(KubectlTest, SetBasedLabelSelectors) {
+  KubectlOk({"create", "secret", "generic", "a", "--from-literal=k=1"});
+  KubectlOk({"create", "secret", "generic", "b", "--from-literal=k=1"});
+  KubectlOk({"label", "secret", "a", "team=x"});
+
+  std::string in = KubectlOk({"get", "secrets", "-l", "team in (x,y)", "-o",
+                              "jsonpath={.items[*].metadata.name}"});
+  std::string absent = KubectlOk({"get", "secrets", "-l", "!team", "-o",
+                                  "jsonpath={.items[*].metadata.name}"});
+  // kubectl wraps the server's message in its own words.
+  ProcessResult invalid = Kubectl({"get", "secrets", "-l", "!!"});
+
+  EXPECT_EQ(in, "a");
+  EXPECT_EQ(absent, "b");
+  EXPECT_EQ(invalid.exit_code, 1);
+  EXPECT_EQ(invalid.err,
+            "Error from server (BadRequest): Unable to find \"/v1, "
+            "Resource=secrets\" that match label selector \"!!\", field "
+            "selector \"\": unable to parse requirement: found '!', "
+            "expected: identifier\n");
+}
+
 TEST_F(KubectlTest, WatchSeesAdditionsChangesAndDeletions) {
   KubectlOk({"create", "namespace", "watched"});
   std::vector<std::string> argv = {
