@@ -1336,7 +1336,7 @@ class DuplicateKeyFinder : public YAML::EventHandler {
   struct Frame {
     bool is_map;
     bool at_key = true;
-    std::map<std::string, int> lines;  // key -> 1-based line
+    std::map<std::string, int> lines{};  // key -> 1-based line
   };
 
   // Records one node; `text` is nullopt for collections and aliases, which
