@@ -743,6 +743,24 @@ case_bad_input() {
   expect_error 409 "$key" POST /v1/clusters/prod/kms \
     "{\"instance\": \"kp\", \"key\": \"$key\"}"
   [[ $(cluster_state prod) == "$rotated" ]] || fail "a reused root key changed the cluster"
+
+  # A name that several keys or instances have is rejected, not guessed.
+  ctl_ok POST /v1/kms/instances/kp/keys '{"name": "twin"}' >/dev/null
+  ctl_ok POST /v1/kms/instances/kp/keys '{"name": "twin"}' >/dev/null
+  keys=$(ctl_ok GET "/v1/kms/instances/$INSTANCE/keys")
+  expect_error 400 'key name \"twin\" is ambiguous in KMS instance kp: 2 keys have it' \
+    POST /v1/kms/instances/kp/keys/twin/disable
+  expect_error 400 'key name \"twin\" is ambiguous in KMS instance kp: 2 keys have it' \
+    POST /v1/clusters/prod/kms '{"instance": "kp", "key": "twin"}'
+  [[ $(ctl_ok GET "/v1/kms/instances/$INSTANCE/keys") == "$keys" ]] ||
+    fail "an ambiguous key name changed a key"
+  create_instance kp >/dev/null
+  expect_error 400 'KMS instance name \"kp\" is ambiguous: 2 KMS instances have it' \
+    GET /v1/kms/instances/kp/keys
+  expect_error 400 'KMS instance name \"kp\" is ambiguous: 2 KMS instances have it' \
+    POST /v1/clusters/prod/kms "{\"instance\": \"kp\", \"key\": \"$second\"}"
+  expect_contains "$(ctl_ok GET "/v1/kms/instances/$INSTANCE/keys")" '"name": "twin"'
+  [[ $(cluster_state prod) == "$rotated" ]] || fail "an ambiguous name changed the cluster"
   stop_sandbox
 }
 
