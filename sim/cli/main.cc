@@ -40,7 +40,10 @@ void AddServeFlags(CLI::App& serve, ServeFlags& flags) {
                   "Directory of the sandbox's state; created when missing, "
                   "reused on restart")
       ->required();
-  serve.add_option("--address", o.address, "Loopback address to listen on")
+  serve
+      .add_option("--address", o.address,
+                  "Loopback IP address to listen on: one in 127.0.0.0/8, or "
+                  "::1; not a host name such as localhost")
       ->capture_default_str();
   serve.add_option("--control-port", o.control_port,
                    "Port of the control API (default: the stored one, or a "
