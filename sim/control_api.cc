@@ -9,6 +9,7 @@
 #include <expected>
 
 #include "base/http.h"
+#include "kms-mock/faults.h"
 #include "sim/names.h"
 #include "sim/sandbox_internal.h"
 
@@ -242,6 +243,29 @@ base::StatusOr<kms::Key> FindKey(Environment& env,
                              "; list its keys with GET "
                              "/v1/kms/instances/" +
                              instance.id + "/keys");
+}
+
+// Returns the KMS mock's error, which is in Key Protect's shape, as a
+// control API error: the first reason's message, with its code as the
+// reason.
+ApiResponse KmsControlError(const kms::HttpResponse& answer) {
+  json body = json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
+  std::string message = "the KMS rejected the request";
+  std::string reason;
+  const json* first = nullptr;
+  if (body.is_object() && body["resources"].is_array() &&
+      !body["resources"].empty() &&
+      body["resources"][0]["reasons"].is_array() &&
+      !body["resources"][0]["reasons"].empty()) {
+    first = &body["resources"][0]["reasons"][0];
+  }
+  if (first != nullptr && first->is_object()) {
+    message = first->value("message", message);
+    reason = first->value("code", "");
+  }
+  return ErrorResponse(
+      base::Status(kms::CodeForHttpStatus(answer.status), message, reason),
+      answer.status);
 }
 
 }  // namespace
@@ -510,6 +534,7 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
       forwarded.headers = request.headers;
       forwarded.body = request.body;
       kms::HttpResponse answer = rt.kms_api->Handle(forwarded);
+      if (answer.status >= 400) return KmsControlError(answer);
       ApiResponse response;
       response.status = answer.status;
       response.body = answer.body;
