@@ -219,6 +219,10 @@ int RunKsCommand(std::vector<std::string> args) {
     }
     timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
   }
+  // The sandbox reads no environment of this process, so the acting user
+  // goes along as --user.
+  const char* user = std::getenv("SIM_KS_USER");
+  args = sim::WithKsUser(std::move(args), user == nullptr ? "" : user);
   return sim::RunKsOnSandbox(target.url, args, std::cout, std::cerr, timeout);
 }
 
