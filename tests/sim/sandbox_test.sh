@@ -698,6 +698,17 @@ case_bad_input() {
   expect_contains "$out" '"message": "method DELETE is not allowed on /v1/clock; use GET or POST"'
   expect_error 405 "use POST" GET /v1/clusters/prod/kms
 
+  # The KMS mock's fault errors come in the control API's shape.
+  out=$(ctl POST /v1/kms/faults 'garbage')
+  [[ ${out##*$'\n'} == 400 ]] || fail "a garbage fault body returned: $out"
+  [[ $(jq -r .error.reason <<<"${out%$'\n'*}") == BAD_BODY_ERR ]] ||
+    fail "a garbage fault body has no reason BAD_BODY_ERR: $out"
+  expect_contains "$(jq -r .error.message <<<"${out%$'\n'*}")" "the body is not valid JSON"
+  expect_error 400 "kind must be latency, error or outage" POST /v1/kms/faults '{"kind": "nope"}'
+  expect_error 404 "no fault with id 999" DELETE /v1/kms/faults/999
+  [[ $(ctl_ok GET /v1/kms/faults | jq '.faults | length') == 0 ]] ||
+    fail "a rejected fault was added: $(ctl_ok GET /v1/kms/faults)"
+
   # Requests that cannot be parsed get Go's plain-text replies.
   local go_400=$'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request'
   [[ $(raw_request $'GARBAGE\r\n\r\n') == "$go_400" ]] ||
@@ -722,6 +733,24 @@ case_bad_input() {
   out=$("$SIM" ks kms enable -c prod --instance-id "$INSTANCE" --crk "$foreign" 2>&1) || code=$?
   [[ $code == 1 ]] || fail "a root key of another instance exited with $code"
   expect_contains "$out" "$other"
+  code=0
+  out=$("$SIM" ks kms enable -c prod --instance-id "$(printf 'kp\nx')" --crk "$key" 2>&1) || code=$?
+  [[ $code == 2 ]] || fail "a line break in --instance-id exited with $code"
+  expect_contains "$out" 'invalid argument "kp\x0Ax": it contains a control character'
+  # A 2 MB root key id, sent as the sandbox client sends it: the error
+  # quotes it cut short.
+  printf '{"args": ["kms", "enable", "-c", "prod", "--instance-id", "%s", "--crk", "%s"]}' \
+    "$INSTANCE" "$(head -c 2000000 /dev/zero | tr '\0' k)" >"$WORK/big-ks.json"
+  out=$(curl -sS -X POST "$CONTROL/v1/ks" --data-binary "@$WORK/big-ks.json")
+  [[ $(jq .exit_code <<<"$out") == 1 ]] || fail "a 2 MB --crk got: ${out:0:400}"
+  expect_contains "$(jq -r .stderr <<<"$out")" "(2000000 characters) not found in KMS instance"
+  ((${#out} < 1000)) || fail "the error for a 2 MB --crk is ${#out} bytes long"
+  # $SIM_KS_USER acts on the sandbox as it does on a state directory.
+  code=0
+  out=$(SIM_KS_USER=nobody@example.com "$SIM" ks kms enable -c prod \
+    --instance-id "$INSTANCE" --crk "$key" 2>&1) || code=$?
+  [[ $code == 1 ]] || fail "enable as an unknown \$SIM_KS_USER exited with $code: $out"
+  expect_contains "$out" "user nobody@example.com is not a member of the account"
   [[ $(cluster_state prod) == "$before" ]] || fail "bad CLI input changed the cluster"
 
   # Enable while busy: the second KMS action fails, the first goes on.
