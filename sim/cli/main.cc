@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -136,13 +137,24 @@ int Serve(ServeFlags& flags, std::chrono::steady_clock::time_point began) {
     spec.workers = flags.workers;
     o.clusters.push_back(spec);
   }
-  if (flags.workers_option->count() > 0) o.default_workers = flags.workers;
+  const bool workers_given = flags.workers_option->count() > 0;
+  if (workers_given) o.default_workers = flags.workers;
+  std::error_code ignored;
+  const bool restart =
+      std::filesystem::exists(o.data_dir + "/sandbox.json", ignored);
 
   base::StatusOr<std::unique_ptr<sim::Sandbox>> sandbox =
       sim::Sandbox::Start(o);
   if (!sandbox.ok()) {
     std::cerr << "FAILED\n" << sandbox.status().message() << "\n";
     return 1;
+  }
+  if (workers_given && restart) {
+    std::cerr << "Note: --workers applies only to clusters that this start "
+                 "creates, so the clusters that "
+              << o.data_dir
+              << " already has keep their workers; add workers with `sim ks "
+                 "worker add -c NAME --count N`\n";
   }
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - began);

@@ -585,6 +585,14 @@ case_start_checks() {
   [[ $code == 1 ]] || fail "a second sim serve exited with $code: $out"
   expect_contains "$out" "data directory $WORK/data is in use by another sim serve (PID $SERVE_PID)"
   stop_sandbox
+
+  # On a restart --workers changes no existing cluster, and says so.
+  start_sandbox --workers 3
+  [[ $(ctl_ok GET /v1/clusters/mycluster | jq .workerCount) == 2 ]] ||
+    fail "a restart with --workers 3 changed the workers to $(ctl_ok GET /v1/clusters/mycluster | jq .workerCount)"
+  expect_contains "$(cat "$WORK/serve.err")" \
+    "Note: --workers applies only to clusters that this start creates" "sim serve stderr"
+  stop_sandbox
 }
 
 # --- Files with tokens, keys and Secrets are private ---------------------
