@@ -1,5 +1,8 @@
 #include "base/http.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <charconv>
 #include <utility>
 
@@ -35,6 +38,20 @@ std::string JoinHostPort(std::string_view host, uint16_t port) {
   std::string out(host);
   if (host.find(':') != std::string_view::npos) out = "[" + out + "]";
   return out + ":" + std::to_string(port);
+}
+
+AddressKind ClassifyAddress(const std::string& address) {
+  in_addr v4{};
+  in6_addr v6{};
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127 ? AddressKind::kLoopback
+                                           : AddressKind::kOtherIp;
+  }
+  if (::inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
+    return IN6_IS_ADDR_LOOPBACK(&v6) ? AddressKind::kLoopback
+                                     : AddressKind::kOtherIp;
+  }
+  return AddressKind::kNotIp;
 }
 
 std::optional<std::string> PercentDecode(std::string_view text,

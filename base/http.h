@@ -27,6 +27,11 @@ int HttpStatusForCode(Code code);
 // URLs and Go's net.JoinHostPort write it.
 std::string JoinHostPort(std::string_view host, uint16_t port);
 
+// What a listen address is: a loopback IP address (127.0.0.0/8 or ::1),
+// another IP address, or no IP address at all, such as a host name.
+enum class AddressKind { kLoopback, kOtherIp, kNotIp };
+AddressKind ClassifyAddress(const std::string& address);
+
 // Decodes %XX escapes, and '+' as a space when `plus_is_space` (as in a
 // query string). Returns nullopt when a '%' is not followed by two hex
 // digits.

@@ -7,6 +7,11 @@
 // a simulated clock that moves only through POST /control/clock. Once it
 // listens it prints "listening on http://<address>:<port>" on stdout, so a
 // parent process started with --port 0 learns the port without polling.
+//
+// The /control/ endpoints take no token, so the server listens on a
+// loopback address unless --no-control drops them or
+// --allow-remote-control accepts that anyone who reaches the address may
+// use them.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -15,6 +20,7 @@
 #include <string>
 
 #include "base/clock.h"
+#include "base/http.h"
 #include "base/log.h"
 #include "base/random.h"
 #include "kms-mock/api.h"
@@ -33,6 +39,7 @@ struct Flags {
   double speed = 1.0;
   std::string start_time;
   bool no_control = false;
+  bool allow_remote_control = false;
   std::string log_level = "info";
 };
 
@@ -47,6 +54,31 @@ void WaitForSignal(const sigset_t& signals) {
   int received = 0;
   sigwait(&signals, &received);
   spdlog::info("kms-mock-server: received signal {}, stopping", received);
+}
+
+// Returns OK for a loopback IP address, and for another IP address when the
+// /control/ endpoints are off or --allow-remote-control was given.
+base::Status CheckAddress(const Flags& flags) {
+  const std::string& address = flags.server.address;
+  switch (base::ClassifyAddress(address)) {
+    case base::AddressKind::kLoopback:
+      return base::OkStatus();
+    case base::AddressKind::kNotIp:
+      return base::InvalidArgumentError(
+          "invalid --address \"" + address +
+          "\": expected an IP address such as 127.0.0.1 or ::1, not a host "
+          "name");
+    case base::AddressKind::kOtherIp:
+      break;
+  }
+  if (flags.no_control || flags.allow_remote_control) return base::OkStatus();
+  return base::InvalidArgumentError(
+      "--address " + address +
+      " is not a loopback address, and the /control/ endpoints take no "
+      "token: anyone who reaches the address could move the clock, inject "
+      "faults and create instances. Listen on 127.0.0.1 or ::1, pass "
+      "--no-control to serve only the Key Protect API, or pass "
+      "--allow-remote-control to serve /control/ there anyway");
 }
 
 struct Clocks {
@@ -102,8 +134,9 @@ int Run(const Flags& flags, const sigset_t& signals) {
   base::StatusOr<std::unique_ptr<kms::Server>> server =
       kms::Server::Start(api, flags.server);
   if (!server.ok()) return Fail(server.status());
-  std::printf("listening on http://%s:%u\n", flags.server.address.c_str(),
-              static_cast<unsigned>((*server)->port()));
+  std::printf(
+      "listening on http://%s\n",
+      base::JoinHostPort(flags.server.address, (*server)->port()).c_str());
   std::fflush(stdout);
   WaitForSignal(signals);
   (*server)->Stop();
@@ -123,7 +156,9 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", flags.data_dir,
                  "RocksDB directory that keeps keys across restarts; "
                  "in memory when absent");
-  app.add_option("--address", flags.server.address, "listen address")
+  app.add_option("--address", flags.server.address,
+                 "IP address to listen on; one that is not loopback needs "
+                 "--no-control or --allow-remote-control")
       ->capture_default_str();
   app.add_option("--port", flags.server.port, "listen port; 0 picks one")
       ->capture_default_str();
@@ -143,11 +178,18 @@ int main(int argc, char** argv) {
   app.add_flag("--no-control", flags.no_control,
                "do not serve the /control/ endpoints (faults, events, "
                "instances, clock, calls)");
+  app.add_flag("--allow-remote-control", flags.allow_remote_control,
+               "serve the /control/ endpoints, which take no token, on an "
+               "--address that is not loopback");
   app.add_option("--log-level", flags.log_level,
                  "trace, debug, info, warn, error or off")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   base::InitLogging(flags.log_level);
+  if (base::Status address = CheckAddress(flags); !address.ok()) {
+    std::fprintf(stderr, "kms-mock-server: %s\n", address.message().c_str());
+    return 2;
+  }
 
   // Blocked before any thread starts, so that only sigwait receives them.
   sigset_t signals;

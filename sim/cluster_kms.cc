@@ -4,6 +4,7 @@
 
 #include "apiserver/kms_client.h"
 #include "sim/cluster_state.h"
+#include "sim/names.h"
 
 namespace sim {
 namespace {
@@ -548,7 +549,9 @@ base::Status Cluster::EnableKmsAs(const std::string& user,
 
   base::StatusOr<kms::Instance> instance = s.deps.kms->GetInstance(instance_id);
   if (!instance.ok()) {
-    return base::NotFoundError("KMS instance " + instance_id +
+    // Unknown values are quoted and cut, as they may be anything a user
+    // typed.
+    return base::NotFoundError("KMS instance " + QuoteForMessage(instance_id) +
                                " not found; list instances with `ks kms "
                                "instance ls`");
   }
@@ -563,7 +566,7 @@ base::Status Cluster::EnableKmsAs(const std::string& user,
             instance_id + "); pass --instance-id " + other.id);
       }
     }
-    return base::NotFoundError("root key " + crk_id +
+    return base::NotFoundError("root key " + QuoteForMessage(crk_id) +
                                " not found in KMS instance " + instance_id +
                                "; list root keys with `ks kms crk ls "
                                "--instance-id " +

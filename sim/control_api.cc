@@ -9,6 +9,7 @@
 #include <expected>
 
 #include "base/http.h"
+#include "kms-mock/faults.h"
 #include "sim/names.h"
 #include "sim/sandbox_internal.h"
 
@@ -171,19 +172,40 @@ json InstanceJson(const kms::Instance& instance) {
           {"type", kms::InstanceTypeName(instance.type)}};
 }
 
+// Returns the error for a name that several KMS instances or keys have, as
+// Key Protect allows, so that only their ids tell them apart. `kind` is
+// "KMS instance" or "key", and `scope` where the name was looked up.
+base::Status AmbiguousName(const std::string& kind, const std::string& name,
+                           const std::string& scope,
+                           const std::vector<std::string>& ids) {
+  std::string list;
+  for (const std::string& id : ids) list += (list.empty() ? "" : ", ") + id;
+  return base::InvalidArgumentError(
+      kind + " name " + QuoteForMessage(name) + " is ambiguous" + scope + ": " +
+      std::to_string(ids.size()) + " " + kind + "s have it (" + list +
+      "); pass the id instead");
+}
+
 base::StatusOr<kms::Instance> FindInstance(Environment& env,
                                            const std::string& id_or_name) {
   if (auto found = env.kms().GetInstance(id_or_name); found.ok()) {
     return found;
   }
+  std::vector<kms::Instance> matches;
   std::string names;
   for (const kms::Instance& instance : env.kms().ListInstances()) {
-    if (instance.name == id_or_name) return instance;
+    if (instance.name == id_or_name) matches.push_back(instance);
     names +=
         (names.empty() ? "" : ", ") + instance.name + " (" + instance.id + ")";
   }
+  if (matches.size() == 1) return matches[0];
+  if (matches.size() > 1) {
+    std::vector<std::string> ids;
+    for (const kms::Instance& match : matches) ids.push_back(match.id);
+    return AmbiguousName("KMS instance", id_or_name, "", ids);
+  }
   return base::NotFoundError(
-      "KMS instance " + id_or_name + " not found; " +
+      "KMS instance " + QuoteForMessage(id_or_name) + " not found; " +
       (names.empty() ? std::string("there are no instances yet")
                      : "the instances are " + names) +
       "; create one with POST /v1/kms/instances {\"name\": \"kp\"}");
@@ -191,29 +213,59 @@ base::StatusOr<kms::Instance> FindInstance(Environment& env,
 
 // Returns the id of a key given by id or name, or `id_or_name` itself when
 // the instance has no such key, so that the caller's operation reports it.
-std::string ResolveKey(Environment& env, const kms::Instance& instance,
-                       const std::string& id_or_name) {
+// Fails when several keys of the instance have that name.
+base::StatusOr<std::string> ResolveKey(Environment& env,
+                                       const kms::Instance& instance,
+                                       const std::string& id_or_name) {
   if (env.kms().GetKey(instance.id, id_or_name).ok()) return id_or_name;
   base::StatusOr<std::vector<kms::Key>> keys = env.kms().ListKeys(instance.id);
+  std::vector<std::string> ids;
   if (keys.ok()) {
     for (const kms::Key& key : *keys) {
-      if (key.name == id_or_name) return key.id;
+      if (key.name == id_or_name) ids.push_back(key.id);
     }
   }
-  return id_or_name;
+  if (ids.size() > 1) {
+    return AmbiguousName("key", id_or_name, " in KMS instance " + instance.name,
+                         ids);
+  }
+  return ids.empty() ? id_or_name : ids[0];
 }
 
 base::StatusOr<kms::Key> FindKey(Environment& env,
                                  const kms::Instance& instance,
                                  const std::string& id_or_name) {
-  std::string id = ResolveKey(env, instance, id_or_name);
+  ASSIGN_OR_RETURN(std::string id, ResolveKey(env, instance, id_or_name));
   base::StatusOr<kms::Key> key = env.kms().GetKey(instance.id, id);
   if (key.ok()) return key;
-  return base::NotFoundError("key " + id_or_name +
+  return base::NotFoundError("key " + QuoteForMessage(id_or_name) +
                              " not found in KMS instance " + instance.name +
                              "; list its keys with GET "
                              "/v1/kms/instances/" +
                              instance.id + "/keys");
+}
+
+// Returns the KMS mock's error, which is in Key Protect's shape, as a
+// control API error: the first reason's message, with its code as the
+// reason.
+ApiResponse KmsControlError(const kms::HttpResponse& answer) {
+  json body = json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
+  std::string message = "the KMS rejected the request";
+  std::string reason;
+  const json* first = nullptr;
+  if (body.is_object() && body["resources"].is_array() &&
+      !body["resources"].empty() &&
+      body["resources"][0]["reasons"].is_array() &&
+      !body["resources"][0]["reasons"].empty()) {
+    first = &body["resources"][0]["reasons"][0];
+  }
+  if (first != nullptr && first->is_object()) {
+    message = first->value("message", message);
+    reason = first->value("code", "");
+  }
+  return ErrorResponse(
+      base::Status(kms::CodeForHttpStatus(answer.status), message, reason),
+      answer.status);
 }
 
 }  // namespace
@@ -482,6 +534,7 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
       forwarded.headers = request.headers;
       forwarded.body = request.body;
       kms::HttpResponse answer = rt.kms_api->Handle(forwarded);
+      if (answer.status >= 400) return KmsControlError(answer);
       ApiResponse response;
       response.status = answer.status;
       response.body = answer.body;
@@ -751,7 +804,10 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
       base::StatusOr<kms::Instance> instance =
           FindInstance(env, *instance_name);
       if (!instance.ok()) return ErrorResponse(instance.status());
-      std::string key_id = ResolveKey(env, *instance, *key_name);
+      base::StatusOr<std::string> resolved =
+          ResolveKey(env, *instance, *key_name);
+      if (!resolved.ok()) return ErrorResponse(resolved.status());
+      const std::string& key_id = *resolved;
       base::Status enabled =
           cluster.EnableKmsAs(user->empty() ? env.account().owner() : *user,
                               instance->id, key_id, *public_endpoint);

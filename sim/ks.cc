@@ -5,6 +5,7 @@
 #include "base/clock_limits.h"
 #include "sim/command_line.h"
 #include "sim/ks_internal.h"
+#include "sim/names.h"
 
 namespace sim {
 namespace ks {
@@ -379,6 +380,16 @@ int Fail(std::ostream& err, const base::Status& status) {
 }  // namespace
 }  // namespace ks
 
+std::vector<std::string> WithKsUser(std::vector<std::string> args,
+                                    const std::string& user) {
+  if (user.empty()) return args;
+  for (const std::string& arg : args) {
+    if (arg == "--user" || arg.starts_with("--user=")) return args;
+  }
+  args.insert(args.begin(), {"--user", user});
+  return args;
+}
+
 int RunKs(KsHost& host, const std::vector<std::string>& args, std::ostream& out,
           std::ostream& err) {
   using ks::Commands;
@@ -409,6 +420,16 @@ int RunKs(KsHost& host, const std::vector<std::string>& args, std::ostream& out,
   ks::AddKmsCommands(app, commands);
   ks::AddIamCommands(app, commands);
   ks::AddClockCommands(app, commands);
+
+  // Values end up in tables, errors and recorded scenarios, and no flag
+  // takes a line break or another control character.
+  for (const std::string& arg : args) {
+    if (base::Status printable = RejectControlCharacters("argument", arg);
+        !printable.ok()) {
+      err << "FAILED\n" << printable.message() << "\n";
+      return 2;
+    }
+  }
 
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());

@@ -65,6 +65,12 @@ class KsHost {
 int RunKs(KsHost& host, const std::vector<std::string>& args, std::ostream& out,
           std::ostream& err);
 
+// Returns `args` with `--user USER` in front, unless `user` is empty or
+// `args` already pass --user. A sandbox runs `ks` in its own process, so
+// the acting user travels as a flag rather than through $SIM_KS_USER.
+std::vector<std::string> WithKsUser(std::vector<std::string> args,
+                                    const std::string& user);
+
 }  // namespace sim
 
 #endif  // SIM_KS_H_

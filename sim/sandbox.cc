@@ -2,9 +2,7 @@
 // the servers of each runtime, master availability, events and snapshots.
 #include "sim/sandbox.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -88,17 +86,16 @@ base::Status CopyTree(const std::string& from, const std::string& to) {
 }  // namespace
 
 base::Status ValidateLoopbackAddress(const std::string& address) {
-  in_addr v4{};
-  in6_addr v6{};
-  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) {
-    if ((ntohl(v4.s_addr) >> 24) == 127) return base::OkStatus();
-  } else if (::inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
-    if (IN6_IS_ADDR_LOOPBACK(&v6)) return base::OkStatus();
-  } else {
-    return base::InvalidArgumentError(
-        "invalid address " + QuoteForMessage(address) +
-        ": expected a loopback IP address such as 127.0.0.1 or ::1, not a "
-        "host name");
+  switch (base::ClassifyAddress(address)) {
+    case base::AddressKind::kLoopback:
+      return base::OkStatus();
+    case base::AddressKind::kNotIp:
+      return base::InvalidArgumentError(
+          "invalid address " + QuoteForMessage(address) +
+          ": expected a loopback IP address such as 127.0.0.1 or ::1, not a "
+          "host name");
+    case base::AddressKind::kOtherIp:
+      break;
   }
   return base::InvalidArgumentError(
       "invalid address " + address +

@@ -207,7 +207,10 @@ int Sandbox::Impl::RunKsCommand(Runtime& rt,
                                 std::string& out, std::string& err) {
   std::ostringstream out_stream, err_stream;
   SandboxKsHost host(*this, rt);
-  int code = RunKs(host, args, out_stream, err_stream);
+  // Without --user the owner acts, whatever $SIM_KS_USER the sandbox's own
+  // process has, because the client sends its $SIM_KS_USER as --user.
+  int code = RunKs(host, WithKsUser(args, rt.env->account().owner()),
+                   out_stream, err_stream);
   out = out_stream.str();
   err = err_stream.str();
   if (recorder) recorder->KsCommand(*rt.env, args, code);

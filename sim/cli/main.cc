@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -40,7 +41,10 @@ void AddServeFlags(CLI::App& serve, ServeFlags& flags) {
                   "Directory of the sandbox's state; created when missing, "
                   "reused on restart")
       ->required();
-  serve.add_option("--address", o.address, "Loopback address to listen on")
+  serve
+      .add_option("--address", o.address,
+                  "Loopback IP address to listen on: one in 127.0.0.0/8, or "
+                  "::1; not a host name such as localhost")
       ->capture_default_str();
   serve.add_option("--control-port", o.control_port,
                    "Port of the control API (default: the stored one, or a "
@@ -133,13 +137,24 @@ int Serve(ServeFlags& flags, std::chrono::steady_clock::time_point began) {
     spec.workers = flags.workers;
     o.clusters.push_back(spec);
   }
-  if (flags.workers_option->count() > 0) o.default_workers = flags.workers;
+  const bool workers_given = flags.workers_option->count() > 0;
+  if (workers_given) o.default_workers = flags.workers;
+  std::error_code ignored;
+  const bool restart =
+      std::filesystem::exists(o.data_dir + "/sandbox.json", ignored);
 
   base::StatusOr<std::unique_ptr<sim::Sandbox>> sandbox =
       sim::Sandbox::Start(o);
   if (!sandbox.ok()) {
     std::cerr << "FAILED\n" << sandbox.status().message() << "\n";
     return 1;
+  }
+  if (workers_given && restart) {
+    std::cerr << "Note: --workers applies only to clusters that this start "
+                 "creates, so the clusters that "
+              << o.data_dir
+              << " already has keep their workers; add workers with `sim ks "
+                 "worker add -c NAME --count N`\n";
   }
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - began);
@@ -216,6 +231,10 @@ int RunKsCommand(std::vector<std::string> args) {
     }
     timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
   }
+  // The sandbox reads no environment of this process, so the acting user
+  // goes along as --user.
+  const char* user = std::getenv("SIM_KS_USER");
+  args = sim::WithKsUser(std::move(args), user == nullptr ? "" : user);
   return sim::RunKsOnSandbox(target.url, args, std::cout, std::cerr, timeout);
 }
 

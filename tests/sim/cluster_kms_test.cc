@@ -207,8 +207,9 @@ TEST_F(KmsPrerequisitesTest, UnknownInstanceIsNotFound) {
       cluster_->EnableKmsAs("admin@example.com", "no-such-instance", key_);
 
   EXPECT_EQ(started.code(), base::Code::kNotFound);
-  EXPECT_NE(started.message().find("KMS instance no-such-instance not found"),
-            std::string::npos)
+  EXPECT_NE(
+      started.message().find("KMS instance \"no-such-instance\" not found"),
+      std::string::npos)
       << started;
   ExpectUnchanged();
 }
@@ -218,7 +219,7 @@ TEST_F(KmsPrerequisitesTest, UnknownKeyIsNotFound) {
       cluster_->EnableKmsAs("admin@example.com", kp_, "no-such-key");
 
   EXPECT_EQ(started.code(), base::Code::kNotFound);
-  EXPECT_NE(started.message().find("root key no-such-key not found"),
+  EXPECT_NE(started.message().find("root key \"no-such-key\" not found"),
             std::string::npos)
       << started;
   ExpectUnchanged();

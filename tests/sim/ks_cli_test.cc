@@ -207,7 +207,9 @@ TEST_F(KsCliTest, InvalidNamesAreRejected) {
   EXPECT_EQ(short_key.code, 1);
   EXPECT_TRUE(Contains(short_key, "use 2 to 90 characters"))
       << short_key.output;
-  EXPECT_EQ(newline.code, 1);
+  // No argument may contain a control character, so the command line is
+  // rejected before any command runs.
+  EXPECT_EQ(newline.code, 2);
   EXPECT_TRUE(Contains(newline, "control character")) << newline.output;
   EXPECT_EQ(version.code, 1);
   EXPECT_TRUE(Contains(version, "unsupported cluster version 9.9.9"))

@@ -362,10 +362,12 @@ TEST_F(KsTest, UnknownInstanceAndKeyAreNamed) {
   Result key = Enable("no-such-key");
 
   EXPECT_EQ(instance.code, 1);
-  EXPECT_TRUE(Contains(instance.err, "KMS instance no-such-instance not found"))
+  EXPECT_TRUE(
+      Contains(instance.err, "KMS instance \"no-such-instance\" not found"))
       << instance.err;
   EXPECT_EQ(key.code, 1);
-  EXPECT_TRUE(Contains(key.err, "root key no-such-key not found")) << key.err;
+  EXPECT_TRUE(Contains(key.err, "root key \"no-such-key\" not found"))
+      << key.err;
 }
 
 TEST_F(KsTest, EnableNeedsAdministrator) {

@@ -590,6 +590,14 @@ case_start_checks() {
   [[ $code == 1 ]] || fail "a second sim serve exited with $code: $out"
   expect_contains "$out" "data directory $WORK/data is in use by another sim serve (PID $SERVE_PID)"
   stop_sandbox
+
+  # On a restart --workers changes no existing cluster, and says so.
+  start_sandbox --workers 3
+  [[ $(ctl_ok GET /v1/clusters/mycluster | jq .workerCount) == 2 ]] ||
+    fail "a restart with --workers 3 changed the workers to $(ctl_ok GET /v1/clusters/mycluster | jq .workerCount)"
+  expect_contains "$(cat "$WORK/serve.err")" \
+    "Note: --workers applies only to clusters that this start creates" "sim serve stderr"
+  stop_sandbox
 }
 
 # --- Files with tokens, keys and Secrets are private ---------------------
@@ -703,6 +711,17 @@ case_bad_input() {
   expect_contains "$out" '"message": "method DELETE is not allowed on /v1/clock; use GET or POST"'
   expect_error 405 "use POST" GET /v1/clusters/prod/kms
 
+  # The KMS mock's fault errors come in the control API's shape.
+  out=$(ctl POST /v1/kms/faults 'garbage')
+  [[ ${out##*$'\n'} == 400 ]] || fail "a garbage fault body returned: $out"
+  [[ $(jq -r .error.reason <<<"${out%$'\n'*}") == BAD_BODY_ERR ]] ||
+    fail "a garbage fault body has no reason BAD_BODY_ERR: $out"
+  expect_contains "$(jq -r .error.message <<<"${out%$'\n'*}")" "the body is not valid JSON"
+  expect_error 400 "kind must be latency, error or outage" POST /v1/kms/faults '{"kind": "nope"}'
+  expect_error 404 "no fault with id 999" DELETE /v1/kms/faults/999
+  [[ $(ctl_ok GET /v1/kms/faults | jq '.faults | length') == 0 ]] ||
+    fail "a rejected fault was added: $(ctl_ok GET /v1/kms/faults)"
+
   # Requests that cannot be parsed get Go's plain-text replies.
   local go_400=$'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request'
   [[ $(raw_request $'GARBAGE\r\n\r\n') == "$go_400" ]] ||
@@ -727,6 +746,24 @@ case_bad_input() {
   out=$("$SIM" ks kms enable -c prod --instance-id "$INSTANCE" --crk "$foreign" 2>&1) || code=$?
   [[ $code == 1 ]] || fail "a root key of another instance exited with $code"
   expect_contains "$out" "$other"
+  code=0
+  out=$("$SIM" ks kms enable -c prod --instance-id "$(printf 'kp\nx')" --crk "$key" 2>&1) || code=$?
+  [[ $code == 2 ]] || fail "a line break in --instance-id exited with $code"
+  expect_contains "$out" 'invalid argument "kp\x0Ax": it contains a control character'
+  # A 2 MB root key id, sent as the sandbox client sends it: the error
+  # quotes it cut short.
+  printf '{"args": ["kms", "enable", "-c", "prod", "--instance-id", "%s", "--crk", "%s"]}' \
+    "$INSTANCE" "$(head -c 2000000 /dev/zero | tr '\0' k)" >"$WORK/big-ks.json"
+  out=$(curl -sS -X POST "$CONTROL/v1/ks" --data-binary "@$WORK/big-ks.json")
+  [[ $(jq .exit_code <<<"$out") == 1 ]] || fail "a 2 MB --crk got: ${out:0:400}"
+  expect_contains "$(jq -r .stderr <<<"$out")" "(2000000 characters) not found in KMS instance"
+  ((${#out} < 1000)) || fail "the error for a 2 MB --crk is ${#out} bytes long"
+  # $SIM_KS_USER acts on the sandbox as it does on a state directory.
+  code=0
+  out=$(SIM_KS_USER=nobody@example.com "$SIM" ks kms enable -c prod \
+    --instance-id "$INSTANCE" --crk "$key" 2>&1) || code=$?
+  [[ $code == 1 ]] || fail "enable as an unknown \$SIM_KS_USER exited with $code: $out"
+  expect_contains "$out" "user nobody@example.com is not a member of the account"
   [[ $(cluster_state prod) == "$before" ]] || fail "bad CLI input changed the cluster"
 
   # Enable while busy: the second KMS action fails, the first goes on.
@@ -748,6 +785,24 @@ case_bad_input() {
   expect_error 409 "$key" POST /v1/clusters/prod/kms \
     "{\"instance\": \"kp\", \"key\": \"$key\"}"
   [[ $(cluster_state prod) == "$rotated" ]] || fail "a reused root key changed the cluster"
+
+  # A name that several keys or instances have is rejected, not guessed.
+  ctl_ok POST /v1/kms/instances/kp/keys '{"name": "twin"}' >/dev/null
+  ctl_ok POST /v1/kms/instances/kp/keys '{"name": "twin"}' >/dev/null
+  keys=$(ctl_ok GET "/v1/kms/instances/$INSTANCE/keys")
+  expect_error 400 'key name \"twin\" is ambiguous in KMS instance kp: 2 keys have it' \
+    POST /v1/kms/instances/kp/keys/twin/disable
+  expect_error 400 'key name \"twin\" is ambiguous in KMS instance kp: 2 keys have it' \
+    POST /v1/clusters/prod/kms '{"instance": "kp", "key": "twin"}'
+  [[ $(ctl_ok GET "/v1/kms/instances/$INSTANCE/keys") == "$keys" ]] ||
+    fail "an ambiguous key name changed a key"
+  create_instance kp >/dev/null
+  expect_error 400 'KMS instance name \"kp\" is ambiguous: 2 KMS instances have it' \
+    GET /v1/kms/instances/kp/keys
+  expect_error 400 'KMS instance name \"kp\" is ambiguous: 2 KMS instances have it' \
+    POST /v1/clusters/prod/kms "{\"instance\": \"kp\", \"key\": \"$second\"}"
+  expect_contains "$(ctl_ok GET "/v1/kms/instances/$INSTANCE/keys")" '"name": "twin"'
+  [[ $(cluster_state prod) == "$rotated" ]] || fail "an ambiguous name changed the cluster"
   stop_sandbox
 }
 
