@@ -41,12 +41,13 @@ class KeyServiceKmsClient : public KmsClient {
 
   KmsStatusResponse Status() override {
     KmsStatusResponse response;
-    base::StatusOr<kms::Key> key = service_.GetKey(instance_id_, key_id_);
+    base::StatusOr<kms::KeyStateInfo> key =
+        service_.GetKeyState(instance_id_, key_id_);
     if (!key.ok()) {
       response.error = key.status().message();
       return response;
     }
-    response.key_id = VersionedKeyId(key->versions.back().id);
+    response.key_id = VersionedKeyId(key->newest_version_id);
     if (key->state != kms::KeyState::kActive) {
       response.error = "root key " + key_id_ + " is " +
                        std::string(kms::KeyStateName(key->state)) +

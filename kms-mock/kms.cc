@@ -250,6 +250,11 @@ class Operation {
   }
 
   void Deliver() {
+    // Most calls change nothing: skip copying the subscriber list.
+    if (events_.empty()) {
+      lock_.unlock();
+      return;
+    }
     std::vector<std::shared_ptr<std::function<void(const KeyEvent&)>>>
         listeners;
     for (const auto& [id, listener] : state_.subscribers) {
@@ -630,6 +635,17 @@ base::StatusOr<Key> KeyService::GetKey(const std::string& instance_id,
     RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
     ASSIGN_OR_RETURN(KeyRecord * key, FindKey(op, instance_id, key_id));
     return Snapshot(*key);
+  };
+  return op.Finish(run());
+}
+
+base::StatusOr<KeyStateInfo> KeyService::GetKeyState(
+    const std::string& instance_id, const std::string& key_id) const {
+  Operation op(*state_, "get_key");
+  auto run = [&]() -> StatusOr<KeyStateInfo> {
+    RETURN_IF_ERROR(op.CheckFaults(instance_id, key_id));
+    ASSIGN_OR_RETURN(KeyRecord * key, FindKey(op, instance_id, key_id));
+    return KeyStateInfo{key->meta.state, key->meta.versions.back().id};
   };
   return op.Finish(run());
 }

@@ -173,6 +173,12 @@ struct Key {
   std::optional<std::string> payload;
 };
 
+// The part of a key that a KMS status check needs, without copying the rest.
+struct KeyStateInfo {
+  KeyState state = KeyState::kActive;
+  std::string newest_version_id;
+};
+
 struct WrapResult {
   std::string ciphertext;  // opaque bytes; the HTTP API base64-encodes them
   std::string plaintext;   // the DEK; generated when none was supplied
@@ -283,6 +289,10 @@ class KeyService {
   // for unknown or purged keys and for keys of another instance.
   base::StatusOr<Key> GetKey(const std::string& instance_id,
                              const std::string& key_id) const;
+  // As GetKey, and counted and faulted as "get_key", but returns only the
+  // state and the newest version, for callers that poll a key often.
+  base::StatusOr<KeyStateInfo> GetKeyState(const std::string& instance_id,
+                                           const std::string& key_id) const;
   // Keys of an instance in creation order, Destroyed ones included.
   base::StatusOr<std::vector<Key>> ListKeys(
       const std::string& instance_id) const;

@@ -300,7 +300,7 @@ void Cluster::State::CheckRootKey() {
   }
 
   // Read the key outside the lock: the KMS may call back with events.
-  base::StatusOr<kms::Key> info = deps.kms->GetKey(instance, key);
+  base::StatusOr<kms::KeyStateInfo> info = deps.kms->GetKeyState(instance, key);
   std::optional<kms::KeyState> state;
   if (info.ok()) {
     state = info->state;

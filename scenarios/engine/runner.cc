@@ -426,15 +426,17 @@ base::Status Run::SetUp() {
     request.extractable = !spec.root;
     if (spec.expires_after) request.expiration = start_ + *spec.expires_after;
     request.dual_auth_delete = spec.dual_auth_delete;
-    base::StatusOr<kms::Key> key = kms().CreateKey(spec.instance, request);
-    if (!key.ok()) {
-      return base::Status(
-          key.status().code(),
-          "key \"" + spec.name + "\": " + key.status().message(),
-          key.status().reason());
+    base::StatusOr<kms::Key> created = kms().CreateKey(spec.instance, request);
+    if (!created.ok()) {
+      // The KMS's message may not name the key, so the report does.
+      return base::Status(created.status().code(),
+                          "creating key \"" + spec.name +
+                              "\" failed: " + created.status().message(),
+                          created.status().reason());
     }
-    keys_[spec.name] = {key->instance_id, key->id};
-    key_names_[key->id] = spec.name;
+    const kms::Key& key = *created;
+    keys_[spec.name] = {key.instance_id, key.id};
+    key_names_[key.id] = spec.name;
   }
   for (const sim::ClusterSpec& spec : scenario_.clusters) {
     clusters_[spec.name] = nullptr;

@@ -165,6 +165,38 @@ TEST_F(KeyServiceTest, UnknownKeyIsNotFound) {
   EXPECT_EQ(Reason(wrong_instance), kReasonKeyNotFound);
 }
 
+TEST_F(KeyServiceTest, GetKeyStateReturnsNewestVersion) {
+  std::string id = NewRootKey();
+  ASSERT_TRUE(service_.Rotate(instance_, id).ok());
+  ASSERT_TRUE(service_.Disable(instance_, id).ok());
+
+  base::StatusOr<KeyStateInfo> info = service_.GetKeyState(instance_, id);
+
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->state, KeyState::kSuspended);
+  EXPECT_EQ(info->newest_version_id,
+            service_.GetKey(instance_, id)->versions.back().id);
+}
+
+TEST_F(KeyServiceTest, GetKeyStateCountsAsGetKey) {
+  std::string id = NewRootKey();
+  FaultSpec fault;
+  fault.operation = "get_key";
+  fault.nth = 2;
+  ASSERT_TRUE(service_.faults().Add(fault).ok());
+
+  base::StatusOr<KeyStateInfo> first = service_.GetKeyState(instance_, id);
+  base::StatusOr<KeyStateInfo> second = service_.GetKeyState(instance_, id);
+  base::StatusOr<KeyStateInfo> missing =
+      service_.GetKeyState(instance_, "missing");
+
+  EXPECT_TRUE(first.ok());
+  EXPECT_EQ(Reason(second), kReasonInjectedFault);
+  EXPECT_EQ(Reason(missing), kReasonKeyNotFound);
+  EXPECT_EQ(service_.CallCounts()["get_key"].ok, 1);
+  EXPECT_EQ(service_.CallCounts()["get_key"].failed, 2);
+}
+
 TEST_F(KeyServiceTest, ListKeysKeepsCreationOrderWithDestroyed) {
   std::string a = NewRootKey({.name = "a"});
   std::string b = NewRootKey({.name = "b"});
