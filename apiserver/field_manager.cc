@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "apiserver/fieldpath.h"
+#include "apiserver/json_compare.h"
 #include "apiserver/structured_merge.h"
 #include "apiserver/validation.h"
 
@@ -621,6 +622,15 @@ Json UpdateManagedFields(const std::string& kind, const Json& live,
                          base::Time now) {
   const Json live_entries = ManagedFieldsOf(live);
   const Json requested = ManagedFieldsOf(updated);
+  // An update that changes nothing, such as a client's rewrite of a stale
+  // object, records no field, so every entry stays as stored.
+  if (live_entries.is_array() && !live_entries.empty() &&
+      (requested.is_null() || requested == live_entries) &&
+      EqualIgnoringMetadata(live, updated,
+                            {"managedFields", "resourceVersion", "selfLink"})) {
+    updated["metadata"]["managedFields"] = live_entries;
+    return updated;
+  }
   Managed managed;
   if (!IsReset(requested)) {
     base::StatusOr<Managed> decoded = DecodeManaged(requested);

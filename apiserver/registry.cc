@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "apiserver/field_manager.h"
+#include "apiserver/json_compare.h"
 #include "apiserver/validation.h"
 #include "base/crypto.h"
 
@@ -76,6 +77,18 @@ Json ForStorage(const Json& object) {
   stored["metadata"].erase("resourceVersion");
   stored["metadata"].erase("selfLink");
   return stored;
+}
+
+// Whether `a` and `b` store the same value, as ForStorage(a) ==
+// ForStorage(b) but without the copies; with `ignore_managed_fields`,
+// whatever their metadata.managedFields.
+bool EqualForStorage(const Json& a, const Json& b,
+                     bool ignore_managed_fields = false) {
+  if (ignore_managed_fields) {
+    return EqualIgnoringMetadata(
+        a, b, {"resourceVersion", "selfLink", "managedFields"});
+  }
+  return EqualIgnoringMetadata(a, b, {"resourceVersion", "selfLink"});
 }
 
 std::string EncodeJson(const Json& object) {
@@ -219,27 +232,33 @@ void CopyManagedFields(const Json& from, Json& to) {
 // nothing but those times is not stored, as upstream's
 // IgnoreManagedFieldsTimestampsTransformer.
 void KeepManagedFieldsTimes(const Json& stored, Json& updated) {
-  const Json empty = Json::array();
-  const Json& old_entries = stored["metadata"].contains("managedFields")
-                                ? stored["metadata"]["managedFields"]
-                                : empty;
-  Json& metadata = updated["metadata"];
-  if (!metadata.contains("managedFields") ||
-      !metadata["managedFields"].is_array() || !old_entries.is_array() ||
-      old_entries.empty() ||
-      old_entries.size() != metadata["managedFields"].size()) {
+  auto stored_metadata = stored.find("metadata");
+  auto metadata = updated.find("metadata");
+  if (stored_metadata == stored.end() || metadata == updated.end() ||
+      !stored_metadata->is_object() || !metadata->is_object()) {
     return;
   }
-  Json reverted = updated;
-  Json& entries = reverted["metadata"]["managedFields"];
-  for (size_t i = 0; i < entries.size(); ++i) {
-    if (!entries[i].is_object() || !old_entries[i].is_object()) return;
-    entries[i].erase("time");
-    if (old_entries[i].contains("time")) {
-      entries[i]["time"] = old_entries[i]["time"];
+  auto old_entries = stored_metadata->find("managedFields");
+  auto entries = metadata->find("managedFields");
+  if (old_entries == stored_metadata->end() || entries == metadata->end() ||
+      !old_entries->is_array() || !entries->is_array() ||
+      old_entries->empty() || old_entries->size() != entries->size()) {
+    return;
+  }
+  for (size_t i = 0; i < entries->size(); ++i) {
+    if (!EqualIgnoring((*entries)[i], (*old_entries)[i], {"time"})) return;
+  }
+  if (!EqualForStorage(stored, updated, /*ignore_managed_fields=*/true)) {
+    return;
+  }
+  for (size_t i = 0; i < entries->size(); ++i) {
+    Json& entry = (*entries)[i];
+    entry.erase("time");
+    if (auto time = (*old_entries)[i].find("time");
+        time != (*old_entries)[i].end()) {
+      entry["time"] = *time;
     }
   }
-  if (ForStorage(reverted) == ForStorage(stored)) updated = std::move(reverted);
 }
 
 // Checks the object that an apply produced as upstream's patch handler
@@ -792,15 +811,18 @@ base::StatusOr<std::optional<UpdateResult>> Registry::UpdateStored(
 
   // A no-op update writes only to move a stale value to the current
   // provider or key_id.
-  const Json updated_for_storage = ForStorage(updated);
-  if (!stale && updated_for_storage == ForStorage(stored)) {
+  if (!stale && EqualForStorage(updated, stored)) {
     return std::optional<UpdateResult>(UpdateResult{stored, false});
   }
   if (options.dry_run) {
     metadata["resourceVersion"] = std::to_string(mod_revision);
     return std::optional<UpdateResult>(UpdateResult{std::move(updated), false});
   }
-  std::string value = EncodeJson(updated_for_storage);
+  // `updated` is this attempt's own copy, and a successful write sets its
+  // resourceVersion again.
+  metadata.erase("resourceVersion");
+  metadata.erase("selfLink");
+  std::string value = EncodeJson(updated);
   if (resource.encrypted) {
     base::StatusOr<std::string> encrypted =
         transformer()->ToStorage(value, key);
@@ -810,9 +832,7 @@ base::StatusOr<std::optional<UpdateResult>> Registry::UpdateStored(
   base::StatusOr<int64_t> revision =
       etcd::CompareAndPut(store_, key, value, mod_revision);
   if (revision.ok()) {
-    // Not through `metadata`: KeepManagedFieldsTimes may have replaced
-    // `updated` and left that reference dangling.
-    updated["metadata"]["resourceVersion"] = std::to_string(*revision);
+    metadata["resourceVersion"] = std::to_string(*revision);
     return std::optional<UpdateResult>(UpdateResult{std::move(updated), true});
   }
   if (revision.status().code() != base::Code::kAborted) {
