@@ -13,6 +13,7 @@
 #include "apiserver/api_internal.h"
 #include "apiserver/protobuf_codec.h"
 #include "apiserver/validation.h"
+#include "base/json_depth.h"
 
 namespace apiserver {
 namespace {
@@ -379,6 +380,10 @@ std::string WarningHeader(const std::string& message) {
 }
 
 base::StatusOr<ParsedJson> ParseJsonText(std::string_view text) {
+  if (base::JsonNestedDeeperThan(text)) {
+    // Go's encoding/json: "exceeded max depth".
+    return base::InvalidArgumentError("exceeded max depth", "BadRequest");
+  }
   DuplicateFinder finder;
   ParsedJson parsed;
   try {

@@ -207,7 +207,8 @@ ApiResponse ApiHandler::HandleNonResource(const ApiRequest& request,
   if (path == "/openapi/v2") return OpenApiV2Response(request, openapi);
   if (path == "/openapi/v3") {
     const std::string hash =
-        base::Sha256Hex(OpenApiV3CoreV1Document(openapi).dump());
+        base::Sha256Hex(OpenApiV3CoreV1Document(openapi).dump(
+            -1, ' ', false, nlohmann::json::error_handler_t::replace));
     return JsonResponse(
         200,
         {{"paths",

@@ -433,7 +433,9 @@ base::Status ConflictError(const std::vector<Conflict>& conflicts) {
          {"field", PathString(conflict.path)}});
   }
   base::Status status = base::AbortedError(message, "Conflict");
-  status.SetPayload(kStatusCausesPayload, causes.dump());
+  status.SetPayload(
+      kStatusCausesPayload,
+      causes.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return status;
 }
 

@@ -166,7 +166,8 @@ class KeyProtectHttpClient : public KmsClient {
       request.set(http::field::accept, "application/json");
       if (!body.is_null()) {
         request.set(http::field::content_type, "application/json");
-        request.body() = body.dump();
+        request.body() =
+            body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       }
       request.prepare_payload();
       http::write(stream, request, error);

@@ -55,7 +55,9 @@ void AppendStrings(uint32_t number, const Json& object, const char* key,
 // Any {yaml = 2}: JSON text is valid YAML, which gnostic's readers parse.
 std::string EncodeAny(const Json& value) {
   std::string out;
-  AppendBytes(2, value.dump(), out);
+  AppendBytes(
+      2, value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      out);
   return out;
 }
 

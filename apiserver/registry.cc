@@ -324,7 +324,8 @@ base::Status CheckDeletePreconditions(const Resource& resource,
   }
   conflict.SetPayload(
       kStatusDetailsPayload,
-      Json{{"name", NameOf(stored)}, {"kind", resource.kind}}.dump());
+      Json{{"name", NameOf(stored)}, {"kind", resource.kind}}.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace));
   return conflict;
 }
 
@@ -469,7 +470,8 @@ std::string EncodeContinueToken(const std::string& start_key,
                                 int64_t revision) {
   const Json token = {
       {"v", "meta.k8s.io/v1"}, {"rv", revision}, {"start", start_key}};
-  return Base64UrlEncode(token.dump());
+  return Base64UrlEncode(
+      token.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 base::StatusOr<ContinueToken> DecodeContinueToken(const std::string& text) {

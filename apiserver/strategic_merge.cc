@@ -312,7 +312,7 @@ std::string GoFormat(const Json& value) {
     }
     return out + "]";
   }
-  return value.dump();
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace apiserver

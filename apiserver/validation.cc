@@ -532,7 +532,9 @@ base::Status InvalidError(const std::string& kind, const std::string& name,
   details["kind"] = kind.substr(0, dot);
   if (dot != std::string::npos) details["group"] = kind.substr(dot + 1);
   if (!name.empty()) details["name"] = name;
-  status.SetPayload(kStatusDetailsPayload, details.dump());
+  status.SetPayload(
+      kStatusDetailsPayload,
+      details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return status;
 }
 

@@ -329,46 +329,50 @@ base::StatusOr<json> StreamResult(const std::string& line) {
 }  // namespace
 
 std::string EncodeRange(const RangeRequest& request) {
-  return RangeJson(request).dump();
+  return RangeJson(request).dump(-1, ' ', false,
+                                 nlohmann::json::error_handler_t::replace);
 }
 
 std::string EncodePut(const PutRequest& request) {
-  return PutJson(request).dump();
+  return PutJson(request).dump(-1, ' ', false,
+                               nlohmann::json::error_handler_t::replace);
 }
 
 std::string EncodeDeleteRange(const DeleteRangeRequest& request) {
-  return DeleteRangeJson(request).dump();
+  return DeleteRangeJson(request).dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string EncodeTxn(const TxnRequest& request) {
-  return TxnJson(request).dump();
+  return TxnJson(request).dump(-1, ' ', false,
+                               nlohmann::json::error_handler_t::replace);
 }
 
 std::string EncodeCompaction(int64_t revision) {
   json object = json::object();
   SetInt(object, "revision", revision);
   object["physical"] = true;
-  return object.dump();
+  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string EncodeLeaseGrant(const LeaseGrantRequest& request) {
   json object = json::object();
   SetInt(object, "TTL", request.ttl);
   SetInt(object, "ID", request.id);
-  return object.dump();
+  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string EncodeLeaseId(int64_t id) {
   json object = json::object();
   SetInt(object, "ID", id);
-  return object.dump();
+  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string EncodeLeaseTimeToLive(const LeaseTimeToLiveRequest& request) {
   json object = json::object();
   SetInt(object, "ID", request.id);
   SetBool(object, "keys", request.keys);
-  return object.dump();
+  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string EncodeWatchCreate(const WatchRequest& request) {
@@ -382,7 +386,8 @@ std::string EncodeWatchCreate(const WatchRequest& request) {
   if (request.filter_put) filters.push_back("NOPUT");
   if (request.filter_delete) filters.push_back("NODELETE");
   if (!filters.empty()) create["filters"] = std::move(filters);
-  return json{{"create_request", std::move(create)}}.dump();
+  return json{{"create_request", std::move(create)}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 base::StatusOr<RangeResponse> DecodeRange(const std::string& body) {

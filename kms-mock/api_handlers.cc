@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "base/crypto.h"
+#include "base/json_depth.h"
 #include "kms-mock/api_internal.h"
 
 namespace kms::api_internal {
@@ -152,7 +153,10 @@ Expected<Json> ParseBody(const HttpRequest& request, bool required) {
     }
     return Json::object();
   }
-  Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  Json body = base::JsonNestedDeeperThan(request.body)
+                  ? Json(Json::value_t::discarded)
+                  : Json::parse(request.body, nullptr,
+                                /*allow_exceptions=*/false);
   if (body.is_discarded()) {
     return std::unexpected(BadBody("the body is not valid JSON"));
   }
@@ -712,7 +716,8 @@ HttpResponse JsonResponse(int status, const Json& body) {
   HttpResponse response;
   response.status = status;
   response.headers["content-type"] = "application/json";
-  response.body = body.dump();
+  response.body =
+      body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return response;
 }
 

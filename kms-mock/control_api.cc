@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "base/clock_limits.h"
+#include "base/json_depth.h"
 #include "kms-mock/api_internal.h"
 
 namespace kms {
@@ -21,7 +22,8 @@ std::string EventJsonLine(const KeyEvent& event) {
                          {"instance", event.instance_id},
                          {"key", event.key_id},
                          {"time", base::FormatRfc3339(event.time)}};
-  return line.dump() + "\n";
+  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
 }
 
 namespace api_internal {
@@ -49,7 +51,10 @@ ApiError MethodNotAllowed(const std::string& method) {
 }
 
 Expected<Json> ParseObject(const HttpRequest& request) {
-  Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  Json body = base::JsonNestedDeeperThan(request.body)
+                  ? Json(Json::value_t::discarded)
+                  : Json::parse(request.body, nullptr,
+                                /*allow_exceptions=*/false);
   if (body.is_discarded()) {
     return std::unexpected(BadBody("the body is not valid JSON"));
   }

@@ -62,8 +62,13 @@ IssuedTokens::Issued IssuedTokens::Issue(const AccessGrant& grant,
                  {"exp", UnixSeconds(issued.expires_at)}};
   // The signature is random: tokens are recognized by lookup, not verified,
   // and the randomness makes them impossible to guess.
-  issued.token = Base64Url(header.dump()) + "." + Base64Url(claims.dump()) +
-                 "." + Base64Url(random_.Bytes(32));
+  issued.token =
+      Base64Url(header.dump(-1, ' ', false,
+                            nlohmann::json::error_handler_t::replace)) +
+      "." +
+      Base64Url(claims.dump(-1, ' ', false,
+                            nlohmann::json::error_handler_t::replace)) +
+      "." + Base64Url(random_.Bytes(32));
   tokens_[issued.token] = Entry{grant, issued.expires_at};
   return issued;
 }

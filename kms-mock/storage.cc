@@ -245,7 +245,8 @@ base::Status KeyStore::Write(const ServiceState& state, const DirtySet& dirty) {
     if (it == state.instances.end()) continue;
     batch.Put(
         std::string(kInstancePrefix) + id,
-        EncodeInstance(it->second, state.instance_sequences.at(id)).dump());
+        EncodeInstance(it->second, state.instance_sequences.at(id))
+            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   for (const std::string& id : dirty.keys) {
     std::string name = std::string(kKeyPrefix) + id;
@@ -253,7 +254,9 @@ base::Status KeyStore::Write(const ServiceState& state, const DirtySet& dirty) {
     if (it == state.keys.end()) {
       batch.Delete(name);  // purged
     } else {
-      batch.Put(name, EncodeKey(it->second).dump());
+      batch.Put(name, EncodeKey(it->second)
+                          .dump(-1, ' ', false,
+                                nlohmann::json::error_handler_t::replace));
     }
   }
   for (const std::string& key_id : dirty.registrations) {
@@ -262,7 +265,8 @@ base::Status KeyStore::Write(const ServiceState& state, const DirtySet& dirty) {
     if (list.empty()) {
       batch.Delete(name);
     } else {
-      batch.Put(name, list.dump());
+      batch.Put(name, list.dump(-1, ' ', false,
+                                nlohmann::json::error_handler_t::replace));
     }
   }
 

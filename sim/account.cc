@@ -47,15 +47,19 @@ base::StatusOr<Roles> RolesFromJson(const json& in) {
   if (in.contains("platform")) {
     roles.platform = ParsePlatformRole(in["platform"].get<std::string>());
     if (!roles.platform) {
-      return base::DataLossError("unknown platform role " +
-                                 in["platform"].dump());
+      return base::DataLossError(
+          "unknown platform role " +
+          in["platform"].dump(-1, ' ', false,
+                              nlohmann::json::error_handler_t::replace));
     }
   }
   if (in.contains("service")) {
     roles.service = ParseServiceRole(in["service"].get<std::string>());
     if (!roles.service) {
-      return base::DataLossError("unknown service role " +
-                                 in["service"].dump());
+      return base::DataLossError(
+          "unknown service role " +
+          in["service"].dump(-1, ' ', false,
+                             nlohmann::json::error_handler_t::replace));
     }
   }
   return roles;
@@ -96,7 +100,10 @@ base::StatusOr<std::unique_ptr<Account>> ParseAccount(const json& in) {
         item.at("target_resource").get<std::string>();
     std::optional<ServiceRole> role =
         ParseServiceRole(item.at("role").get<std::string>());
-    if (!role) return base::DataLossError("unknown role " + item.dump());
+    if (!role)
+      return base::DataLossError(
+          "unknown role " +
+          item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     authorization.role = *role;
     ASSIGN_OR_RETURN(authorization.created, TimeFromJson(item.at("created")));
     RETURN_IF_ERROR(account->AddServiceAuthorization(authorization).status());

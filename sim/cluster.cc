@@ -115,7 +115,10 @@ base::StatusOr<Worker> WorkerFromJson(const json& in) {
   ASSIGN_OR_RETURN(worker.version, VersionFromJson(in.at("version")));
   std::optional<WorkerState> state =
       ParseWorkerState(in.at("state").get<std::string>());
-  if (!state) return base::DataLossError("unknown worker state " + in.dump());
+  if (!state)
+    return base::DataLossError(
+        "unknown worker state " +
+        in.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   worker.state = *state;
   ASSIGN_OR_RETURN(worker.state_since, TimeFromJson(in.at("state_since")));
   worker.luks_secret = in.at("luks_secret").get<std::string>();
@@ -140,7 +143,10 @@ base::StatusOr<ProviderRecord> ProviderFromJson(const json& in) {
   info.name = in.at("name").get<std::string>();
   std::optional<kms::InstanceType> type =
       kms::ParseInstanceType(in.at("type").get<std::string>());
-  if (!type) return base::DataLossError("unknown KMS type " + in.dump());
+  if (!type)
+    return base::DataLossError(
+        "unknown KMS type " +
+        in.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   info.type = *type;
   info.instance_id = in.at("instance_id").get<std::string>();
   info.key_id = in.at("key_id").get<std::string>();

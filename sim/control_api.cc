@@ -9,6 +9,7 @@
 #include <expected>
 
 #include "base/http.h"
+#include "base/json_depth.h"
 #include "kms-mock/faults.h"
 #include "sim/names.h"
 #include "sim/sandbox_internal.h"
@@ -22,7 +23,8 @@ using apiserver::ApiResponse;
 ApiResponse JsonResponse(int status, const json& body) {
   ApiResponse response;
   response.status = status;
-  response.body = body.dump(2) + "\n";
+  response.body =
+      body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   return response;
 }
 
@@ -101,7 +103,10 @@ base::StatusOr<json> ParseBody(const ApiRequest& request,
   if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) {
     return json::object();
   }
-  json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  json body = base::JsonNestedDeeperThan(request.body)
+                  ? json(json::value_t::discarded)
+                  : json::parse(request.body, nullptr,
+                                /*allow_exceptions=*/false);
   if (body.is_discarded() || !body.is_object()) {
     return base::InvalidArgumentError(
         "invalid request body: expected a JSON object such as "
@@ -413,7 +418,9 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
                               : std::nullopt;
         if (!parsed) {
           return ErrorResponse(base::InvalidArgumentError(
-              "invalid \"advance\": " + value.dump() +
+              "invalid \"advance\": " +
+              value.dump(-1, ' ', false,
+                         nlohmann::json::error_handler_t::replace) +
               " is not a duration; use e.g. \"90s\", \"10m\", \"1h30m\" or "
               "\"2d\""));
         }
@@ -425,7 +432,9 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
                               : std::nullopt;
         if (!to) {
           return ErrorResponse(base::InvalidArgumentError(
-              "invalid \"to\": " + value.dump() +
+              "invalid \"to\": " +
+              value.dump(-1, ' ', false,
+                         nlohmann::json::error_handler_t::replace) +
               " is not an RFC 3339 time such as \"2026-01-01T01:00:00Z\""));
         }
         delta = *to - rt.clock->Now();
@@ -495,7 +504,10 @@ ApiResponse Sandbox::Impl::HandleControl(const ApiRequest& request) {
       response.stream = [this, since](apiserver::StreamSink sink) {
         std::lock_guard events_lock(events_mu);
         for (const json& event : recent_events) {
-          if (event["seq"].get<uint64_t>() > since) sink(event.dump() + "\n");
+          if (event["seq"].get<uint64_t>() > since)
+            sink(event.dump(-1, ' ', false,
+                            nlohmann::json::error_handler_t::replace) +
+                 "\n");
         }
         uint64_t id = next_watcher++;
         event_watchers[id] = std::move(sink);

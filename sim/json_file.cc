@@ -52,7 +52,9 @@ base::Status WritePrivateFile(const std::string& path,
 
 base::Status WriteJsonFile(const std::string& path,
                            const nlohmann::json& json) {
-  return WritePrivateFile(path, json.dump(2) + "\n");
+  return WritePrivateFile(
+      path, json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                "\n");
 }
 
 base::Status CreatePrivateDirectory(const std::string& path) {
@@ -101,7 +103,9 @@ nlohmann::json TimeToJson(base::Time time) {
 base::StatusOr<base::Time> TimeFromJson(const nlohmann::json& json) {
   if (!json.is_object() || !json.contains("ns") ||
       !json["ns"].is_number_integer()) {
-    return base::DataLossError("malformed time in state file: " + json.dump());
+    return base::DataLossError(
+        "malformed time in state file: " +
+        json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   return base::Time(base::Duration(json["ns"].get<int64_t>()));
 }

@@ -48,7 +48,8 @@ void PrintTable(std::ostream& out,
 }
 
 void PrintJson(std::ostream& out, const json& value) {
-  out << value.dump(2) << "\n";
+  out << value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+      << "\n";
 }
 
 base::StatusOr<Cluster*> FindCluster(Context& ctx, const std::string& name) {

@@ -175,7 +175,9 @@ std::string StateDirHost::ClockDescription() const {
   std::string mode = state_["clock"].value("mode", "simulated");
   std::string text = mode + ", now " + base::FormatRfc3339(clock_->Now());
   if (mode == "real") {
-    text += ", speed " + state_["clock"]["speed"].dump();
+    text += ", speed " +
+            state_["clock"]["speed"].dump(
+                -1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   return text;
 }

@@ -52,10 +52,15 @@ apiserver::ApiResponse StatusResponse(int code, const std::string& reason,
                                       const std::string& message) {
   apiserver::ApiResponse response;
   response.status = code;
-  response.body = json{
-      {"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
-      {"status", "Failure"}, {"message", message}, {"reason", reason},
-      {"code", code}}.dump();
+  response.body =
+      json{{"kind", "Status"},
+           {"apiVersion", "v1"},
+           {"metadata", json::object()},
+           {"status", "Failure"},
+           {"message", message},
+           {"reason", reason},
+           {"code", code}}
+          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return response;
 }
 
@@ -662,7 +667,9 @@ std::string Sandbox::Impl::ClockDescription(Runtime& rt) {
   std::string text = std::string(real_clock ? "real" : "simulated") + ", now " +
                      base::FormatRfc3339(rt.clock->Now());
   if (real_clock && speed != 1.0) {
-    text += ", speed " + json(speed).dump();
+    text +=
+        ", speed " + json(speed).dump(-1, ' ', false,
+                                      nlohmann::json::error_handler_t::replace);
   }
   return text;
 }
@@ -704,7 +711,9 @@ void Sandbox::Impl::RunDriver() {
 void Sandbox::Impl::PublishEvent(json event) {
   std::lock_guard lock(events_mu);
   event["seq"] = ++event_seq;
-  std::string line = event.dump() + "\n";
+  std::string line =
+      event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+      "\n";
   recent_events.push_back(std::move(event));
   if (recent_events.size() > kRecentEvents) recent_events.pop_front();
   for (auto& [id, sink] : event_watchers) sink(line);

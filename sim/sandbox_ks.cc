@@ -221,7 +221,10 @@ int RunKsOnSandbox(const std::string& control_url,
                    const std::vector<std::string>& args, std::ostream& out,
                    std::ostream& err, std::chrono::milliseconds timeout) {
   base::StatusOr<std::pair<int, std::string>> response =
-      Post(control_url, "/v1/ks", json{{"args", args}}.dump(), timeout);
+      Post(control_url, "/v1/ks",
+           json{{"args", args}}.dump(-1, ' ', false,
+                                     nlohmann::json::error_handler_t::replace),
+           timeout);
   if (!response.ok()) {
     err << "FAILED\n" << response.status().message() << "\n";
     return 1;

@@ -294,7 +294,9 @@ struct Recorder::State {
   }
 
   void StepLocked(const json& step) {
-    lines.push_back("  - " + EscapeVariables(step).dump());
+    lines.push_back(
+        "  - " + EscapeVariables(step).dump(
+                     -1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
 
   base::Status WriteLocked() {
@@ -304,15 +306,24 @@ struct Recorder::State {
         "description: Actions recorded from a sim serve sandbox.\n"
         "clusters:\n";
     for (const json& cluster : clusters) {
-      text += "  - " + EscapeVariables(cluster).dump() + "\n";
+      text += "  - " +
+              EscapeVariables(cluster).dump(
+                  -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+              "\n";
     }
     text += instances.empty() ? "kms: []\n" : "kms:\n";
     for (const InstanceDecl& instance : instances) {
-      text += "  - instance: " + json(EscapeVariables(instance.name)).dump() +
-              "\n" + "    type: " + instance.type + "\n";
+      text +=
+          "  - instance: " +
+          json(EscapeVariables(instance.name))
+              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+          "\n" + "    type: " + instance.type + "\n";
       text += instance.keys.empty() ? "    keys: []\n" : "    keys:\n";
       for (const json& key : instance.keys) {
-        text += "      - " + EscapeVariables(key).dump() + "\n";
+        text += "      - " +
+                EscapeVariables(key).dump(
+                    -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                "\n";
       }
     }
     text += "steps:\n";
@@ -473,8 +484,9 @@ void Recorder::FaultAdded(Environment& env, const json& fault) {
   std::lock_guard lock(state_->mu);
   State& s = *state_;
   if (!fault.is_object() || !fault.contains("id") || !fault.contains("kind")) {
-    s.lines.push_back("  # a KMS fault was added, but its JSON was " +
-                      fault.dump());
+    s.lines.push_back(
+        "  # a KMS fault was added, but its JSON was " +
+        fault.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     s.Flush();
     return;
   }
@@ -482,7 +494,8 @@ void Recorder::FaultAdded(Environment& env, const json& fault) {
   if (!instance.empty() && !fault.contains("key")) {
     s.lines.push_back(
         "  # a KMS fault scoped to instance " + s.InstanceNameLocked(instance) +
-        " alone was added, which no step states: " + fault.dump());
+        " alone was added, which no step states: " +
+        fault.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     s.Flush();
     return;
   }

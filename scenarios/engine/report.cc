@@ -117,7 +117,8 @@ std::string JsonReport(const std::vector<ScenarioResult>& results) {
   report["passed"] = passed;
   report["failed"] = static_cast<int>(results.size()) - passed;
   report["scenarios"] = std::move(scenarios);
-  return report.dump(2) + "\n";
+  return report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
 }
 
 base::Status WriteFile(const std::string& path, const std::string& content) {

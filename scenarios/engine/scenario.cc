@@ -1243,7 +1243,8 @@ std::string ScenarioJsonSchema() {
       {"required", J::array({"clusters", "steps"})},
       {"additionalProperties", false},
       {"$defs", {{"step", {{"oneOf", steps}}}}}};
-  return schema.dump(2) + "\n";
+  return schema.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
 }
 
 std::vector<std::string> StepKinds() {

@@ -112,6 +112,39 @@ TEST_F(BadInputTest, MalformedJsonIsBadRequest) {
                     SecretBody({}).substr(0, 30) + " ...)"});
 }
 
+// Walking a document recurses once per level, so bodies nested deeper than
+// base::kMaxJsonDepth are refused before they are parsed, as Go's decoder
+// refuses them past its own limit.
+TEST_F(BadInputTest, DeeplyNestedJsonIsBadRequest) {
+  const std::string deep = std::string(5000, '[') + std::string(5000, ']');
+  Check({.name = "deep create",
+         .body = deep,
+         .message = "the object provided is unrecognized (must be of type "
+                    "Secret): couldn't get version/kind; json parse error: "
+                    "exceeded max depth",
+         .prefix_only = true});
+}
+
+TEST_F(BadInputTest, DeeplyNestedPatchIsBadRequest) {
+  ASSERT_EQ(Send("POST", kSecrets, SecretBody({}),
+                 {{"content-type", "application/json"}})
+                .status,
+            201);
+  const std::string patch = R"({"data": {"a": )" + std::string(5000, '[') +
+                            std::string(5000, ']') + "}}";
+  for (const char* type :
+       {"application/strategic-merge-patch+json",
+        "application/merge-patch+json", "application/json-patch+json"}) {
+    Check({.name = type,
+           .method = "PATCH",
+           .target = std::string(kSecrets) + "/bad",
+           .body = patch,
+           .content_type = type,
+           .message = "",
+           .prefix_only = true});
+  }
+}
+
 TEST_F(BadInputTest, MalformedYamlIsBadRequest) {
   // NOTE: the cause after "yaml: line 4:" is yaml-cpp's wording, not
   // go-yaml's, so only the prefix is compared.

@@ -664,6 +664,14 @@ case_bad_input() {
   expect_error 400 'unknown field \"crk\"' POST /v1/clusters/prod/kms \
     '{"instance": "kp", "crk": "x"}'
   expect_error 400 "invalid request body" POST /v1/clusters/prod/kms '{"instance"'
+  # Bytes that are not UTF-8 and documents too deep to walk get errors, and
+  # the sandbox stays up.
+  expect_error 404 "not found" GET /v1/clusters/%FF
+  expect_error 400 "invalid request body" POST /v1/clock \
+    "{\"advance\": $(head -c 20000 /dev/zero | tr '\0' '[')}"
+  [[ $(kp GET /api/v2/keys/%FF "$INSTANCE") == *INVALID_FIELD_ERR* ]] ||
+    fail "Key Protect did not answer a key id that is not UTF-8"
+  kill -0 "$SERVE_PID" || fail "sim serve died on bad bytes"
   expect_error 404 "$other" POST /v1/clusters/prod/kms \
     "{\"instance\": \"kp\", \"key\": \"$foreign\"}"
   expect_error 400 "is not a duration" POST /v1/clock '{"advance": "soon"}'
