@@ -994,7 +994,8 @@ Check Run::ExpectAction(const Step& step, const ActionResult& result) {
   }
   if (e.Has("error")) {
     if (!status.ok() &&
-        std::regex_search(status.message(), std::regex(e.String("error")))) {
+        std::regex_search(status.message(),
+                          CompileExpectationRegex(e.String("error")))) {
       return Check::Pass();
     }
     return Check::Fail("error matching /" + e.String("error") + "/",
@@ -1008,7 +1009,8 @@ Check Run::ExpectAction(const Step& step, const ActionResult& result) {
   if (!status.ok()) return Check::Fail("success", actual_outcome);
 
   if (e.Has("output") &&
-      !std::regex_search(result.output, std::regex(e.String("output")))) {
+      !std::regex_search(result.output,
+                         CompileExpectationRegex(e.String("output")))) {
     return Check::Fail("output matching /" + e.String("output") + "/",
                        "output " + Quote(result.output));
   }
@@ -1122,7 +1124,8 @@ Check Run::CheckCluster(const Step& step) {
   sim::Cluster& cluster = ClusterOf(f);
   if (f.Has("master_status")) {
     std::string text = cluster.MasterStatusText();
-    if (!std::regex_search(text, std::regex(f.String("master_status")))) {
+    if (!std::regex_search(
+            text, CompileExpectationRegex(f.String("master_status")))) {
       return Check::Fail(
           "master_status matching /" + f.String("master_status") + "/",
           "master_status " + Quote(text));

@@ -842,6 +842,15 @@ base::Status CheckReferences(ParseContext& ctx, const YAML::Node& node,
   return CheckStateSteps(ctx, node, where, step);
 }
 
+}  // namespace
+
+std::regex CompileExpectationRegex(const std::string& pattern) {
+  return std::regex(
+      pattern, std::regex::ECMAScript | std::regex_constants::__polynomial);
+}
+
+namespace {
+
 // Checks that the field `name` of `fields`, when present, is a regular
 // expression.
 base::Status CheckRegex(const Errors& errors, const YAML::Node& node,
@@ -849,7 +858,7 @@ base::Status CheckRegex(const Errors& errors, const YAML::Node& node,
                         const std::string& name) {
   if (!fields.Has(name)) return base::OkStatus();
   try {
-    std::regex check(fields.String(name));
+    std::regex check = CompileExpectationRegex(fields.String(name));
   } catch (const std::regex_error& e) {
     return errors.At(node,
                      where + "field '" + name +

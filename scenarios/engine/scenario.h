@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <regex>
 #include <string>
 #include <variant>
 #include <vector>
@@ -108,6 +109,12 @@ struct Scenario {
   std::vector<KeySpec> keys;
   std::vector<Step> steps;
 };
+
+// Compiles `pattern`, an expectation's regular expression, for matching
+// text of any length: libstdc++'s default matcher recurses once per input
+// character and overflows the stack on long messages, while its polynomial
+// mode does not (and refuses back-references). Throws std::regex_error.
+std::regex CompileExpectationRegex(const std::string& pattern);
 
 // Parses and validates a scenario file: one scenario per YAML document, in
 // file order, so a file may hold several separated by `---` lines. An

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -293,4 +294,14 @@ TEST(Expectation, SetUpFailureStaysOneLine) {
 }
 
 }  // namespace
+
+// The default std::regex matcher recursed once per character and crashed
+// on a long message with a common pattern.
+TEST(Expectation, RegexMatchesLongTextWithoutRecursing) {
+  const std::string message = std::string(200000, 'a') + "\nZ";
+
+  EXPECT_TRUE(std::regex_search(message, CompileExpectationRegex("(.|\\n)*Z")));
+  EXPECT_THROW(CompileExpectationRegex("(a)\\1"), std::regex_error);
+}
+
 }  // namespace scenarios
