@@ -467,6 +467,20 @@ ApiResponse ApiHandler::Handle(const ApiRequest& request) {
   return response;
 }
 
+bool ApiHandler::IsDryRun(const ApiRequest& request) {
+  const size_t question = request.target.find('?');
+  const Query query = ParseQuery(
+      question == std::string::npos ? "" : request.target.substr(question + 1));
+  if (request.method == "DELETE") {
+    base::StatusOr<DeleteOptions> options = ParseDeleteOptions(request, query);
+    return options.ok() && options->dry_run;
+  }
+  auto dry_run = query.find("dryRun");
+  if (dry_run == query.end()) return false;
+  std::vector<FieldError> errors;
+  return ParseDryRun({dry_run->second}, errors) && errors.empty();
+}
+
 ApiResponse ApiHandler::Dispatch(const ApiRequest& request, Route& route) {
   const size_t question = request.target.find('?');
   const std::string path = request.target.substr(0, question);

@@ -112,6 +112,12 @@ class ApiHandler {
 
   ApiResponse Handle(const ApiRequest& request);
 
+  // Returns whether `request`, a write, is a server-side dry run: dryRun=All
+  // in its query or, for a DELETE, in its DeleteOptions body. Reads the
+  // request as Handle does, so a caller such as a session recorder can tell
+  // a dry run from a real write.
+  static bool IsDryRun(const ApiRequest& request);
+
  private:
   // Returns the response that rejects the request's credentials, if any.
   std::optional<ApiResponse> Authenticate(const ApiRequest& request,

@@ -621,6 +621,16 @@ void Recorder::KubernetesWrite(Cluster& cluster,
       parts[2] != "namespaces") {
     return;
   }
+  // A server-side dry run (kubectl --dry-run=server) stores nothing, and
+  // no step can repeat one, so the recording only notes it.
+  if (apiserver::ApiHandler::IsDryRun(request)) {
+    std::lock_guard lock(state_->mu);
+    state_->lines.push_back("  # dry run: " + request.method + " " + path +
+                            " (dryRun=All) stored nothing, so it has no "
+                            "step");
+    state_->Flush();
+    return;
+  }
   const std::string& name = cluster.spec().name;
   json object = json::parse(response.body, nullptr, false);
   if (!object.is_object() || !object.contains("metadata")) {

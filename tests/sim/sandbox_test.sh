@@ -472,6 +472,49 @@ $recorded"
   expect_contains "$(cat "$WORK/replay.out")" "1 passed"
 }
 
+# Server-side dry runs (kubectl --dry-run=server) store nothing, so the
+# recording notes them instead of writing steps that the replay would run.
+case_record_replay_dry_run() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540 --workers 0 \
+    --record "$WORK/session.yaml"
+  use_cluster prod
+  kubectl create secret generic keep --from-literal=a=b >/dev/null
+  kubectl create secret generic ghost --from-literal=a=b --dry-run=server \
+    >/dev/null
+  kubectl patch secret keep -p '{"stringData":{"a":"zzz"}}' \
+    --dry-run=server >/dev/null
+  printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: drya\nstringData:\n  t: x\n' \
+    >"$WORK/drya.yaml"
+  kubectl apply --server-side --dry-run=server -f "$WORK/drya.yaml" >/dev/null
+  kubectl replace --dry-run=server -f <(kubectl get secret keep -o json) \
+    >/dev/null
+  kubectl delete secret keep --dry-run=server >/dev/null
+  # The DeleteOptions body, as client libraries send it.
+  local api token
+  api=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+  token=$(kubectl config view --minify --raw -o jsonpath='{.users[0].user.token}')
+  curl -sSk -X DELETE -H "Authorization: Bearer $token" \
+    -H 'content-type: application/json' \
+    --data '{"kind":"DeleteOptions","apiVersion":"v1","dryRun":["All"]}' \
+    "$api/api/v1/namespaces/default/secrets/keep" >/dev/null
+  expect_contains "$(kubectl get secret keep -o jsonpath='{.data.a}' | base64 -d)" "b"
+  stop_sandbox
+
+  recorded=$(cat "$WORK/session.yaml")
+  expect_contains "$recorded" '"create_secret":{"cluster":"prod","data":{"a":"b"},"name":"keep"' "recording"
+  expect_not_contains "$recorded" '"ghost"' "recording"
+  expect_not_contains "$recorded" '"drya"' "recording"
+  expect_not_contains "$recorded" '"update_secret"' "recording"
+  expect_not_contains "$recorded" '"replace_secret"' "recording"
+  expect_not_contains "$recorded" '"delete_secret"' "recording"
+  [[ $(grep -c '# dry run: ' <<<"$recorded") == 6 ]] ||
+    fail "expected 6 dry-run comments in the recording: $recorded"
+  "$SIM" replay "$WORK/session.yaml" >"$WORK/replay.out" 2>&1 ||
+    fail "sim replay of the recording failed: $(cat "$WORK/replay.out")
+$recorded"
+  expect_contains "$(cat "$WORK/replay.out")" "1 passed"
+}
+
 # --- A real clock, sped up: the enablement finishes on its own -----------
 
 case_real_clock_speed() {
