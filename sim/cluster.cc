@@ -37,29 +37,6 @@ std::optional<WorkerState> ParseWorkerState(std::string_view name) {
   return std::nullopt;
 }
 
-// The managed service's naming rule for clusters.
-base::Status ValidateClusterName(const std::string& name) {
-  static const std::regex kPattern(R"([A-Za-z][A-Za-z0-9.\-_]{0,34})");
-  if (std::regex_match(name, kPattern)) return base::OkStatus();
-  return base::InvalidArgumentError(
-      "invalid cluster name " + QuoteForMessage(name) +
-      ": use up to 35 letters, digits, '.', '-' or '_', starting with a "
-      "letter");
-}
-
-base::Status ValidateRegion(const std::string& region) {
-  for (std::string_view known : kRegions) {
-    if (region == known) return base::OkStatus();
-  }
-  std::string names;
-  for (std::string_view known : kRegions) {
-    names += (names.empty() ? "" : ", ") + std::string(known);
-  }
-  return base::InvalidArgumentError("unknown region " +
-                                    QuoteForMessage(region) +
-                                    ": the simulated service offers " + names);
-}
-
 // Zones are written as "dal10" (classic) or "us-south-1" (VPC).
 base::Status ValidateZone(const std::string& zone) {
   static const std::regex kPattern(R"([a-z][a-z0-9-]{0,31})");
@@ -238,6 +215,28 @@ base::Status StateFromJson(const json& in, Cluster::State& s) {
 }
 
 }  // namespace
+
+base::Status ValidateClusterName(const std::string& name) {
+  static const std::regex kPattern(R"([A-Za-z][A-Za-z0-9.\-_]{0,34})");
+  if (std::regex_match(name, kPattern)) return base::OkStatus();
+  return base::InvalidArgumentError(
+      "invalid cluster name " + QuoteForMessage(name) +
+      ": use up to 35 letters, digits, '.', '-' or '_', starting with a "
+      "letter");
+}
+
+base::Status ValidateRegion(const std::string& region) {
+  for (std::string_view known : kRegions) {
+    if (region == known) return base::OkStatus();
+  }
+  std::string names;
+  for (std::string_view known : kRegions) {
+    names += (names.empty() ? "" : ", ") + std::string(known);
+  }
+  return base::InvalidArgumentError("unknown region " +
+                                    QuoteForMessage(region) +
+                                    ": the simulated service offers " + names);
+}
 
 std::string_view MasterHealthName(MasterHealth health) {
   switch (health) {

@@ -96,6 +96,13 @@ inline constexpr int kMaxWorkers = 100;
 inline constexpr std::string_view kRegions[] = {
     "au-syd", "eu-de", "eu-gb", "jp-tok", "us-east", "us-south"};
 
+// Returns OK for a name that the managed service accepts for a cluster: up
+// to 35 letters, digits, '.', '-' or '_', starting with a letter. Otherwise
+// kInvalidArgument stating that rule.
+base::Status ValidateClusterName(const std::string& name);
+// Returns OK for one of kRegions, else kInvalidArgument listing them.
+base::Status ValidateRegion(const std::string& region);
+
 // The master's condition, as `ks cluster get` shows it.
 enum class MasterState {
   kReady,        // serving

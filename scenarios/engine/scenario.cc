@@ -548,6 +548,10 @@ struct ParseContext {
   std::set<std::string> faults;
   // The faults in effect when each snapshot was taken, by snapshot name.
   std::map<std::string, std::set<std::string>> snapshots;
+  // The origin of each variable in scope, by name: "under 'vars:' at line
+  // N" or "by the repeat at line N". A repeat may not reuse a name in
+  // scope, because its value would hide the outer one.
+  std::map<std::string, std::string> var_origins;
 };
 
 bool IsKubernetesStep(const std::string& kind) {
@@ -605,11 +609,22 @@ base::Status ParseClusters(ParseContext& ctx, const YAML::Node& root) {
         ConvertFields(ctx.errors, node, kClusterFields, "cluster: ", fields));
     sim::ClusterSpec spec;
     spec.name = fields.String("name");
+    // The checks of sim::Cluster::Create, so that a cluster that could
+    // never be created is invalid input rather than a failed run.
+    if (base::Status valid = sim::ValidateClusterName(spec.name); !valid.ok()) {
+      return ctx.errors.At(node["name"],
+                           "cluster: field 'name': " + valid.message());
+    }
     base::StatusOr<sim::Version> version =
         sim::Version::Parse(fields.String("version"));
     if (!version.ok()) {
       return ctx.errors.At(node["version"], "cluster: field 'version': " +
                                                 version.status().message());
+    }
+    if (base::Status supported = sim::ValidateSupportedVersion(*version);
+        !supported.ok()) {
+      return ctx.errors.At(node["version"],
+                           "cluster: field 'version': " + supported.message());
     }
     spec.version = *version;
     std::string infra = fields.StringOr("infrastructure", "classic");
@@ -622,6 +637,10 @@ base::Status ParseClusters(ParseContext& ctx, const YAML::Node& root) {
     spec.infrastructure = infra == "vpc" ? sim::Infrastructure::kVpc
                                          : sim::Infrastructure::kClassic;
     spec.region = fields.StringOr("region", "us-south");
+    if (base::Status valid = sim::ValidateRegion(spec.region); !valid.ok()) {
+      return ctx.errors.At(node["region"],
+                           "cluster: field 'region': " + valid.message());
+    }
     if (!ctx.clusters.insert(spec.name).second) {
       return ctx.errors.At(
           node, "cluster: duplicate cluster name '" + spec.name + "'");
@@ -678,6 +697,17 @@ base::Status ParseKms(ParseContext& ctx, const YAML::Node& root) {
                   key_fields.BoolOr("root", true), std::nullopt};
       if (key_fields.Has("expires_after")) {
         key.expires_after = key_fields.DurationOf("expires_after");
+        // The KMS rejects a key whose expiration date is not in the future,
+        // and the replay creates declared keys at the scenario's start.
+        if (*key.expires_after <= base::Duration::zero()) {
+          return ctx.errors.At(
+              key_node["expires_after"],
+              "kms key: field 'expires_after' must be greater than 0s, got " +
+                  base::FormatDuration(*key.expires_after) +
+                  ", because the KMS rejects a key that has already "
+                  "expired; use a later expiry such as 1h and an advance "
+                  "step past it");
+        }
       }
       key.dual_auth_delete = key_fields.BoolOr("dual_auth_delete", false);
       RETURN_IF_ERROR(
@@ -993,6 +1023,19 @@ base::Status ParseRepeat(ParseContext& ctx, const YAML::Node& node,
       where, fields, {"steps"}));
   int64_t times = fields.Int("times");
   std::string var = fields.StringOr("var", "i");
+  if (auto outer = ctx.var_origins.find(var); outer != ctx.var_origins.end()) {
+    const bool named = static_cast<bool>(body["var"]);
+    return ctx.errors.At(
+        named ? body["var"] : node,
+        where + "variable '" + var + "'" +
+            (named ? "" : " (the default when 'var' is not given)") +
+            " is already defined " + outer->second +
+            ", and this repeat would hide it; give this repeat another "
+            "name with 'var:', such as var: " +
+            var + "2");
+  }
+  ctx.var_origins[var] =
+      "by the repeat at line " + std::to_string(Errors::Line(node));
   Vars saved = ctx.errors.vars;
   for (int64_t i = 0; i < times; ++i) {
     if (++ctx.rounds > kMaxRounds) {
@@ -1007,6 +1050,7 @@ base::Status ParseRepeat(ParseContext& ctx, const YAML::Node& node,
     }
   }
   ctx.errors.vars = saved;
+  ctx.var_origins.erase(var);
   return base::OkStatus();
 }
 
@@ -1049,6 +1093,8 @@ base::Status ParseVars(ParseContext& ctx, const YAML::Node& root) {
                         "; a variable can use only the variables defined "
                         "above it under 'vars:'"));
     ctx.errors.vars[item.first.as<std::string>()] = std::move(value);
+    ctx.var_origins[item.first.as<std::string>()] =
+        "under 'vars:' at line " + std::to_string(Errors::Line(item.first));
   }
   return base::OkStatus();
 }
@@ -1467,6 +1513,11 @@ base::StatusOr<std::vector<Scenario>> ParseYaml(const std::string& text,
         path + ":" + std::to_string(duplicates.second_line) +
         ": duplicate key '" + *duplicates.key + "', first at line " +
         std::to_string(duplicates.first_line) + "; remove one of the two");
+  }
+  // An empty last document, as after a trailing `---` line, is no
+  // scenario: YAML tools such as kubectl skip it.
+  while (documents.size() > 1 && documents.back().IsNull()) {
+    documents.pop_back();
   }
   if (documents.empty()) {
     return base::InvalidArgumentError(

@@ -105,8 +105,8 @@ TEST(ScenarioParser, RejectsRepeatsThatExpandTooFar) {
       "  - repeat: {times: 1000000, steps: [{advance: 1s}, {advance: "
       "1s}]}\n");
   std::string rounds = ParseError(
-      "  - repeat: {times: 1000000, steps: [{repeat: {times: 1, "
-      "steps: [{repeat: {times: 0, steps: [{advance: 1s}]}}]}}]}\n");
+      "  - repeat: {times: 1000000, steps: [{repeat: {times: 1, var: j, "
+      "steps: [{repeat: {times: 0, var: k, steps: [{advance: 1s}]}}]}}]}\n");
   std::string times = ParseError("  - repeat: {times: 1000001, steps: []}\n");
 
   EXPECT_EQ(steps,
@@ -566,7 +566,7 @@ TEST(ScenarioParser, RejectsErrorsInLaterDocuments) {
       document + "---\n" + std::string(kHeader).substr(8) + "  - advanc: 1m\n",
       "bad.yaml");
   base::StatusOr<std::vector<Scenario>> empty =
-      ParseScenarios(document + "---\n", "bad.yaml");
+      ParseScenarios(document + "---\n---\n" + document, "bad.yaml");
   base::StatusOr<std::vector<Scenario>> duplicate = ParseScenarios(
       document + "---\nname: a\nname: b\n" + document, "bad.yaml");
   base::StatusOr<Scenario> single =
@@ -590,6 +590,109 @@ TEST(ScenarioParser, RejectsErrorsInLaterDocuments) {
                                            "document starts here"),
             std::string::npos)
       << single.status().message();
+}
+
+TEST(ScenarioParser, IgnoresEmptyLastDocument) {
+  std::string document = std::string(kHeader).substr(8) + "  - advance: 1m\n";
+
+  base::StatusOr<std::vector<Scenario>> one =
+      ParseScenarios(document + "---\n", "dir/one.yaml");
+  base::StatusOr<std::vector<Scenario>> two = ParseScenarios(
+      document + "---\n" + document + "---\n# the end\n---\n", "dir/two.yaml");
+  base::StatusOr<std::vector<Scenario>> only =
+      ParseScenarios("---\n", "only.yaml");
+
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].name, "one");
+  ASSERT_TRUE(two.ok()) << two.status();
+  ASSERT_EQ(two->size(), 2u);
+  EXPECT_EQ((*two)[1].name, "two#2");
+  ASSERT_FALSE(only.ok());
+  EXPECT_EQ(only.status().message(),
+            "only.yaml:1: a scenario must be a YAML map with 'clusters' and "
+            "'steps'");
+}
+
+TEST(ScenarioParser, RejectsClustersThatCannotBeCreated) {
+  auto cluster = [](const std::string& fields) {
+    return FileError("clusters:\n  - {" + fields +
+                     "}\nsteps:\n  - advance: 1m\n");
+  };
+
+  EXPECT_EQ(cluster("name: A b, version: 1.19.16_1540"),
+            "bad.yaml:2: cluster: field 'name': invalid cluster name \"A b\": "
+            "use up to 35 letters, digits, '.', '-' or '_', starting with a "
+            "letter");
+  EXPECT_EQ(cluster("name: " + std::string(36, 'a') + ", version: '1.19'"),
+            "bad.yaml:2: cluster: field 'name': invalid cluster name \"" +
+                std::string(36, 'a') +
+                "\": use up to 35 letters, digits, '.', '-' or '_', starting "
+                "with a letter");
+  EXPECT_EQ(cluster("name: a, version: 1.16.0"),
+            "bad.yaml:2: cluster: field 'version': unsupported cluster "
+            "version 1.16.0: the simulated service offers Kubernetes 1.17, "
+            "1.18, 1.19, 1.20 and 1.21 (any patch and fix pack), for example "
+            "1.19.16_1540");
+  EXPECT_EQ(cluster("name: a, version: '1.22', region: mars"),
+            "bad.yaml:2: cluster: field 'version': unsupported cluster "
+            "version 1.22.0: the simulated service offers Kubernetes 1.17, "
+            "1.18, 1.19, 1.20 and 1.21 (any patch and fix pack), for example "
+            "1.19.16_1540");
+  EXPECT_EQ(cluster("name: a, version: '1.19', region: mars"),
+            "bad.yaml:2: cluster: field 'region': unknown region \"mars\": "
+            "the simulated service offers au-syd, eu-de, eu-gb, jp-tok, "
+            "us-east, us-south");
+  EXPECT_EQ(cluster("name: a.b-c_D, version: '1.21', region: eu-de"), "ok");
+}
+
+TEST(ScenarioParser, RejectsKeysThatExpireAtStart) {
+  auto key = [](const std::string& expiry) {
+    return FileError(
+        "clusters: [{name: a, version: '1.19'}]\n"
+        "kms:\n  - instance: kp\n    keys:\n"
+        "      - {name: k1, expires_after: " +
+        expiry + "}\nsteps:\n  - advance: 1m\n");
+  };
+
+  EXPECT_EQ(key("0s"),
+            "bad.yaml:5: kms key: field 'expires_after' must be greater than "
+            "0s, got 0s, because the KMS rejects a key that has already "
+            "expired; use a later expiry such as 1h and an advance step past "
+            "it");
+  EXPECT_EQ(key("1s"), "ok");
+}
+
+TEST(ScenarioParser, RejectsRepeatVariableInScope) {
+  std::string inner_default = ParseError(
+      "  - repeat:\n      times: 2\n      steps:\n"
+      "        - repeat:\n            times: 2\n"
+      "            steps: [create_namespace: 'x${i}']\n");
+  std::string inner_named = ParseError(
+      "  - repeat:\n      times: 2\n      var: n\n      steps:\n"
+      "        - repeat: {times: 2, var: n, steps: [advance: 1m]}\n");
+  std::string top = FileError("vars:\n  s: db\n" + std::string(kHeader) +
+                              "  - repeat: {times: 2, var: s, steps: "
+                              "[advance: 1m]}\n");
+  std::string siblings = ParseError(
+      "  - repeat: {times: 2, steps: [advance: 1m]}\n"
+      "  - repeat:\n      times: 2\n      var: j\n      steps:\n"
+      "        - repeat: {times: 2, steps: [create_namespace: 'x${i}${j}']}\n");
+
+  EXPECT_EQ(inner_default,
+            "bad.yaml:13: step 1 (repeat): variable 'i' (the default when "
+            "'var' is not given) is already defined by the repeat at line 10, "
+            "and this repeat would hide it; give this repeat another name "
+            "with 'var:', such as var: i2");
+  EXPECT_EQ(inner_named,
+            "bad.yaml:14: step 1 (repeat): variable 'n' is already defined by "
+            "the repeat at line 10, and this repeat would hide it; give this "
+            "repeat another name with 'var:', such as var: n2");
+  EXPECT_EQ(top,
+            "bad.yaml:12: step 1 (repeat): variable 's' is already defined "
+            "under 'vars:' at line 2, and this repeat would hide it; give "
+            "this repeat another name with 'var:', such as var: s2");
+  EXPECT_EQ(siblings, "ok");
 }
 
 }  // namespace

@@ -86,6 +86,21 @@ TEST(Replay, MalformedFileRejectedBeforeRunning) {
   EXPECT_EQ(result.output.find("passed"), std::string::npos) << result.output;
 }
 
+TEST(Replay, ValidateRejectsUnsupportedVersion) {
+  const std::string file = TestData("never-sets-up.yaml");
+  CommandResult validated = RunSim("replay --validate " + file);
+  CommandResult run = RunSim("replay " + file);
+
+  EXPECT_EQ(validated.exit_code, 2) << validated.output;
+  EXPECT_NE(validated.output.find("never-sets-up.yaml:5: cluster: field "
+                                  "'version': unsupported cluster version "
+                                  "1.16.0"),
+            std::string::npos)
+      << validated.output;
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_EQ(run.output.find("FAIL"), std::string::npos) << run.output;
+}
+
 TEST(Replay, MissingPathIsInvalidInput) {
   CommandResult result = RunSim("replay /nonexistent/scenarios");
 
