@@ -56,20 +56,29 @@ std::string PercentDecode(std::string_view text) {
   return out;
 }
 
-Query ParseQuery(std::string_view text) {
-  Query query;
+// Calls `visit(name, value)` for each parameter of the query string `text`
+// in order, percent-decoded.
+template <typename Visit>
+void ForEachQueryParameter(std::string_view text, Visit visit) {
   while (!text.empty()) {
     const size_t end = std::min(text.find('&'), text.size());
     std::string_view pair = text.substr(0, end);
     const size_t equals = pair.find('=');
     if (!pair.empty()) {
-      query[PercentDecode(pair.substr(0, equals))] =
-          equals == std::string_view::npos
-              ? ""
-              : PercentDecode(pair.substr(equals + 1));
+      visit(PercentDecode(pair.substr(0, equals)),
+            equals == std::string_view::npos
+                ? ""
+                : PercentDecode(pair.substr(equals + 1)));
     }
     text.remove_prefix(std::min(end + 1, text.size()));
   }
+}
+
+Query ParseQuery(std::string_view text) {
+  Query query;
+  ForEachQueryParameter(text, [&query](std::string name, std::string value) {
+    query[std::move(name)] = std::move(value);
+  });
   return query;
 }
 
@@ -346,6 +355,18 @@ bool TokensEqual(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
+
+std::vector<std::string> QueryValues(const ApiRequest& request,
+                                     std::string_view name) {
+  std::vector<std::string> values;
+  const size_t question = request.target.find('?');
+  if (question == std::string::npos) return values;
+  ForEachQueryParameter(std::string_view(request.target).substr(question + 1),
+                        [&values, name](std::string key, std::string value) {
+                          if (key == name) values.push_back(std::move(value));
+                        });
+  return values;
+}
 
 std::optional<ApiResponse> ApiHandler::Authenticate(const ApiRequest& request,
                                                     bool& anonymous) const {

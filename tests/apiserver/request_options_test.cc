@@ -205,6 +205,43 @@ TEST_F(RequestOptionsTest, UnknownDryRunValueIsInvalid) {
   EXPECT_EQ(store_->CurrentRevision(), revision);
 }
 
+TEST_F(RequestOptionsTest, RepeatedDryRunValuesAreAllChecked) {
+  CreateS1();
+  const int64_t revision = store_->CurrentRevision();
+  const std::string unsupported =
+      "is invalid: dryRun: Unsupported value: []string{\"Bad\", \"All\"}: "
+      "supported values: \"All\"";
+
+  ApiResponse del = Send("DELETE", kSecret + "?dryRun=Bad&dryRun=All");
+  ApiResponse delete_reversed =
+      Send("DELETE", kSecret + "?dryRun=All&dryRun=x");
+  ApiResponse create =
+      Send("POST", std::string(kSecrets) + "?dryRun=Bad&dryRun=All",
+           SecretJson("s2"));
+  ApiResponse update =
+      Send("PUT", kSecret + "?dryRun=Bad&dryRun=All", SecretJson("s1"));
+  ApiResponse both_all =
+      Send("POST", std::string(kSecrets) + "?dryRun=All&dryRun=All",
+           SecretJson("s3"));
+
+  EXPECT_EQ(del.status, 422) << del.body;
+  EXPECT_EQ(Body(del)["message"],
+            "DeleteOptions.meta.k8s.io \"\" " + unsupported);
+  EXPECT_EQ(delete_reversed.status, 422) << delete_reversed.body;
+  EXPECT_EQ(Body(delete_reversed)["message"],
+            "DeleteOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported "
+            "value: []string{\"All\", \"x\"}: supported values: \"All\"");
+  EXPECT_EQ(create.status, 422) << create.body;
+  EXPECT_EQ(Body(create)["message"],
+            "CreateOptions.meta.k8s.io \"\" " + unsupported);
+  EXPECT_EQ(update.status, 422) << update.body;
+  EXPECT_EQ(Body(update)["message"],
+            "UpdateOptions.meta.k8s.io \"\" " + unsupported);
+  EXPECT_EQ(both_all.status, 201) << both_all.body;
+  EXPECT_EQ(store_->CurrentRevision(), revision);
+  EXPECT_EQ(Send("GET", kSecret).status, 200);
+}
+
 TEST_F(RequestOptionsTest, DeletePreconditionsMustMatch) {
   Json stored = CreateS1();
   const std::string uid = stored["metadata"]["uid"];
