@@ -206,8 +206,8 @@ base::StatusOr<WriteParameters> ParseWriteParameters(
         FieldRequired("fieldManager", "is required for apply patch"));
   }
   CheckFieldManager(manager, errors);
-  if (auto dry_run = query.find("dryRun"); dry_run != query.end()) {
-    parameters.dry_run = ParseDryRun({dry_run->second}, errors);
+  if (query.contains("dryRun")) {
+    parameters.dry_run = ParseDryRun(QueryValues(request, "dryRun"), errors);
   }
 
   // Only "0" and "false" (in any case) turn force off, as upstream's query

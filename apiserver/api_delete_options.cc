@@ -147,9 +147,7 @@ base::StatusOr<DeleteOptions> ParseDeleteOptions(const ApiRequest& request,
       propagation_policy = it->second;
     }
     orphan_dependents_set = query.contains("orphanDependents");
-    if (auto it = query.find("dryRun"); it != query.end()) {
-      dry_run.push_back(it->second);
-    }
+    dry_run = QueryValues(request, "dryRun");
   }
 
   // Upstream's ValidateDeleteOptions.

@@ -56,20 +56,29 @@ std::string PercentDecode(std::string_view text) {
   return out;
 }
 
-Query ParseQuery(std::string_view text) {
-  Query query;
+// Calls `visit(name, value)` for each parameter of the query string `text`
+// in order, percent-decoded.
+template <typename Visit>
+void ForEachQueryParameter(std::string_view text, Visit visit) {
   while (!text.empty()) {
     const size_t end = std::min(text.find('&'), text.size());
     std::string_view pair = text.substr(0, end);
     const size_t equals = pair.find('=');
     if (!pair.empty()) {
-      query[PercentDecode(pair.substr(0, equals))] =
-          equals == std::string_view::npos
-              ? ""
-              : PercentDecode(pair.substr(equals + 1));
+      visit(PercentDecode(pair.substr(0, equals)),
+            equals == std::string_view::npos
+                ? ""
+                : PercentDecode(pair.substr(equals + 1)));
     }
     text.remove_prefix(std::min(end + 1, text.size()));
   }
+}
+
+Query ParseQuery(std::string_view text) {
+  Query query;
+  ForEachQueryParameter(text, [&query](std::string name, std::string value) {
+    query[std::move(name)] = std::move(value);
+  });
   return query;
 }
 
@@ -220,9 +229,56 @@ base::Status CheckJsonPatchShape(const Json& patch,
   return base::OkStatus();
 }
 
-// Applies a JSON merge patch or JSON patch (RFC 7386, RFC 6902). A JSON
-// patch that does not apply fails as upstream's: HTTP 422 with a fixed
-// message, empty details and none of the cause.
+// Upstream's limit on how much the "copy" operations of one JSON patch may
+// grow the object: json-patch's AccumulatedCopySizeLimit, which
+// kube-apiserver sets to JSONPatchMaxCopyBytes, 3 MiB by default
+// (k8s.io/apiserver server.NewConfig), as large as a request body.
+constexpr size_t kMaxJsonPatchCopyBytes = kMaxApiRequestBodyBytes;
+
+// A JSON patch that does not apply fails as upstream's: HTTP 422 with a
+// fixed message, empty details and none of the cause, because
+// kube-apiserver passes json-patch's error to NewGenericServerResponse as
+// an expected response, which leaves the causes out.
+base::Status JsonPatchFailure() {
+  base::Status status(
+      base::Code::kInvalidArgument,
+      "the server rejected our request due to an error in our request",
+      "Invalid");
+  status.SetPayload(kStatusDetailsPayload, "{}");
+  return status;
+}
+
+// Applies a JSON patch (RFC 6902) one operation at a time, so that the
+// "copy" operations can be counted before they run: as json-patch does,
+// each copy adds the JSON size of its value, and the patch fails once the
+// sum exceeds kMaxJsonPatchCopyBytes. json-patch's error there is "Unable
+// to complete the copy, the accumulated size increase of copy is <sum>,
+// exceeding the limit 3145728", which the client never sees (see
+// JsonPatchFailure).
+// NOTE: json-patch measures the value as it marshals it (raw bytes from
+// the patch, Go's escaping of <, > and &); the compact dump here may
+// differ by a few bytes.
+base::StatusOr<Json> ApplyJsonPatchOperations(const Json& current,
+                                              const Json& patch) {
+  Json patched = current;
+  size_t copied_bytes = 0;
+  try {
+    for (const Json& operation : patch) {
+      if (operation.is_object() && operation.contains("op") &&
+          operation["op"] == "copy" && operation.contains("from")) {
+        const Json::json_pointer from(operation["from"].get<std::string>());
+        copied_bytes += patched.at(from).dump().size();
+        if (copied_bytes > kMaxJsonPatchCopyBytes) return JsonPatchFailure();
+      }
+      patched.patch_inplace(Json::array({operation}));
+    }
+  } catch (const Json::exception&) {
+    return JsonPatchFailure();
+  }
+  return patched;
+}
+
+// Applies a JSON merge patch or JSON patch (RFC 7386, RFC 6902).
 base::StatusOr<Json> ApplyJsonPatch(const std::string& type,
                                     const Json& current, const Json& patch) {
   if (type == "application/merge-patch+json") {
@@ -230,16 +286,7 @@ base::StatusOr<Json> ApplyJsonPatch(const std::string& type,
     patched.merge_patch(patch);
     return patched;
   }
-  try {
-    return current.patch(patch);
-  } catch (const Json::exception&) {
-    base::Status status(
-        base::Code::kInvalidArgument,
-        "the server rejected our request due to an error in our request",
-        "Invalid");
-    status.SetPayload(kStatusDetailsPayload, "{}");
-    return status;
-  }
+  return ApplyJsonPatchOperations(current, patch);
 }
 
 std::string JoinErrors(const std::vector<std::string>& errors) {
@@ -346,6 +393,18 @@ bool TokensEqual(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
+
+std::vector<std::string> QueryValues(const ApiRequest& request,
+                                     std::string_view name) {
+  std::vector<std::string> values;
+  const size_t question = request.target.find('?');
+  if (question == std::string::npos) return values;
+  ForEachQueryParameter(std::string_view(request.target).substr(question + 1),
+                        [&values, name](std::string key, std::string value) {
+                          if (key == name) values.push_back(std::move(value));
+                        });
+  return values;
+}
 
 std::optional<ApiResponse> ApiHandler::Authenticate(const ApiRequest& request,
                                                     bool& anonymous) const {

@@ -16,7 +16,16 @@
 
 namespace apiserver {
 
+// The query parameters of a request. A repeated parameter keeps its last
+// value, and QueryValues returns all of them.
+// NOTE: upstream's query decoding keeps the first value of a repeated
+// single-value parameter (Convert_Slice_string_To_string), not the last.
 using Query = std::map<std::string, std::string>;
+
+// Every value of the query parameter `name` of `request`, in order, as
+// upstream's url.Values keeps them (for list parameters such as dryRun).
+std::vector<std::string> QueryValues(const ApiRequest& request,
+                                     std::string_view name);
 
 // A parsed /api/v1/... path: the resource, its namespace and the name, and
 // what /metrics labels the request with.

@@ -123,6 +123,21 @@ void ScheduleBookmark(std::shared_ptr<WatchStream> stream, base::Clock& clock,
       });
 }
 
+// The type of `event` as a watch with `selector` sends it, or "" when the
+// watch skips it. As upstream's watch cache, a change that makes an object
+// match is ADDED, and one that makes it stop matching is DELETED with the
+// object's state before the change.
+std::string FilteredEventType(const WatchEvent& event,
+                              const ApiHandler::Selector& selector) {
+  if (selector.empty()) return event.type;
+  const bool matches = selector.Matches(event.object);
+  if (event.type != "MODIFIED") return matches ? event.type : "";
+  const bool matched =
+      event.previous.is_object() && selector.Matches(event.previous);
+  if (matches) return matched ? "MODIFIED" : "ADDED";
+  return matched ? "DELETED" : "";
+}
+
 }  // namespace
 
 ApiResponse ApiHandler::Watch(const ApiRequest& request, const Route& route,
@@ -149,12 +164,19 @@ ApiResponse ApiHandler::Watch(const ApiRequest& request, const Route& route,
       const bool object_event = event.type == "ADDED" ||
                                 event.type == "MODIFIED" ||
                                 event.type == "DELETED";
-      if (object_event && !selector.Matches(event.object)) return;
-      const Json object =
-          object_event && parameters.as_table
-              ? Table(resource, {event.object}, "", clock_.Now())
-              : event.object;
-      stream->sink(EventLine(event.type, object));
+      std::string type = event.type;
+      const Json* sent = &event.object;
+      if (object_event) {
+        type = FilteredEventType(event, selector);
+        if (type.empty()) return;
+        if (type == "DELETED" && event.type == "MODIFIED") {
+          sent = &event.previous;
+        }
+      }
+      const Json object = object_event && parameters.as_table
+                              ? Table(resource, {*sent}, "", clock_.Now())
+                              : *sent;
+      stream->sink(EventLine(type, object));
       if (event.type == "ERROR") {
         stream->ended = true;
         stream->sink(std::nullopt);
@@ -165,6 +187,7 @@ ApiResponse ApiHandler::Watch(const ApiRequest& request, const Route& route,
     options.resource_version = parameters.resource_version;
     options.send_initial_events = parameters.send_initial_events;
     options.initial_events_end_bookmark = parameters.allow_bookmarks;
+    options.previous_objects = !selector.empty();
     base::StatusOr<WatchStarted> started =
         registry_.Watch(resource, route.ns, options, on_event);
     if (!started.ok()) {

@@ -1011,9 +1011,11 @@ Json BookmarkObject(const Resource& resource, int64_t revision,
 namespace {
 
 // Turns one store event into a watch event. A delete carries the object's
-// last state with the deletion's revision, as upstream.
+// last state with the deletion's revision, as upstream. With
+// `decode_previous`, a MODIFIED event carries the object's state before the
+// change, also with the event's revision.
 WatchEvent ToWatchEvent(const Resource& resource, Transformer& transformer,
-                        const etcd::Event& event) {
+                        const etcd::Event& event, bool decode_previous) {
   const bool deleted = event.type == etcd::Event::Type::kDelete;
   if (deleted && !event.prev_kv.has_value()) {
     return {"ERROR", InternalErrorStatus("the deleted object of key " +
@@ -1033,7 +1035,18 @@ WatchEvent ToWatchEvent(const Resource& resource, Transformer& transformer,
   } else if (event.kv.create_revision == event.kv.mod_revision) {
     type = "ADDED";
   }
-  return {type, std::move(decoded->object)};
+  WatchEvent converted{type, std::move(decoded->object), nullptr};
+  if (type == "MODIFIED" && decode_previous && event.prev_kv.has_value()) {
+    base::StatusOr<Decoded> previous =
+        DecodeValue(resource, transformer, *event.prev_kv);
+    if (!previous.ok()) {
+      return {"ERROR", InternalErrorStatus(previous.status().message())};
+    }
+    previous->object["metadata"]["resourceVersion"] =
+        std::to_string(event.kv.mod_revision);
+    converted.previous = std::move(previous->object);
+  }
+  return converted;
 }
 
 }  // namespace
@@ -1100,8 +1113,10 @@ base::StatusOr<WatchStarted> Registry::Watch(const Resource& resource,
   request.prev_kv = true;
   // Set after an ERROR event, which ends the stream.
   auto failed = std::make_shared<std::atomic<bool>>(false);
+  const bool decode_previous = options.previous_objects;
   ASSIGN_OR_RETURN(started.id, store_.Watch(request, [this, &resource, handler,
-                                                      requested, failed](
+                                                      requested, failed,
+                                                      decode_previous](
                                                          const etcd::
                                                              WatchResponse&
                                                                  response) {
@@ -1113,7 +1128,8 @@ base::StatusOr<WatchStarted> Registry::Watch(const Resource& resource,
     }
     std::shared_ptr<Transformer> decoder = transformer();
     for (const etcd::Event& event : response.events) {
-      WatchEvent converted = ToWatchEvent(resource, *decoder, event);
+      WatchEvent converted =
+          ToWatchEvent(resource, *decoder, event, decode_previous);
       *failed = converted.type == "ERROR";
       handler(converted);
       if (*failed) return;

@@ -105,6 +105,10 @@ struct WatchEvent {
   // The object, with the resourceVersion of the event; for ERROR a v1
   // Status such as 410 Expired `too old resource version: 5 (9)`.
   Json object;
+  // For MODIFIED when WatchOptions::previous_objects is set: the object
+  // before the change, with the resourceVersion of the event. Null
+  // otherwise.
+  Json previous = nullptr;
 };
 
 // Options of Registry::List; the defaults list everything at the latest
@@ -138,6 +142,9 @@ struct WatchOptions {
   // After the initial events, send a BOOKMARK whose object has the
   // listed revision and the annotation "k8s.io/initial-events-end": "true".
   bool initial_events_end_bookmark = false;
+  // Decode the object before each change into WatchEvent::previous, so a
+  // filtered watch can tell when an object starts or stops matching.
+  bool previous_objects = false;
 };
 
 struct WatchStarted {

@@ -259,6 +259,66 @@ TEST_F(ApiHandlerTest, WatchByFieldSelectorFollowsOneObject) {
   EXPECT_EQ(collector.Summary(), (std::vector<std::string>{"ADDED s2"}));
 }
 
+TEST_F(ApiHandlerTest, WatchByLabelSelectorAddsAndDeletes) {
+  auto label_app = [this](const std::string& app) {
+    return Body(Send("PATCH", std::string(kSecrets) + "/wa",
+                     Json{{"metadata", {{"labels", {{"app", app}}}}}}.dump(),
+                     {{"content-type", "application/merge-patch+json"}}));
+  };
+  StreamCollector collector;
+  ApiResponse response =
+      Send("GET", std::string(kSecrets) + "?watch=1&labelSelector=app+in+(x)");
+  ASSERT_TRUE(response.stream);
+  std::function<void()> stop = response.stream(collector.Sink());
+
+  Send("POST", kSecrets, SecretJson("wa"));
+  Json matching = label_app("x");
+  Json not_matching = label_app("y");
+  label_app("z");
+  label_app("x");
+  Send("DELETE", std::string(kSecrets) + "/wa");
+  stop();
+
+  EXPECT_EQ(collector.Summary(),
+            (std::vector<std::string>{"ADDED wa", "DELETED wa", "ADDED wa",
+                                      "DELETED wa"}));
+  std::vector<Json> events = collector.events();
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0]["object"]["metadata"]["labels"]["app"], "x");
+  EXPECT_EQ(events[0]["object"]["metadata"]["resourceVersion"],
+            matching["metadata"]["resourceVersion"]);
+  // The object before the change that made it stop matching, with the
+  // change's resourceVersion.
+  EXPECT_EQ(events[1]["object"]["metadata"]["labels"]["app"], "x");
+  EXPECT_EQ(events[1]["object"]["metadata"]["resourceVersion"],
+            not_matching["metadata"]["resourceVersion"]);
+  EXPECT_EQ(events[3]["object"]["metadata"]["labels"]["app"], "x");
+}
+
+TEST_F(ApiHandlerTest, WatchBySelectorsKeepsModified) {
+  auto label_app = [this](const std::string& name, const std::string& app) {
+    Send("PATCH", std::string(kSecrets) + "/" + name,
+         Json{{"metadata", {{"labels", {{"app", app}}}}}}.dump(),
+         {{"content-type", "application/merge-patch+json"}});
+  };
+  Send("POST", kSecrets, SecretJson("wa"));
+  label_app("wa", "x");
+  StreamCollector collector;
+  ApiResponse response = Send("GET", std::string(kSecrets) +
+                                         "?watch=1&labelSelector=app&"
+                                         "fieldSelector=metadata.name%3Dwa");
+  ASSERT_TRUE(response.stream);
+  std::function<void()> stop = response.stream(collector.Sink());
+
+  label_app("wa", "y");
+  Send("POST", kSecrets, SecretJson("other"));
+  label_app("other", "x");
+  stop();
+
+  EXPECT_EQ(collector.Summary(),
+            (std::vector<std::string>{"ADDED wa", "MODIFIED wa"}));
+}
+
 TEST_F(ApiHandlerTest, WatchOfCompactedVersionIsExpired) {
   Json first = Body(Send("POST", kSecrets, SecretJson("s1")));
   Send("POST", kSecrets, SecretJson("s2"));

@@ -205,6 +205,43 @@ TEST_F(RequestOptionsTest, UnknownDryRunValueIsInvalid) {
   EXPECT_EQ(store_->CurrentRevision(), revision);
 }
 
+TEST_F(RequestOptionsTest, RepeatedDryRunValuesAreAllChecked) {
+  CreateS1();
+  const int64_t revision = store_->CurrentRevision();
+  const std::string unsupported =
+      "is invalid: dryRun: Unsupported value: []string{\"Bad\", \"All\"}: "
+      "supported values: \"All\"";
+
+  ApiResponse del = Send("DELETE", kSecret + "?dryRun=Bad&dryRun=All");
+  ApiResponse delete_reversed =
+      Send("DELETE", kSecret + "?dryRun=All&dryRun=x");
+  ApiResponse create =
+      Send("POST", std::string(kSecrets) + "?dryRun=Bad&dryRun=All",
+           SecretJson("s2"));
+  ApiResponse update =
+      Send("PUT", kSecret + "?dryRun=Bad&dryRun=All", SecretJson("s1"));
+  ApiResponse both_all =
+      Send("POST", std::string(kSecrets) + "?dryRun=All&dryRun=All",
+           SecretJson("s3"));
+
+  EXPECT_EQ(del.status, 422) << del.body;
+  EXPECT_EQ(Body(del)["message"],
+            "DeleteOptions.meta.k8s.io \"\" " + unsupported);
+  EXPECT_EQ(delete_reversed.status, 422) << delete_reversed.body;
+  EXPECT_EQ(Body(delete_reversed)["message"],
+            "DeleteOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported "
+            "value: []string{\"All\", \"x\"}: supported values: \"All\"");
+  EXPECT_EQ(create.status, 422) << create.body;
+  EXPECT_EQ(Body(create)["message"],
+            "CreateOptions.meta.k8s.io \"\" " + unsupported);
+  EXPECT_EQ(update.status, 422) << update.body;
+  EXPECT_EQ(Body(update)["message"],
+            "UpdateOptions.meta.k8s.io \"\" " + unsupported);
+  EXPECT_EQ(both_all.status, 201) << both_all.body;
+  EXPECT_EQ(store_->CurrentRevision(), revision);
+  EXPECT_EQ(Send("GET", kSecret).status, 200);
+}
+
 TEST_F(RequestOptionsTest, DeletePreconditionsMustMatch) {
   Json stored = CreateS1();
   const std::string uid = stored["metadata"]["uid"];
@@ -433,6 +470,44 @@ TEST_F(RequestOptionsTest, JsonPatchErrorsAsUpstream) {
             "error decoding patch: json: cannot unmarshal object into Go "
             "value of type []handlers.jsonPatchOp");
   EXPECT_EQ(store_->CurrentRevision(), revision);
+}
+
+// A 1 KiB value at /z, then `copies` operations that each copy /z into
+// itself, so the n-th copy adds 2^(n-1) KiB: 12 copies add 4095 KiB in all,
+// over upstream's 3 MiB limit, and 11 add 2047 KiB.
+std::string DoublingJsonPatch(int copies) {
+  Json patch = Json::array({{{"op", "add"},
+                             {"path", "/z"},
+                             {"value", {{"a", std::string(1024 - 8, 'x')}}}}});
+  for (int i = 1; i <= copies; ++i) {
+    patch.push_back(
+        {{"op", "copy"}, {"from", "/z"}, {"path", "/z/k" + std::to_string(i)}});
+  }
+  return patch.dump();
+}
+
+TEST_F(RequestOptionsTest, JsonPatchCopiesAreLimited) {
+  CreateS1();
+  const std::map<std::string, std::string> json_patch = {
+      {"content-type", "application/json-patch+json"}, {"user-agent", "test"}};
+  const int64_t revision = store_->CurrentRevision();
+
+  ApiResponse over_limit =
+      Send("PATCH", kSecret, DoublingJsonPatch(12), json_patch);
+  const int64_t after_rejected = store_->CurrentRevision();
+  ApiResponse under_limit = Send("PATCH", kSecret + "?fieldValidation=Ignore",
+                                 DoublingJsonPatch(11), json_patch);
+
+  EXPECT_EQ(over_limit.status, 422) << over_limit.body.substr(0, 200);
+  EXPECT_EQ(Body(over_limit),
+            Json::parse(R"({"kind":"Status","apiVersion":"v1","metadata":{},)"
+                        R"("status":"Failure","message":"the server rejected )"
+                        R"(our request due to an error in our request",)"
+                        R"("reason":"Invalid","details":{},"code":422})"));
+  EXPECT_EQ(after_rejected, revision);
+  // The unknown field z is dropped, so the Secret stays as it was.
+  EXPECT_EQ(under_limit.status, 200) << under_limit.body.substr(0, 200);
+  EXPECT_FALSE(Body(under_limit).contains("z"));
 }
 
 }  // namespace
