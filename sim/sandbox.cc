@@ -383,11 +383,17 @@ base::Status Sandbox::Impl::StartRuntime(base::Time now) {
   kms_port = rt->kms_server->port();
 
   runtime = std::move(rt);
+  base::Status moved;
   for (Cluster* cluster : runtime->env->Clusters()) {
-    OpenMaster(*runtime, cluster->spec().name,
-               PortOf(cluster->master_endpoint()));
+    std::string endpoint = OpenMaster(*runtime, cluster->spec().name,
+                                      PortOf(cluster->master_endpoint()));
+    // A restart with another --address serves the master on the same port
+    // of the new address, so every URL of the cluster moves there.
+    if (!endpoint.empty() && moved.ok()) {
+      moved = cluster->MoveMaster(endpoint);
+    }
   }
-  base::Status attached = AttachMasters(*runtime);
+  base::Status attached = moved.ok() ? AttachMasters(*runtime) : moved;
   if (!attached.ok()) {
     StopRuntime();
     return attached;

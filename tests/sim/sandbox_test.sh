@@ -591,8 +591,16 @@ case_start_checks() {
   expect_contains "$out" "data directory $WORK/data is in use by another sim serve (PID $SERVE_PID)"
   stop_sandbox
 
-  # On a restart --workers changes no existing cluster, and says so.
+  # On a restart --workers changes no existing cluster, and says so. The
+  # restart is on the default address, 127.0.0.1, so every URL moves there.
   start_sandbox --workers 3
+  expect_contains "$(cat "$WORK/summary")" "API server:    https://127.0.0.1:"
+  expect_not_contains "$(cat "$WORK/summary")" "[::1]" "sim serve output"
+  expect_contains "$(cat "$WORK/data/kubeconfig")" "server: https://127.0.0.1:"
+  expect_contains "$(ctl_ok GET /v1 | jq -r '.clusters[0].api_url')" "https://127.0.0.1:"
+  expect_contains "$(ctl_ok GET /v1/clusters/mycluster | jq -r .apiURL)" "https://127.0.0.1:"
+  expect_contains "$(KUBECONFIG=$WORK/data/kubeconfig kubectl get namespaces --request-timeout=5s)" "kube-system"
+  expect_contains "$("$SIM" ks cluster get -c mycluster)" "Master URL: https://127.0.0.1:"
   [[ $(ctl_ok GET /v1/clusters/mycluster | jq .workerCount) == 2 ]] ||
     fail "a restart with --workers 3 changed the workers to $(ctl_ok GET /v1/clusters/mycluster | jq .workerCount)"
   expect_contains "$(cat "$WORK/serve.err")" \
