@@ -338,6 +338,10 @@ base::Status Sandbox::Impl::StartRuntime(base::Time now) {
   auto rt = std::make_unique<Runtime>();
   Runtime* raw = rt.get();
   rt->clock = std::make_unique<base::SimulatedClock>(now);
+  {
+    std::lock_guard lock(save_mu);
+    saved_clock = now;
+  }
 
   EnvironmentOptions env_options;
   env_options.data_dir = state_dir;
@@ -406,7 +410,8 @@ base::Time Sandbox::Impl::StopRuntime(bool save) {
   if (!runtime) return base_virtual;
   Runtime& rt = *runtime;
   base::Time now = rt.clock->Now();
-  if (save) (void)SaveState(rt);
+  // At the exact time: a clock saved ahead has not got there.
+  if (save) (void)SaveState(rt, now);
   for (const std::shared_ptr<Master>& master : rt.Masters()) {
     master->api->Stop();
     master->etcd.reset();
@@ -588,7 +593,10 @@ base::Status Sandbox::Impl::WriteKubeconfig(Runtime& rt) {
   return base::OkStatus();
 }
 
-base::Status Sandbox::Impl::SaveState(Runtime& rt) {
+base::Status Sandbox::Impl::SaveState(Runtime& rt,
+                                      std::optional<base::Time> clock) {
+  std::lock_guard save_lock(save_mu);
+  base::Time time = clock.value_or(std::max(rt.clock->Now(), saved_clock));
   json ports;
   {
     std::lock_guard lock(ports_mu);
@@ -599,12 +607,34 @@ base::Status Sandbox::Impl::SaveState(Runtime& rt) {
       {"clock",
        {{"mode", real_clock ? "real" : "simulated"},
         {"speed", speed},
-        {"virtual", TimeToJson(rt.clock->Now())}}},
+        {"virtual", TimeToJson(time)}}},
       {"control_port", control ? control->port() : 0},
       {"kms",
        {{"port", kms_port}, {"token", kms_token}, {"api_key", kms_api_key}}},
       {"cluster_ports", ports}};
-  return WriteJsonFile(options.data_dir + "/sandbox.json", state);
+  RETURN_IF_ERROR(WriteJsonFile(options.data_dir + "/sandbox.json", state));
+  saved_clock = time;
+  return base::OkStatus();
+}
+
+void Sandbox::Impl::SaveClockUntil(Runtime& rt, base::Time until) {
+  {
+    std::lock_guard lock(save_mu);
+    if (until <= saved_clock) return;
+  }
+  if (real_clock) {
+    until += std::chrono::duration_cast<base::Duration>(
+        std::chrono::duration<double>(speed));
+  }
+  base::Status saved = SaveState(rt, until);
+  std::lock_guard lock(save_mu);
+  if (!saved.ok() && !clock_save_failed) {
+    spdlog::error(
+        "sandbox: saving the clock failed, so a restart after a crash may "
+        "start at an earlier time: {}",
+        saved.ToString());
+  }
+  clock_save_failed = !saved.ok();
 }
 
 // --- clock ---
@@ -664,7 +694,12 @@ base::Status Sandbox::Impl::MoveClockTo(Runtime& rt, base::Time target) {
           base::FormatRfc3339(rt.clock->Now()) + " before reaching " +
           base::FormatRfc3339(target));
     }
-    rt.clock->AdvanceTo(std::min(target, rt.clock->Now() + kAdvanceStep));
+    base::Time step = std::min(target, rt.clock->Now() + kAdvanceStep);
+    // Timers of the step save the clusters' state, so the clock is saved
+    // first. Unless that write fails, the state on disk is then never ahead
+    // of the clock on disk.
+    SaveClockUntil(rt, step);
+    rt.clock->AdvanceTo(step);
   }
   return base::OkStatus();
 }
@@ -800,6 +835,7 @@ base::Status Sandbox::Impl::Restore(const std::string& name) {
   }
   fs::remove_all(previous, ec);
   RETURN_IF_ERROR(WriteKubeconfig(*runtime));
+  RETURN_IF_ERROR(SaveState(*runtime));
   spdlog::info("sandbox: restored snapshot {}", name);
   return base::OkStatus();
 }

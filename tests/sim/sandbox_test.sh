@@ -548,6 +548,29 @@ case_advance_stop() {
   stop_sandbox
 }
 
+# --- A crash keeps the clock with the state ------------------------------
+
+# kill -9 after advances: the restart starts at the time the clusters and
+# keys had reached, not at the last clean stop.
+case_crash_clock() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540
+  enable_kms prod root-key-1
+  advance 2h
+  [[ $(ctl_ok GET /v1/clock | jq -r .now) == 2026-01-01T02:15:00Z ]] ||
+    fail "the clock is $(ctl_ok GET /v1/clock | jq -r .now), expected 2026-01-01T02:15:00Z"
+  kill -KILL "$SERVE_PID"
+  wait "$SERVE_PID" || true
+  wait "$DRAIN_PID" || true
+  SERVE_PID=
+
+  start_sandbox
+  expect_contains "$(cat "$WORK/summary")" "Clock:           simulated, now 2026-01-01T02:15:00Z"
+  out=$("$SIM" ks cluster get -c prod)
+  expect_contains "$out" "Master Status: Ready (2 hours ago)"
+  expect_contains "$out" "Key Management Service: enabled"
+  stop_sandbox
+}
+
 # --- Starts that fail, IPv6 loopback and a directory in use --------------
 
 case_start_checks() {
