@@ -36,6 +36,8 @@ constexpr auto kDriverTick = std::chrono::milliseconds(20);
 // per API server and 12 root key checks per cluster, which took about
 // 0.1 ms per cluster on a 2-core machine.
 constexpr base::Duration kAdvanceStep = std::chrono::hours(1);
+// How long Stop waits for the control API's responses in progress.
+constexpr auto kStopGrace = std::chrono::seconds(5);
 
 // Kubernetes serves these paths to anonymous clients too.
 bool IsPublicPath(const std::string& target) {
@@ -938,7 +940,9 @@ void Sandbox::Stop() {
       impl.driver_wake.notify_all();
     }
     if (impl.driver.joinable()) impl.driver.join();
-    if (impl.control) impl.control->Stop();
+    // A clock advance stops within a step and then returns its 503, which
+    // its client gets before the server closes the connection.
+    if (impl.control) impl.control->Stop(kStopGrace);
     {
       std::unique_lock lock(impl.runtime_mu);
       if (impl.recorder && impl.runtime) {

@@ -533,6 +533,10 @@ case_advance_stop() {
   SERVE_PID=
   [[ $code == 0 ]] || fail "sim serve exited with $code after SIGTERM"
   expect_contains "$(cat "$WORK/summary")" "Stopped" "sim serve output"
+  # The client of the advance got its 503 before the server closed.
+  out=$(cat "$WORK/advance.out")
+  [[ ${out##*$'\n'} == 503 ]] || fail "the stopped advance returned: $out"
+  expect_contains "$out" "the sandbox is stopping, so the clock advance stopped at" "advance response"
 
   # The advance stopped part of the way, and the state is consistent.
   start_sandbox
