@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <regex>
@@ -90,6 +93,17 @@ base::Status CopyTree(const std::string& from, const std::string& to) {
   return base::OkStatus();
 }
 
+constexpr char kClockSpeedExpected[] =
+    "expected a number of virtual seconds per real second, greater than 0 "
+    "and at most 86400 (a day per second)";
+
+// A speed as %g writes it, so that a huge value stays short.
+std::string FormatClockSpeed(double speed) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", speed);
+  return text;
+}
+
 }  // namespace
 
 base::Status ValidateLoopbackAddress(const std::string& address) {
@@ -107,6 +121,28 @@ base::Status ValidateLoopbackAddress(const std::string& address) {
   return base::InvalidArgumentError(
       "invalid address " + address +
       ": the sandbox listens on loopback only (127.0.0.0/8 or ::1)");
+}
+
+base::Status ValidateClockSpeed(double speed) {
+  if (std::isfinite(speed) && speed > 0 && speed <= kMaxClockSpeed) {
+    return base::OkStatus();
+  }
+  return base::InvalidArgumentError("invalid clock speed " +
+                                    FormatClockSpeed(speed) + ": " +
+                                    kClockSpeedExpected);
+}
+
+base::StatusOr<double> ParseClockSpeed(const std::string& text) {
+  double speed = 0;
+  const char* end = text.data() + text.size();
+  auto [stop, error] = std::from_chars(text.data(), end, speed);
+  if (text.empty() || error != std::errc() || stop != end) {
+    return base::InvalidArgumentError("invalid clock speed " +
+                                      QuoteForMessage(text) + ": " +
+                                      kClockSpeedExpected);
+  }
+  RETURN_IF_ERROR(ValidateClockSpeed(speed));
+  return speed;
 }
 
 base::Status ValidateSnapshotName(const std::string& name) {
@@ -157,11 +193,7 @@ base::Status Sandbox::Impl::ValidateOptions() const {
     return base::InvalidArgumentError("invalid clock \"" + *options.clock +
                                       "\": expected simulated or real");
   }
-  if (options.speed && !(*options.speed > 0)) {
-    return base::InvalidArgumentError(
-        "invalid clock speed " + std::to_string(*options.speed) +
-        ": expected a number of virtual seconds per real second above 0");
-  }
+  if (options.speed) RETURN_IF_ERROR(ValidateClockSpeed(*options.speed));
   if (options.default_workers < 0 || options.default_workers > kMaxWorkers) {
     return base::InvalidArgumentError(
         "invalid worker count " + std::to_string(options.default_workers) +
@@ -248,6 +280,11 @@ base::Status Sandbox::Impl::Serve(bool fresh) {
   real_clock = options.clock.value_or(clock.value("mode", "real")) == "real";
   if (options.speed && *options.speed != 1.0) real_clock = true;
   speed = options.speed.value_or(clock.value("speed", 1.0));
+  if (base::Status valid = ValidateClockSpeed(speed); !valid.ok()) {
+    return base::DataLossError(options.data_dir +
+                               "/sandbox.json: " + valid.message() +
+                               "; pass --clock-speed to replace it");
+  }
   kms_token = stored.value("kms", json::object()).value("token", "");
   kms_api_key = stored.value("kms", json::object()).value("api_key", "");
   if (kms_token.empty()) kms_token = HexToken(random);

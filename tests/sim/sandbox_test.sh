@@ -491,6 +491,28 @@ case_real_clock_speed() {
   stop_sandbox
 }
 
+# Speeds that are not finite, not above 0 or too large are rejected with
+# a short message, before anything is created.
+case_clock_speed_input() {
+  local speed code out
+  for speed in nan NaN inf -inf 0 -1 abc 1e308 86401 '' 60x; do
+    code=0
+    # A speed that is accepted starts a sandbox: `timeout` ends it.
+    out=$(timeout 10 "$SIM" serve --data-dir "$WORK/data" --clock-speed "$speed" 2>&1) ||
+      code=$?
+    [[ $code == 2 ]] || fail "--clock-speed '$speed' exited with $code: $out"
+    expect_contains "$out" "--clock-speed: invalid clock speed" "--clock-speed '$speed'"
+    expect_contains "$out" "greater than 0 and at most 86400" "--clock-speed '$speed'"
+    ((${#out} < 300)) || fail "the error for --clock-speed '$speed' is ${#out} bytes long: $out"
+    [[ ! -e $WORK/data ]] || fail "--clock-speed '$speed' created $WORK/data"
+  done
+  out=$(timeout 10 "$SIM" serve --data-dir "$WORK/data" --clock-speed 1e308 2>&1) || true
+  expect_contains "$out" "invalid clock speed 1e+308:"
+  start_sandbox --clock-speed 86400
+  expect_contains "$(ctl_ok GET /v1/clock)" '"speed": 86400'
+  stop_sandbox
+}
+
 # --- A long clock advance: other requests and SIGTERM still work --------
 
 case_advance_stop() {
