@@ -39,6 +39,11 @@ constexpr auto kDriverTick = std::chrono::milliseconds(20);
 // per API server and 12 root key checks per cluster, which took about
 // 0.1 ms per cluster on a 2-core machine.
 constexpr base::Duration kAdvanceStep = std::chrono::hours(1);
+// How far ahead of the clock an advance saves its time, so that it writes
+// sandbox.json once a virtual day and not once a step. Measured on a loaded
+// 2-core machine, `advance 366d` of one cluster took 1.4 s with a write
+// per step and 0.4 s with one per day (0.01 s without writes).
+constexpr base::Duration kClockSaveAhead = std::chrono::hours(24);
 // How long Stop waits for the control API's responses in progress.
 constexpr auto kStopGrace = std::chrono::seconds(5);
 
@@ -656,7 +661,8 @@ base::Status Sandbox::Impl::SaveState(Runtime& rt,
   return base::OkStatus();
 }
 
-void Sandbox::Impl::SaveClockUntil(Runtime& rt, base::Time until) {
+void Sandbox::Impl::SaveClockUntil(Runtime& rt, base::Time until,
+                                   base::Time target) {
   {
     std::lock_guard lock(save_mu);
     if (until <= saved_clock) return;
@@ -664,6 +670,8 @@ void Sandbox::Impl::SaveClockUntil(Runtime& rt, base::Time until) {
   if (real_clock) {
     until += std::chrono::duration_cast<base::Duration>(
         std::chrono::duration<double>(speed));
+  } else {
+    until = std::min(target, until + kClockSaveAhead);
   }
   base::Status saved = SaveState(rt, until);
   std::lock_guard lock(save_mu);
@@ -737,7 +745,7 @@ base::Status Sandbox::Impl::MoveClockTo(Runtime& rt, base::Time target) {
     // Timers of the step save the clusters' state, so the clock is saved
     // first. Unless that write fails, the state on disk is then never ahead
     // of the clock on disk.
-    SaveClockUntil(rt, step);
+    SaveClockUntil(rt, step, target);
     rt.clock->AdvanceTo(step);
   }
   return base::OkStatus();

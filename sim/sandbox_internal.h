@@ -234,11 +234,12 @@ struct Sandbox::Impl {
   // later of the clock and the time written last.
   base::Status SaveState(Runtime& rt,
                          std::optional<base::Time> clock = std::nullopt);
-  // Writes sandbox.json before the clock moves past the time it contains:
-  // at `until`, and a real clock one real second further, so that it
-  // writes about once a real second. Logs a failed write.
+  // Writes sandbox.json before the clock moves past the time it contains,
+  // to `until`. A simulated clock saves up to a day further, but not past
+  // the advance's `target`, and a real clock one real second further, so
+  // that either writes seldom. Logs a failed write.
   // REQUIRES: advance_mu held.
-  void SaveClockUntil(Runtime& rt, base::Time until);
+  void SaveClockUntil(Runtime& rt, base::Time until, base::Time target);
   apiserver::ApiResponse HandleMaster(Master& master,
                                       const apiserver::ApiRequest& request);
 
