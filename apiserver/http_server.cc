@@ -22,6 +22,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cctype>
+#include <condition_variable>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -160,6 +161,29 @@ struct ServerCore {
 
   std::mutex parked_mu;
   std::vector<std::function<void()>> parked;  // guarded by parked_mu
+
+  // Counts a request given to the handler pool until its response is
+  // written or its connection ends, which releases the returned token.
+  std::shared_ptr<void> BeginReply() {
+    {
+      std::lock_guard lock(replies_mu);
+      ++pending_replies;
+    }
+    return std::shared_ptr<void>(nullptr, [this](void*) {
+      std::lock_guard lock(replies_mu);
+      if (--pending_replies == 0) replies_done.notify_all();
+    });
+  }
+  // Waits until no reply is pending, or for `timeout`.
+  void AwaitReplies(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(replies_mu);
+    replies_done.wait_for(lock, timeout,
+                          [this] { return pending_replies == 0; });
+  }
+
+  std::mutex replies_mu;
+  std::condition_variable replies_done;
+  int pending_replies = 0;  // guarded by replies_mu
 };
 
 // One connection, over TLS (Stream is an ssl::stream) or plain TCP.
@@ -276,20 +300,23 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     // until it responds.
     net::post(*core_.handler_pool,
               [self = Self(), api_request = ToApiRequest(request),
-               version = request.version(),
-               keep_alive = request.keep_alive()]() mutable {
+               version = request.version(), keep_alive = request.keep_alive(),
+               reply = core_.BeginReply()]() mutable {
                 ApiResponse response = self->core_.handler(api_request);
                 auto executor = self->stream_.get_executor();
-                net::post(executor, [self = std::move(self),
-                                     response = std::move(response), version,
-                                     keep_alive]() mutable {
-                  self->OnHandled(std::move(response), version, keep_alive);
-                });
+                net::post(
+                    executor,
+                    [self = std::move(self), response = std::move(response),
+                     version, keep_alive, reply = std::move(reply)]() mutable {
+                      self->pending_reply_ = std::move(reply);
+                      self->OnHandled(std::move(response), version, keep_alive);
+                    });
               });
   }
 
   void OnHandled(ApiResponse response, unsigned version, bool keep_alive) {
     if (response.stream) {
+      pending_reply_.reset();  // a stream has no end to wait for
       return DoWriteStreamHeader(std::move(response.stream), version);
     }
     DoWrite(response, version, keep_alive);
@@ -430,6 +457,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void OnWrite(bool close, beast::error_code error, size_t) {
+    pending_reply_.reset();
     if (error) return Fail(error, "write");
     if (close) return DoClose();
     response_.reset();
@@ -456,6 +484,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   ServerCore& core_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
+  // From ServerCore::BeginReply while a pool handler's response is written.
+  std::shared_ptr<void> pending_reply_;
   std::shared_ptr<std::string> raw_reply_;  // a reply written as it is
 
   // State of a watch stream, touched only on the strand.
@@ -741,10 +771,13 @@ base::Status HttpServer::SetMode(ServeMode mode) {
 
 ServeMode HttpServer::mode() const { return impl_->core.mode.load(); }
 
-void HttpServer::Stop() {
+void HttpServer::Stop(std::chrono::milliseconds grace) {
   std::lock_guard lock(impl_->mode_mu);
   if (impl_->stopped) return;
   impl_->stopped = true;
+  if (grace > std::chrono::milliseconds::zero()) {
+    impl_->core.AwaitReplies(grace);
+  }
   impl_->context->stop();
   for (std::thread& thread : impl_->threads) thread.join();
   // Handlers still running finish, and their responses are never written;

@@ -242,9 +242,12 @@ class HttpServer {
   base::Status SetMode(ServeMode mode);
   ServeMode mode() const;
 
-  // Stops accepting, drops open connections and joins the threads. Calling
-  // it again does nothing.
-  void Stop();
+  // Stops accepting, drops open connections and joins the threads. With a
+  // `grace` period it first waits, for at most that long, until the
+  // handlers of requests other than GET and HEAD have returned and their
+  // responses are written. Calling it again does nothing.
+  void Stop(
+      std::chrono::milliseconds grace = std::chrono::milliseconds::zero());
 
  private:
   struct Impl;

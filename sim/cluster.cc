@@ -552,6 +552,15 @@ base::StatusOr<std::unique_ptr<Cluster>> Cluster::Open(ClusterDeps deps) {
 const ClusterSpec& Cluster::spec() const { return state_->spec; }
 const std::string& Cluster::id() const { return state_->id; }
 const std::string& Cluster::master_endpoint() const { return state_->endpoint; }
+
+base::Status Cluster::MoveMaster(const std::string& endpoint) {
+  if (state_->endpoint == endpoint) return base::OkStatus();
+  {
+    std::lock_guard lock(state_->mu);
+    state_->endpoint = endpoint;
+  }
+  return state_->Persist();
+}
 base::Time Cluster::created() const { return state_->created; }
 const std::string& Cluster::api_token() const { return state_->api_token; }
 Account& Cluster::account() const { return *state_->account; }

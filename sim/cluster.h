@@ -200,6 +200,10 @@ class Cluster {
   const std::string& id() const;
   // Where kubectl would connect, e.g. "169.48.110.250:32346".
   const std::string& master_endpoint() const;
+  // Moves the master to `endpoint` (host:port) and saves the cluster, for a
+  // sandbox restarted on another address. REQUIRES: nothing else uses the
+  // cluster yet, since master_endpoint() is read without a lock.
+  base::Status MoveMaster(const std::string& endpoint);
   base::Time created() const;
   Version version() const;
   Features features() const;

@@ -52,7 +52,7 @@ struct PendingTimer {
 };
 
 struct Cluster::State {
-  // Constant after construction.
+  // Constant after construction, except `endpoint` (see MoveMaster).
   ClusterSpec spec;
   ClusterDeps deps;
   std::string id;

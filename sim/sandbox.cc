@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <regex>
@@ -36,6 +39,13 @@ constexpr auto kDriverTick = std::chrono::milliseconds(20);
 // per API server and 12 root key checks per cluster, which took about
 // 0.1 ms per cluster on a 2-core machine.
 constexpr base::Duration kAdvanceStep = std::chrono::hours(1);
+// How far ahead of the clock an advance saves its time, so that it writes
+// sandbox.json once a virtual day and not once a step. Measured on a loaded
+// 2-core machine, `advance 366d` of one cluster took 1.4 s with a write
+// per step and 0.4 s with one per day (0.01 s without writes).
+constexpr base::Duration kClockSaveAhead = std::chrono::hours(24);
+// How long Stop waits for the control API's responses in progress.
+constexpr auto kStopGrace = std::chrono::seconds(5);
 
 // Kubernetes serves these paths to anonymous clients too.
 bool IsPublicPath(const std::string& target) {
@@ -88,6 +98,17 @@ base::Status CopyTree(const std::string& from, const std::string& to) {
   return base::OkStatus();
 }
 
+constexpr char kClockSpeedExpected[] =
+    "expected a number of virtual seconds per real second, greater than 0 "
+    "and at most 86400 (a day per second)";
+
+// A speed as %g writes it, so that a huge value stays short.
+std::string FormatClockSpeed(double speed) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", speed);
+  return text;
+}
+
 }  // namespace
 
 base::Status ValidateLoopbackAddress(const std::string& address) {
@@ -105,6 +126,28 @@ base::Status ValidateLoopbackAddress(const std::string& address) {
   return base::InvalidArgumentError(
       "invalid address " + address +
       ": the sandbox listens on loopback only (127.0.0.0/8 or ::1)");
+}
+
+base::Status ValidateClockSpeed(double speed) {
+  if (std::isfinite(speed) && speed > 0 && speed <= kMaxClockSpeed) {
+    return base::OkStatus();
+  }
+  return base::InvalidArgumentError("invalid clock speed " +
+                                    FormatClockSpeed(speed) + ": " +
+                                    kClockSpeedExpected);
+}
+
+base::StatusOr<double> ParseClockSpeed(const std::string& text) {
+  double speed = 0;
+  const char* end = text.data() + text.size();
+  auto [stop, error] = std::from_chars(text.data(), end, speed);
+  if (text.empty() || error != std::errc() || stop != end) {
+    return base::InvalidArgumentError("invalid clock speed " +
+                                      QuoteForMessage(text) + ": " +
+                                      kClockSpeedExpected);
+  }
+  RETURN_IF_ERROR(ValidateClockSpeed(speed));
+  return speed;
 }
 
 base::Status ValidateSnapshotName(const std::string& name) {
@@ -155,11 +198,7 @@ base::Status Sandbox::Impl::ValidateOptions() const {
     return base::InvalidArgumentError("invalid clock \"" + *options.clock +
                                       "\": expected simulated or real");
   }
-  if (options.speed && !(*options.speed > 0)) {
-    return base::InvalidArgumentError(
-        "invalid clock speed " + std::to_string(*options.speed) +
-        ": expected a number of virtual seconds per real second above 0");
-  }
+  if (options.speed) RETURN_IF_ERROR(ValidateClockSpeed(*options.speed));
   if (options.default_workers < 0 || options.default_workers > kMaxWorkers) {
     return base::InvalidArgumentError(
         "invalid worker count " + std::to_string(options.default_workers) +
@@ -246,6 +285,11 @@ base::Status Sandbox::Impl::Serve(bool fresh) {
   real_clock = options.clock.value_or(clock.value("mode", "real")) == "real";
   if (options.speed && *options.speed != 1.0) real_clock = true;
   speed = options.speed.value_or(clock.value("speed", 1.0));
+  if (base::Status valid = ValidateClockSpeed(speed); !valid.ok()) {
+    return base::DataLossError(options.data_dir +
+                               "/sandbox.json: " + valid.message() +
+                               "; pass --clock-speed to replace it");
+  }
   kms_token = stored.value("kms", json::object()).value("token", "");
   kms_api_key = stored.value("kms", json::object()).value("api_key", "");
   if (kms_token.empty()) kms_token = HexToken(random);
@@ -338,6 +382,10 @@ base::Status Sandbox::Impl::StartRuntime(base::Time now) {
   auto rt = std::make_unique<Runtime>();
   Runtime* raw = rt.get();
   rt->clock = std::make_unique<base::SimulatedClock>(now);
+  {
+    std::lock_guard lock(save_mu);
+    saved_clock = now;
+  }
 
   EnvironmentOptions env_options;
   env_options.data_dir = state_dir;
@@ -383,11 +431,17 @@ base::Status Sandbox::Impl::StartRuntime(base::Time now) {
   kms_port = rt->kms_server->port();
 
   runtime = std::move(rt);
+  base::Status moved;
   for (Cluster* cluster : runtime->env->Clusters()) {
-    OpenMaster(*runtime, cluster->spec().name,
-               PortOf(cluster->master_endpoint()));
+    std::string endpoint = OpenMaster(*runtime, cluster->spec().name,
+                                      PortOf(cluster->master_endpoint()));
+    // A restart with another --address serves the master on the same port
+    // of the new address, so every URL of the cluster moves there.
+    if (!endpoint.empty() && moved.ok()) {
+      moved = cluster->MoveMaster(endpoint);
+    }
   }
-  base::Status attached = AttachMasters(*runtime);
+  base::Status attached = moved.ok() ? AttachMasters(*runtime) : moved;
   if (!attached.ok()) {
     StopRuntime();
     return attached;
@@ -400,7 +454,8 @@ base::Time Sandbox::Impl::StopRuntime(bool save) {
   if (!runtime) return base_virtual;
   Runtime& rt = *runtime;
   base::Time now = rt.clock->Now();
-  if (save) (void)SaveState(rt);
+  // At the exact time: a clock saved ahead has not got there.
+  if (save) (void)SaveState(rt, now);
   for (const std::shared_ptr<Master>& master : rt.Masters()) {
     master->api->Stop();
     master->etcd.reset();
@@ -582,7 +637,10 @@ base::Status Sandbox::Impl::WriteKubeconfig(Runtime& rt) {
   return base::OkStatus();
 }
 
-base::Status Sandbox::Impl::SaveState(Runtime& rt) {
+base::Status Sandbox::Impl::SaveState(Runtime& rt,
+                                      std::optional<base::Time> clock) {
+  std::lock_guard save_lock(save_mu);
+  base::Time time = clock.value_or(std::max(rt.clock->Now(), saved_clock));
   json ports;
   {
     std::lock_guard lock(ports_mu);
@@ -593,12 +651,37 @@ base::Status Sandbox::Impl::SaveState(Runtime& rt) {
       {"clock",
        {{"mode", real_clock ? "real" : "simulated"},
         {"speed", speed},
-        {"virtual", TimeToJson(rt.clock->Now())}}},
+        {"virtual", TimeToJson(time)}}},
       {"control_port", control ? control->port() : 0},
       {"kms",
        {{"port", kms_port}, {"token", kms_token}, {"api_key", kms_api_key}}},
       {"cluster_ports", ports}};
-  return WriteJsonFile(options.data_dir + "/sandbox.json", state);
+  RETURN_IF_ERROR(WriteJsonFile(options.data_dir + "/sandbox.json", state));
+  saved_clock = time;
+  return base::OkStatus();
+}
+
+void Sandbox::Impl::SaveClockUntil(Runtime& rt, base::Time until,
+                                   base::Time target) {
+  {
+    std::lock_guard lock(save_mu);
+    if (until <= saved_clock) return;
+  }
+  if (real_clock) {
+    until += std::chrono::duration_cast<base::Duration>(
+        std::chrono::duration<double>(speed));
+  } else {
+    until = std::min(target, until + kClockSaveAhead);
+  }
+  base::Status saved = SaveState(rt, until);
+  std::lock_guard lock(save_mu);
+  if (!saved.ok() && !clock_save_failed) {
+    spdlog::error(
+        "sandbox: saving the clock failed, so a restart after a crash may "
+        "start at an earlier time: {}",
+        saved.ToString());
+  }
+  clock_save_failed = !saved.ok();
 }
 
 // --- clock ---
@@ -658,7 +741,12 @@ base::Status Sandbox::Impl::MoveClockTo(Runtime& rt, base::Time target) {
           base::FormatRfc3339(rt.clock->Now()) + " before reaching " +
           base::FormatRfc3339(target));
     }
-    rt.clock->AdvanceTo(std::min(target, rt.clock->Now() + kAdvanceStep));
+    base::Time step = std::min(target, rt.clock->Now() + kAdvanceStep);
+    // Timers of the step save the clusters' state, so the clock is saved
+    // first. Unless that write fails, the state on disk is then never ahead
+    // of the clock on disk.
+    SaveClockUntil(rt, step, target);
+    rt.clock->AdvanceTo(step);
   }
   return base::OkStatus();
 }
@@ -794,6 +882,7 @@ base::Status Sandbox::Impl::Restore(const std::string& name) {
   }
   fs::remove_all(previous, ec);
   RETURN_IF_ERROR(WriteKubeconfig(*runtime));
+  RETURN_IF_ERROR(SaveState(*runtime));
   spdlog::info("sandbox: restored snapshot {}", name);
   return base::OkStatus();
 }
@@ -896,7 +985,9 @@ void Sandbox::Stop() {
       impl.driver_wake.notify_all();
     }
     if (impl.driver.joinable()) impl.driver.join();
-    if (impl.control) impl.control->Stop();
+    // A clock advance stops within a step and then returns its 503, which
+    // its client gets before the server closes the connection.
+    if (impl.control) impl.control->Stop(kStopGrace);
     {
       std::unique_lock lock(impl.runtime_mu);
       if (impl.recorder && impl.runtime) {

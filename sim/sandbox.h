@@ -123,6 +123,20 @@ class Sandbox {
 // resolve to several addresses or to none that the servers can bind.
 base::Status ValidateLoopbackAddress(const std::string& address);
 
+// The largest clock speed: a virtual day per real second. The driver moves
+// a real clock in steps of an hour, so 24 steps per real second keep up.
+// NOTE: base::Time ends in 2262, which a clock at this speed reaches from
+// 2026 in about a day of running.
+inline constexpr double kMaxClockSpeed = 86400;
+
+// Returns OK for a clock speed greater than 0 and at most kMaxClockSpeed.
+// Fails with kInvalidArgument otherwise, for NaN and infinities too.
+base::Status ValidateClockSpeed(double speed);
+
+// Parses the text of --clock-speed, a decimal number such as 60 or 0.5,
+// and checks it with ValidateClockSpeed.
+base::StatusOr<double> ParseClockSpeed(const std::string& text);
+
 // How long `sim ks` waits for a sandbox by default: for the connection,
 // for sending the request, and for each read of the response.
 inline constexpr std::chrono::milliseconds kDefaultKsTimeout =

@@ -9,7 +9,8 @@
 // handlers never take runtime_mu, so Stop can join their threads while
 // holding it. advance_mu serializes clock advances; modes_mu serializes
 // changes of the masters' ServeMode. Order: runtime_mu, advance_mu,
-// modes_mu, then the leaf mutexes (masters_mu, events_mu, the recorder's).
+// modes_mu, then the leaf mutexes (masters_mu, events_mu, save_mu,
+// ports_mu, the recorder's).
 #ifndef SIM_SANDBOX_INTERNAL_H_
 #define SIM_SANDBOX_INTERNAL_H_
 
@@ -171,6 +172,13 @@ struct Sandbox::Impl {
 
   std::mutex modes_mu;
 
+  // Serializes writes of sandbox.json. saved_clock is the virtual time it
+  // contains, never behind the clock while the runtime runs, so that a
+  // restart after a crash does not go back in time.
+  std::mutex save_mu;
+  base::Time saved_clock;          // guarded by save_mu
+  bool clock_save_failed = false;  // guarded by save_mu; logs once
+
   // The driver thread moves a real clock and applies modes after events.
   std::mutex driver_mu;
   std::condition_variable driver_wake;
@@ -222,7 +230,16 @@ struct Sandbox::Impl {
   void RefreshModes(Runtime& rt);
   void MarkModesDirty();
   base::Status WriteKubeconfig(Runtime& rt);
-  base::Status SaveState(Runtime& rt);
+  // Writes sandbox.json with the virtual time `clock`, by default the
+  // later of the clock and the time written last.
+  base::Status SaveState(Runtime& rt,
+                         std::optional<base::Time> clock = std::nullopt);
+  // Writes sandbox.json before the clock moves past the time it contains,
+  // to `until`. A simulated clock saves up to a day further, but not past
+  // the advance's `target`, and a real clock one real second further, so
+  // that either writes seldom. Logs a failed write.
+  // REQUIRES: advance_mu held.
+  void SaveClockUntil(Runtime& rt, base::Time until, base::Time target);
   apiserver::ApiResponse HandleMaster(Master& master,
                                       const apiserver::ApiRequest& request);
 

@@ -27,7 +27,8 @@ namespace {
 struct ServeFlags {
   sim::SandboxOptions options;
   std::string clock;
-  double speed = 0;
+  std::string speed;                    // parsed by sim::ParseClockSpeed
+  CLI::Option* speed_option = nullptr;  // to tell an empty value from none
   std::vector<std::string> clusters;
   int workers = 1;
   CLI::Option* workers_option = nullptr;  // to tell whether --workers was given
@@ -58,10 +59,10 @@ void AddServeFlags(CLI::App& serve, ServeFlags& flags) {
                   "wall clock; simulated: time moves only through the "
                   "control API")
       ->check(CLI::IsMember({"real", "simulated"}));
-  serve
-      .add_option("--clock-speed", flags.speed,
-                  "Virtual seconds per real second on a real clock, e.g. 60")
-      ->check(CLI::PositiveNumber);
+  flags.speed_option =
+      serve.add_option("--clock-speed", flags.speed,
+                       "Virtual seconds per real second on a real clock, e.g. "
+                       "60; greater than 0 and at most 86400");
   serve.add_option("--start", o.start,
                    "Virtual start time of a new directory, RFC 3339 (default "
                    "2026-01-01T00:00:00Z)");
@@ -112,14 +113,20 @@ int Serve(ServeFlags& flags, std::chrono::steady_clock::time_point began) {
     return 2;
   }
   if (!flags.clock.empty()) o.clock = flags.clock;
-  if (flags.speed > 0) {
+  if (flags.speed_option->count() > 0) {
+    base::StatusOr<double> speed = sim::ParseClockSpeed(flags.speed);
+    if (!speed.ok()) {
+      std::cerr << "FAILED\n--clock-speed: " << speed.status().message()
+                << "\n";
+      return 2;
+    }
     if (flags.clock == "simulated") {
       std::cerr << "FAILED\n--clock-speed needs a real clock; drop --clock "
                    "simulated or --clock-speed\n";
       return 2;
     }
     o.clock = "real";
-    o.speed = flags.speed;
+    o.speed = *speed;
   }
   o.unusable_master = *apiserver::ParseServeMode(flags.unusable_master);
   for (const std::string& text : flags.clusters) {

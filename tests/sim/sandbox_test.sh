@@ -534,6 +534,28 @@ case_real_clock_speed() {
   stop_sandbox
 }
 
+# Speeds that are not finite, not above 0 or too large are rejected with
+# a short message, before anything is created.
+case_clock_speed_input() {
+  local speed code out
+  for speed in nan NaN inf -inf 0 -1 abc 1e308 86401 '' 60x; do
+    code=0
+    # A speed that is accepted starts a sandbox: `timeout` ends it.
+    out=$(timeout 10 "$SIM" serve --data-dir "$WORK/data" --clock-speed "$speed" 2>&1) ||
+      code=$?
+    [[ $code == 2 ]] || fail "--clock-speed '$speed' exited with $code: $out"
+    expect_contains "$out" "--clock-speed: invalid clock speed" "--clock-speed '$speed'"
+    expect_contains "$out" "greater than 0 and at most 86400" "--clock-speed '$speed'"
+    ((${#out} < 300)) || fail "the error for --clock-speed '$speed' is ${#out} bytes long: $out"
+    [[ ! -e $WORK/data ]] || fail "--clock-speed '$speed' created $WORK/data"
+  done
+  out=$(timeout 10 "$SIM" serve --data-dir "$WORK/data" --clock-speed 1e308 2>&1) || true
+  expect_contains "$out" "invalid clock speed 1e+308:"
+  start_sandbox --clock-speed 86400
+  expect_contains "$(ctl_ok GET /v1/clock)" '"speed": 86400'
+  stop_sandbox
+}
+
 # --- A long clock advance: other requests and SIGTERM still work --------
 
 case_advance_stop() {
@@ -576,6 +598,10 @@ case_advance_stop() {
   SERVE_PID=
   [[ $code == 0 ]] || fail "sim serve exited with $code after SIGTERM"
   expect_contains "$(cat "$WORK/summary")" "Stopped" "sim serve output"
+  # The client of the advance got its 503 before the server closed.
+  out=$(cat "$WORK/advance.out")
+  [[ ${out##*$'\n'} == 503 ]] || fail "the stopped advance returned: $out"
+  expect_contains "$out" "the sandbox is stopping, so the clock advance stopped at" "advance response"
 
   # The advance stopped part of the way, and the state is consistent.
   start_sandbox
@@ -588,6 +614,29 @@ case_advance_stop() {
     expect_contains "$out" "Key Management Service: enabled"
   done
   advance 1h
+  stop_sandbox
+}
+
+# --- A crash keeps the clock with the state ------------------------------
+
+# kill -9 after advances: the restart starts at the time the clusters and
+# keys had reached, not at the last clean stop.
+case_crash_clock() {
+  start_sandbox --clock simulated --cluster prod@1.19.16_1540
+  enable_kms prod root-key-1
+  advance 2h
+  [[ $(ctl_ok GET /v1/clock | jq -r .now) == 2026-01-01T02:15:00Z ]] ||
+    fail "the clock is $(ctl_ok GET /v1/clock | jq -r .now), expected 2026-01-01T02:15:00Z"
+  kill -KILL "$SERVE_PID"
+  wait "$SERVE_PID" || true
+  wait "$DRAIN_PID" || true
+  SERVE_PID=
+
+  start_sandbox
+  expect_contains "$(cat "$WORK/summary")" "Clock:           simulated, now 2026-01-01T02:15:00Z"
+  out=$("$SIM" ks cluster get -c prod)
+  expect_contains "$out" "Master Status: Ready (2 hours ago)"
+  expect_contains "$out" "Key Management Service: enabled"
   stop_sandbox
 }
 
@@ -634,8 +683,16 @@ case_start_checks() {
   expect_contains "$out" "data directory $WORK/data is in use by another sim serve (PID $SERVE_PID)"
   stop_sandbox
 
-  # On a restart --workers changes no existing cluster, and says so.
+  # On a restart --workers changes no existing cluster, and says so. The
+  # restart is on the default address, 127.0.0.1, so every URL moves there.
   start_sandbox --workers 3
+  expect_contains "$(cat "$WORK/summary")" "API server:    https://127.0.0.1:"
+  expect_not_contains "$(cat "$WORK/summary")" "[::1]" "sim serve output"
+  expect_contains "$(cat "$WORK/data/kubeconfig")" "server: https://127.0.0.1:"
+  expect_contains "$(ctl_ok GET /v1 | jq -r '.clusters[0].api_url')" "https://127.0.0.1:"
+  expect_contains "$(ctl_ok GET /v1/clusters/mycluster | jq -r .apiURL)" "https://127.0.0.1:"
+  expect_contains "$(KUBECONFIG=$WORK/data/kubeconfig kubectl get namespaces --request-timeout=5s)" "kube-system"
+  expect_contains "$("$SIM" ks cluster get -c mycluster)" "Master URL: https://127.0.0.1:"
   [[ $(ctl_ok GET /v1/clusters/mycluster | jq .workerCount) == 2 ]] ||
     fail "a restart with --workers 3 changed the workers to $(ctl_ok GET /v1/clusters/mycluster | jq .workerCount)"
   expect_contains "$(cat "$WORK/serve.err")" \
