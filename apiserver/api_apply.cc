@@ -147,18 +147,6 @@ void CheckFieldManager(const std::string& manager,
   }
 }
 
-std::string QueryValue(const Query& query, const std::string& key) {
-  auto it = query.find(key);
-  return it == query.end() ? "" : it->second;
-}
-
-std::string Lower(std::string text) {
-  for (char& c : text) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return text;
-}
-
 // The kind of options whose errors upstream reports for `verb`.
 std::string OptionsKind(WriteVerb verb) {
   switch (verb) {

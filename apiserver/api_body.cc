@@ -45,13 +45,6 @@ constexpr const char* kOtherCoreKinds[] = {
     "ServiceAccount",
 };
 
-std::string Lower(std::string text) {
-  for (char& c : text) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return text;
-}
-
 // The media type of a Content-Type header, without parameters.
 std::string MediaType(const ApiRequest& request) {
   auto header = request.headers.find("content-type");
@@ -381,7 +374,7 @@ std::string WarningHeader(const std::string& message) {
 
 base::StatusOr<ParsedJson> ParseJsonText(std::string_view text) {
   if (base::JsonNestedDeeperThan(text)) {
-    // Go's encoding/json: "exceeded max depth".
+    // The message of Go's encoding/json for such a document.
     return base::InvalidArgumentError("exceeded max depth", "BadRequest");
   }
   DuplicateFinder finder;

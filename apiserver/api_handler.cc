@@ -249,9 +249,9 @@ base::Status JsonPatchFailure() {
 }
 
 // Applies a JSON patch (RFC 6902) one operation at a time, so that the
-// "copy" operations can be counted before they run: as json-patch does,
-// each copy adds the JSON size of its value, and the patch fails once the
-// sum exceeds kMaxJsonPatchCopyBytes. json-patch's error there is "Unable
+// "copy" operations can be counted before they run. As in json-patch, each
+// copy adds the JSON size of its value, and the patch fails once the sum
+// exceeds kMaxJsonPatchCopyBytes. json-patch's error there is "Unable
 // to complete the copy, the accumulated size increase of copy is <sum>,
 // exceeding the limit 3145728", which the client never sees (see
 // JsonPatchFailure).
@@ -311,18 +311,6 @@ base::StatusOr<int64_t> ParseLimit(const Query& query) {
         "BadRequest");
   }
   return std::max<int64_t>(limit, 0);
-}
-
-std::string QueryValue(const Query& query, const std::string& key) {
-  auto it = query.find(key);
-  return it == query.end() ? "" : it->second;
-}
-
-std::string Lower(std::string text) {
-  for (char& c : text) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return text;
 }
 
 constexpr char kAnonymousUser[] = "system:anonymous";
@@ -393,6 +381,18 @@ bool TokensEqual(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
+
+std::string QueryValue(const Query& query, const std::string& key) {
+  auto it = query.find(key);
+  return it == query.end() ? "" : it->second;
+}
+
+std::string Lower(std::string text) {
+  for (char& c : text) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return text;
+}
 
 std::vector<std::string> QueryValues(const ApiRequest& request,
                                      std::string_view name) {

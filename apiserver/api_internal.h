@@ -22,6 +22,12 @@ namespace apiserver {
 // single-value parameter (Convert_Slice_string_To_string), not the last.
 using Query = std::map<std::string, std::string>;
 
+// Returns the value of query parameter `key`, or "" when it is absent.
+std::string QueryValue(const Query& query, const std::string& key);
+
+// Returns `text` with ASCII letters in lower case.
+std::string Lower(std::string text);
+
 // Every value of the query parameter `name` of `request`, in order, as
 // upstream's url.Values keeps them (for list parameters such as dryRun).
 std::vector<std::string> QueryValues(const ApiRequest& request,

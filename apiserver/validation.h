@@ -2,7 +2,7 @@
 // Internal to the apiserver library.
 //
 // Each Validate function returns field errors as upstream's field.Error
-// holds them, printed for example as `data[a b]: Invalid value: "a b": ...`
+// contains them, printed for example as `data[a b]: Invalid value: "a b": ...`
 // or `data[tls.crt]: Required value`; InvalidError joins them into the
 // Status of an Invalid object.
 #ifndef APISERVER_VALIDATION_H_
@@ -77,9 +77,9 @@ base::Status DecodeError(const std::string& kind, const std::string& cause);
 // (namespace names); empty when valid.
 std::vector<std::string> DnsSubdomainErrors(const std::string& value);
 std::vector<std::string> DnsLabelErrors(const std::string& value);
-// Errors of a label key (a qualified name, with an optional DNS subdomain
+// Errors of a label key (a qualified name with an optional DNS subdomain
 // prefix) and of a label value, as upstream's IsQualifiedName and
-// IsValidLabelValue; empty when valid.
+// IsValidLabelValue. Both are empty for a valid value.
 std::vector<std::string> QualifiedNameErrors(const std::string& value);
 std::vector<std::string> LabelValueErrors(const std::string& value);
 

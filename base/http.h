@@ -27,8 +27,8 @@ int HttpStatusForCode(Code code);
 // URLs and Go's net.JoinHostPort write it.
 std::string JoinHostPort(std::string_view host, uint16_t port);
 
-// What a listen address is: a loopback IP address (127.0.0.0/8 or ::1),
-// another IP address, or no IP address at all, such as a host name.
+// The kind of a listen address: a loopback IP address (127.0.0.0/8 or
+// ::1), another IP address, or no IP address at all, such as a host name.
 enum class AddressKind { kLoopback, kOtherIp, kNotIp };
 AddressKind ClassifyAddress(const std::string& address);
 

@@ -1,9 +1,9 @@
-// A guard for JSON text from clients: code that walks a parsed document
-// recurses once per level of nesting, so a deep enough document would
-// overflow a thread's stack. Go's encoding/json refuses documents deeper
-// than 10,000 levels; the servers here refuse them deeper than
-// kMaxJsonDepth, which no Kubernetes object, Key Protect request or
-// control-API request comes near.
+// A depth check for JSON text from clients. Code that walks a parsed
+// document recurses once per level of nesting, so a deep enough document
+// would overflow a thread's stack. Go's encoding/json rejects documents
+// deeper than 10,000 levels, and the servers here reject them deeper than
+// kMaxJsonDepth. No Kubernetes object, Key Protect request or control-API
+// request comes near that depth.
 #ifndef BASE_JSON_DEPTH_H_
 #define BASE_JSON_DEPTH_H_
 

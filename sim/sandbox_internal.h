@@ -201,7 +201,7 @@ struct Sandbox::Impl {
   base::Status Open();
   base::Status ValidateOptions() const;
   // Takes <data_dir>/sandbox.lock with flock and writes the process id to
-  // it. Fails with kFailedPrecondition naming the process that holds it.
+  // it. Fails with kFailedPrecondition naming the process that has it locked.
   base::Status LockDataDir();
   void UnlockDataDir();
   // Starts the runtime and the control API on the locked data directory;

@@ -113,8 +113,8 @@ TEST_F(BadInputTest, MalformedJsonIsBadRequest) {
 }
 
 // Walking a document recurses once per level, so bodies nested deeper than
-// base::kMaxJsonDepth are refused before they are parsed, as Go's decoder
-// refuses them past its own limit.
+// base::kMaxJsonDepth are rejected before they are parsed, as Go's decoder
+// rejects them past its own limit.
 TEST_F(BadInputTest, DeeplyNestedJsonIsBadRequest) {
   const std::string deep = std::string(5000, '[') + std::string(5000, ']');
   Check({.name = "deep create",

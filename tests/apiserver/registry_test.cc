@@ -245,7 +245,7 @@ TEST_F(RegistryTest, NoOpUpdateRewritesObjectStaleAfterRotationOnce) {
 
 // With a field manager, a no-op update keeps the stored managedFields
 // times; the rewrite must still report the new resourceVersion.
-TEST_F(RegistryTest, NoOpManagedUpdateOfStaleObjectGetsNewVersion) {
+TEST_F(RegistryTest, ManagedRewriteGetsNewVersion) {
   WriteOptions options;
   options.field_manager = "kubectl-replace";
   Json created = MustCreate(SecretsResource(), "default", Secret("x"));

@@ -214,7 +214,7 @@ TEST_F(KmsV2, DerivedKeyExpiresAfterTenMinutes) {
   EXPECT_EQ(transformer->stats().derived_key_cache_hits, 2);
 }
 
-// The cache entry of an etcd key holds the key of its latest write. An
+// The cache entry of an etcd key contains the key of its latest write. An
 // older value of the same etcd key has other info bytes, so it misses.
 TEST_F(KmsV2, OlderValueOfSameKeyMisses) {
   auto transformer = NewKmsTransformer();

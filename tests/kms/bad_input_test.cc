@@ -127,7 +127,7 @@ class BadInputTest : public ::testing::Test {
 
 TEST_F(BadInputTest, MalformedJsonNamesTheBody) {
   std::vector<BadRequest> requests;
-  // The last is nested too deep to walk: refused before it is parsed.
+  // The last is nested too deep to walk, so it is rejected before parsing.
   for (std::string body :
        {std::string("{oops"), std::string("[1,2"), std::string("\"text"),
         std::string("nul"), std::string(5000, '[') + std::string(5000, ']')}) {

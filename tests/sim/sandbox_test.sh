@@ -683,7 +683,7 @@ case_start_checks() {
   expect_contains "$out" "data directory $WORK/data is in use by another sim serve (PID $SERVE_PID)"
   stop_sandbox
 
-  # On a restart --workers changes no existing cluster, and says so. The
+  # On a restart --workers changes no existing cluster and prints a note. The
   # restart is on the default address, 127.0.0.1, so every URL moves there.
   start_sandbox --workers 3
   expect_contains "$(cat "$WORK/summary")" "API server:    https://127.0.0.1:"
